@@ -1,0 +1,70 @@
+"""The error types of the library: one base class, the cc sentinel errors as subclasses."""
+from __future__ import annotations
+
+from typing import Optional
+
+
+class Error(Exception):
+    """Base of every error cctui raises on purpose."""
+
+
+class ExitError(Error):
+    """The command ran and exited non-zero (or was killed by a signal).
+
+    ``output`` holds what was captured before the exit (for ``output()`` and
+    ``combined_output()``), ``stderr`` the captured standard error where it was
+    not redirected elsewhere.
+    """
+
+    def __init__(self, exit_code: int, signal: Optional[int] = None,
+                 output: bytes = b"", stderr: bytes = b"") -> None:
+        self.exit_code = exit_code
+        self.signal = signal
+        self.output = output
+        self.stderr = stderr
+        what = f"signal: {signal}" if signal else f"exit status {exit_code}"
+        super().__init__(what)
+
+
+class NotRunning(Error):
+    """The VM is not running (never started, stopped, or died under us)."""
+
+
+class AlreadyClosed(NotRunning):
+    """The instance was closed by its owner."""
+
+
+class Timeout(Error):
+    """A deadline passed: the context's timeout, a boot timeout, a silent agent."""
+
+
+class Canceled(Error):
+    """The context was cancelled; the guest process group was killed."""
+
+
+class HypervisorUnavailable(Error):
+    """QEMU is missing or the requested accelerator cannot be used."""
+
+
+class ExecutableNotFound(Error):
+    """The command's executable does not exist in the guest (raised at start)."""
+
+    def __init__(self, name: str, message: str = "") -> None:
+        self.name = name
+        super().__init__(message or f"executable file not found in $PATH: {name}")
+
+
+class DirectoryNotFound(Error):
+    """The working directory given with ``set_dir`` does not exist in the guest."""
+
+
+class StartFailed(Error):
+    """The guest could not start the command for another reason (permission, user)."""
+
+
+class ProtocolError(Error):
+    """The guest agent broke the wire protocol; its VM's session was ended."""
+
+
+class ImageError(Error):
+    """An image argument could not be turned into a bootable root filesystem."""

@@ -1,0 +1,1 @@
+"""The VM layer: accelerator choice, kernel, initramfs, the QEMU process and QMP."""

@@ -1,0 +1,129 @@
+"""Build (and cache) the initramfs: busybox, the modules, an init, and the agent.
+
+The init mounts the image root read-only (9p), puts a tmpfs overlay on top so
+guest writes never reach the host, copies the agent into the overlay and
+switch_roots into Python running the agent as PID 1.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import List
+
+import ptyprocess
+
+import guest_pty_agent
+
+from ..errors import HypervisorUnavailable
+from ..paths import cache_dir
+from . import cpio
+from .kernel import Kernel, read_module
+
+BUSYBOX_CANDIDATES = ["/bin/busybox", "/usr/bin/busybox"]
+AGENT_PORT_NAME = "cctui.agent"
+ROOT_TAG = "cctui-root"
+
+INIT_SCRIPT = r"""#!/bin/busybox sh
+# cctui guest init: modules, 9p root + tmpfs overlay, then the agent as PID 1.
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev /lower /rw /newroot
+$B mount -t proc proc /proc
+$B mount -t sysfs sysfs /sys
+$B mount -t devtmpfs devtmpfs /dev
+fail() { echo "cctui-init: $*" > /dev/ttyS0; $B sleep 1; $B poweroff -f; }
+for m in $($B cat /modules/order); do
+  $B insmod /modules/$m || fail "insmod $m failed"
+done
+PY=/usr/bin/python3
+for arg in $($B cat /proc/cmdline); do
+  case "$arg" in
+    cctui.python=*) PY="${arg#cctui.python=}" ;;
+  esac
+done
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose __TAG__ /lower \
+  || fail "cannot mount the image root over 9p"
+$B mount -t tmpfs -o mode=0755 tmpfs /rw
+$B mkdir -p /rw/upper /rw/work
+$B mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot \
+  || fail "cannot mount the overlay"
+$B mkdir -p /newroot/.cctui /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run
+$B cp -a /agent /newroot/.cctui/agent
+$B mount --move /proc /newroot/proc
+$B mount --move /sys /newroot/sys
+$B mount --move /dev /newroot/dev
+$B mkdir -p /newroot/dev/pts /newroot/dev/shm
+$B mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /newroot/dev/pts
+$B ln -sf pts/ptmx /newroot/dev/ptmx 2>/dev/null
+$B mount -t tmpfs tmpfs /newroot/dev/shm
+$B mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
+$B mount -t tmpfs -o mode=0755 tmpfs /newroot/run
+$B hostname cctui
+[ -x "/newroot$PY" ] || fail "no python at $PY in the image root"
+export PYTHONPATH=/.cctui/agent PYTHONDONTWRITEBYTECODE=1 HOME=/root
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+exec $B switch_root /newroot "$PY" -S -m guest_pty_agent --init --virtio-port __PORT__ --vsock-port 1024
+"""
+
+
+def find_busybox() -> Path:
+    for candidate in BUSYBOX_CANDIDATES:
+        if os.path.exists(candidate):
+            return Path(candidate)
+    raise HypervisorUnavailable("busybox not found: install busybox-static")
+
+
+def _package_files(package) -> List[tuple]:
+    """(relative name, bytes) for every .py file of a package."""
+    root = Path(package.__file__).parent
+    files = []
+    for path in sorted(root.rglob("*.py")):
+        files.append((f"{root.name}/{path.relative_to(root)}", path.read_bytes()))
+    return files
+
+
+def initramfs_for(kernel: Kernel) -> Path:
+    """The cached initramfs for this kernel and agent version, built when missing."""
+    busybox = find_busybox()
+    modules = kernel.resolve_modules()
+    agent_files = _package_files(guest_pty_agent) + _package_files(ptyprocess)
+    init = INIT_SCRIPT.replace("__TAG__", ROOT_TAG).replace("__PORT__", AGENT_PORT_NAME)
+    digest = hashlib.sha256()
+    digest.update(init.encode())
+    digest.update(str(busybox.stat().st_size).encode())
+    for path in modules:
+        digest.update(str(path).encode())
+    for name, data in agent_files:
+        digest.update(name.encode() + data)
+    target = cache_dir() / "initramfs" / f"{kernel.release}-{digest.hexdigest()[:16]}.cpio.gz"
+    if target.exists():
+        return target
+    entries: List[tuple] = [("dir", "bin"), ("dir", "modules"), ("dir", "agent"),
+                            ("file", "bin/busybox", busybox.read_bytes(), 0o755),
+                            ("link", "bin/sh", "busybox"),
+                            ("file", "init", init.encode(), 0o755)]
+    order = []
+    for path in modules:
+        name = path.name.split(".ko")[0] + ".ko"
+        entries.append(("file", f"modules/{name}", read_module(path), 0o644))
+        order.append(name)
+    entries.append(("file", "modules/order", "\n".join(order).encode() + b"\n", 0o644))
+    dirs = set()
+    for name, data in agent_files:
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "agent/" + "/".join(parts[:i])
+            if d not in dirs:
+                dirs.add(d)
+                entries.append(("dir", d))
+        entries.append(("file", f"agent/{name}", data, 0o644))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(gzip.compress(cpio.build(entries), compresslevel=1))
+    os.replace(tmp, target)
+    for old in target.parent.glob(f"{kernel.release}-*.cpio.gz"):
+        if old != target and old.stat().st_mtime < target.stat().st_mtime - 86400:
+            old.unlink(missing_ok=True)
+    return target

@@ -1,0 +1,221 @@
+"""The QEMU child process: its command line, its lifetime, and QMP control.
+
+QEMU is started with PR_SET_PDEATHSIG so it dies with the Python process even
+after a SIGKILL (no orphaned VMs), and is controlled over QMP with qemu.qmp.
+"""
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional
+
+from qemu.qmp import QMPClient
+
+from ..errors import HypervisorUnavailable, Timeout
+from .initramfs import AGENT_PORT_NAME, ROOT_TAG
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL us when the parent thread dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # parent already gone between fork and prctl
+        os._exit(1)
+
+
+def find_qemu() -> str:
+    path = shutil.which("qemu-system-x86_64")
+    if not path:
+        raise HypervisorUnavailable(
+            "qemu-system-x86_64 not found: install it (apt-get install qemu-system-x86)")
+    return path
+
+
+@dataclass
+class QemuConfig:
+    kernel: Path
+    initrd: Path
+    state_dir: Path
+    accel: str = "tcg"
+    memory_mb: int = 1024
+    cpus: int = 2
+    root_path: str = "/"
+    python: str = "/usr/bin/python3"
+    vsock_cid: Optional[int] = None
+    extra_append: List[str] = field(default_factory=list)
+
+    @property
+    def qmp_socket(self) -> Path:
+        return self.state_dir / "qmp.sock"
+
+    @property
+    def agent_socket(self) -> Path:
+        return self.state_dir / "agent.sock"
+
+    @property
+    def console_log(self) -> Path:
+        return self.state_dir / "console.log"
+
+    def argv(self, qemu: str) -> List[str]:
+        append = ["console=ttyS0", "quiet", "loglevel=3", "panic=-1", "rdinit=/init",
+                  f"cctui.python={self.python}"] + self.extra_append
+        cpu = "host" if self.accel == "kvm" else "max"
+        args = [
+            qemu, "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            "-machine", "q35", "-accel", self.accel, "-cpu", cpu,
+            "-m", str(self.memory_mb), "-smp", str(self.cpus),
+            "-kernel", str(self.kernel), "-initrd", str(self.initrd),
+            "-append", " ".join(append),
+            "-serial", f"file:{self.console_log}",
+            "-monitor", "none",
+            "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
+            "-virtfs", (f"local,path={self.root_path},mount_tag={ROOT_TAG},"
+                        "security_model=none,readonly=on,multidevs=remap"),
+            "-device", "virtio-serial-pci,id=vser0",
+            "-chardev", f"socket,id=agent,path={self.agent_socket},server=on,wait=off",
+            "-device", f"virtserialport,chardev=agent,name={AGENT_PORT_NAME}",
+            "-nic", "none",
+        ]
+        if self.vsock_cid is not None:
+            args += ["-device", f"vhost-vsock-pci,guest-cid={self.vsock_cid}"]
+        return args
+
+
+class QemuProcess:
+    """One running QEMU: start it, watch it exit, talk QMP to it, stop it."""
+
+    def __init__(self, config: QemuConfig) -> None:
+        self.config = config
+        self.proc: Optional[asyncio.subprocess.Process] = None
+        self.qmp: Optional[QMPClient] = None
+        self.exited = asyncio.get_event_loop().create_future()
+        self._watch: Optional[asyncio.Task] = None
+        self.on_event: Optional[Callable[[str], None]] = None
+
+    async def start(self) -> None:
+        qemu = find_qemu()
+        stderr = open(self.config.state_dir / "qemu.stderr", "wb")
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.config.argv(qemu), stdin=subprocess.DEVNULL,
+                stdout=stderr, stderr=stderr, preexec_fn=_die_with_parent,
+                start_new_session=True)
+        finally:
+            stderr.close()
+        self._watch = asyncio.ensure_future(self._wait_exit())
+        await self._connect_qmp()
+
+    async def _wait_exit(self) -> None:
+        assert self.proc is not None
+        code = await self.proc.wait()
+        if not self.exited.done():
+            self.exited.set_result(code)
+        await self._close_qmp()
+
+    def describe_exit(self) -> str:
+        """A sentence for users: how QEMU ended and the last lines it printed."""
+        if not self.exited.done():
+            return "QEMU is running"
+        code = self.exited.result()
+        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        tail = self.stderr_tail() or self.console_tail()
+        return f"QEMU exited ({how})" + (f": {tail}" if tail else "")
+
+    def stderr_tail(self, lines: int = 3) -> str:
+        try:
+            text = (self.config.state_dir / "qemu.stderr").read_text(errors="replace")
+        except OSError:
+            return ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def console_tail(self, lines: int = 3) -> str:
+        """The console lines that explain a failed boot (not a panic's register dump)."""
+        try:
+            text = self.config.console_log.read_text(errors="replace")
+        except OSError:
+            return ""
+        all_lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        for i, line in enumerate(all_lines):
+            if "Kernel panic" in line:
+                all_lines = all_lines[:i + 1]
+                break
+        return " | ".join(all_lines[-lines:])
+
+    async def _connect_qmp(self) -> None:
+        sock = str(self.config.qmp_socket)
+        for _ in range(200):
+            if self.exited.done():
+                raise HypervisorUnavailable(self.describe_exit())
+            if os.path.exists(sock):
+                client = QMPClient("cctui")
+                try:
+                    await client.connect(sock)
+                    self.qmp = client
+                    asyncio.ensure_future(self._pump_events(client))
+                    return
+                except Exception:
+                    await asyncio.sleep(0.05)
+                    continue
+            await asyncio.wait([self.exited], timeout=0.05)
+        raise Timeout("QEMU did not open its QMP socket within 10 s")
+
+    async def _pump_events(self, client: QMPClient) -> None:
+        try:
+            async for event in client.events:
+                if self.on_event:
+                    self.on_event(event["event"])
+        except Exception:
+            pass
+
+    async def query_status(self) -> str:
+        if self.qmp is None:
+            return "unknown"
+        reply = await self.qmp.execute("query-status")
+        return reply["status"]
+
+    async def quit(self, timeout: float = 5.0) -> None:
+        """Ask QEMU to quit over QMP, then kill it if it does not go."""
+        if self.proc is None or self.exited.done():
+            await self._close_qmp()
+            return
+        if self.qmp is not None:
+            try:
+                await asyncio.wait_for(self.qmp.execute("quit"), timeout)
+            except Exception:
+                pass
+        try:
+            await asyncio.wait_for(asyncio.shield(self.exited), timeout)
+        except asyncio.TimeoutError:
+            self.kill()
+            await self.exited
+        await self._close_qmp()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+
+    async def _close_qmp(self) -> None:
+        if self.qmp is not None:
+            try:
+                await self.qmp.disconnect()
+            except Exception:
+                pass
+            self.qmp = None
+
+
+def base_python() -> str:
+    """The interpreter the guest runs the agent with: ours, outside any venv."""
+    exe = getattr(sys, "_base_executable", None) or sys.executable
+    return os.path.realpath(exe)
