@@ -1,0 +1,18 @@
+"""cctui: run commands in QEMU VMs, from Python or a full-screen multiplexer.
+
+    import cctui
+    with cctui.boot() as vm:
+        print(vm.command("echo", "hello").output())
+"""
+from .api.blocking import Cmd, Instance, boot, connect_local
+from .context import Context
+from .errors import (AlreadyClosed, Canceled, DirectoryNotFound, Error, ExecutableNotFound,
+                     ExitError, HypervisorUnavailable, ImageError, NotRunning, ProtocolError,
+                     StartFailed, Timeout)
+
+__all__ = [
+    "boot", "connect_local", "Instance", "Cmd", "Context", "Error", "ExitError", "NotRunning",
+    "AlreadyClosed", "Timeout", "Canceled", "HypervisorUnavailable", "ExecutableNotFound",
+    "DirectoryNotFound", "StartFailed", "ProtocolError", "ImageError",
+]
+__version__ = "0.1.0"

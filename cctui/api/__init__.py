@@ -1,0 +1,1 @@
+"""The cc command interface: an asyncio core and a blocking facade over it."""

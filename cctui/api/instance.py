@@ -1,0 +1,250 @@
+"""AsyncInstance: a booted VM (or a local agent) and cc's Exec methods on it."""
+from __future__ import annotations
+
+import asyncio
+import errno as errno_module
+import itertools
+import os
+import pwd
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from ..context import Context
+from ..errors import AlreadyClosed, Error, HypervisorUnavailable, NotRunning, Timeout
+from ..session import AgentSession
+from .cmd import AsyncCmd
+from .sinks import WriterSink
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+AGENT_PRIVATE_ENV = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+FILE_CHUNK = 512 * 1024
+_names = itertools.count(1)
+
+StateListener = Callable[["AsyncInstance"], None]
+
+
+class AsyncInstance:
+    """A running guest. States: booting -> running -> stopped (or failed)."""
+
+    def __init__(self, *, name: Optional[str] = None, image: str = "host",
+                 entrypoint: Optional[Sequence[str]] = None, cmd: Optional[Sequence[str]] = None,
+                 env: Optional[Dict[str, str]] = None) -> None:
+        self.name = name or f"vm{next(_names)}"
+        self.image = image
+        self.state = "booting"
+        self.status_detail = "starting"
+        self.error: Optional[Error] = None
+        self.accel: str = ""
+        self.accel_reason: str = ""
+        self.transport: str = ""
+        self.boot_seconds: Optional[float] = None
+        self.session: Optional[AgentSession] = None
+        self._listeners: List[StateListener] = []
+        self._entrypoint = list(entrypoint) if entrypoint is not None else None
+        self._cmd = list(cmd) if cmd is not None else None
+        self._extra_env = dict(env or {})
+        self._image_env: Dict[str, str] = {}
+        self._image_dir: Optional[str] = None
+        self._image_user: Optional[str] = None
+        self._closed = False
+        self._backend: Any = None   # Machine or LocalAgent: has .stop() and .describe()
+        self.commands: List[AsyncCmd] = []
+
+    # -- state -------------------------------------------------------------
+    def add_listener(self, listener: StateListener) -> None:
+        self._listeners.append(listener)
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        self.state = state
+        self.status_detail = detail or state
+        for listener in list(self._listeners):
+            try:
+                listener(self)
+            except Exception:
+                pass
+
+    def progress(self, detail: str) -> None:
+        self._set_state(self.state, detail)
+
+    def attach(self, session: AgentSession, backend: Any) -> None:
+        self.session = session
+        self._backend = backend
+        hello_env = dict(session.hello.get("env") or {})
+        for key in AGENT_PRIVATE_ENV:
+            hello_env.pop(key, None)
+        self._base_env = hello_env
+        asyncio.ensure_future(self._watch(session))
+        self._set_state("running", "running")
+
+    async def _watch(self, session: AgentSession) -> None:
+        error = await session.closed
+        if self.state == "running":
+            self.error = error
+            self._set_state("stopped" if self._closed else "failed", str(error))
+
+    def require_session(self) -> AgentSession:
+        if self._closed:
+            raise AlreadyClosed(f"{self.name} is closed")
+        if self.session is None:
+            raise NotRunning(f"{self.name} is not running ({self.state})")
+        if self.session.failed is not None:
+            raise NotRunning(f"{self.name} is not running: {self.session.failed}")
+        return self.session
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    # -- image defaults ------------------------------------------------------
+    def set_image_config(self, env: Sequence[str], working_dir: Optional[str],
+                         user: Optional[str], entrypoint: Sequence[str], cmd: Sequence[str]) -> None:
+        """Defaults from an OCI image config (Env, WorkingDir, User, Entrypoint, Cmd)."""
+        for item in env:
+            key, _, value = item.partition("=")
+            self._image_env[key] = value
+        self._image_dir = working_dir or None
+        self._image_user = user or None
+        if self._entrypoint is None:
+            self._entrypoint = list(entrypoint)
+        if self._cmd is None:
+            self._cmd = list(cmd)
+
+    def base_env(self) -> Dict[str, str]:
+        env = dict(getattr(self, "_base_env", {}))
+        env.update(self._image_env)
+        env.setdefault("PATH", DEFAULT_PATH)
+        env.setdefault("HOME", "/root")
+        env["TERM"] = env.get("TERM") if env.get("TERM") not in (None, "", "dumb", "linux") else "xterm-256color"
+        env.setdefault("LANG", "C.UTF-8")
+        env.update(self._extra_env)
+        return env
+
+    def default_dir(self) -> Optional[str]:
+        return self._image_dir
+
+    def default_user(self) -> Optional[str]:
+        return self._image_user
+
+    # -- commands --------------------------------------------------------------
+    def command(self, name: str, *args: str) -> AsyncCmd:
+        cmd = AsyncCmd(self, [name, *args])
+        self.commands.append(cmd)
+        return cmd
+
+    def command_context(self, ctx: Context, name: str, *args: str) -> AsyncCmd:
+        cmd = AsyncCmd(self, [name, *args], ctx)
+        self.commands.append(cmd)
+        return cmd
+
+    def entrypoint_argv(self, args: Sequence[str]) -> List[str]:
+        """Seed semantics: no args -> ENTRYPOINT+CMD; args -> ENTRYPOINT+args.
+
+        For the host image the entrypoint is the user's login shell unless the
+        instance was given one.
+        """
+        entrypoint = self._entrypoint
+        if entrypoint is None:
+            entrypoint = [login_shell()] if self.image == "host" else []
+        rest = list(args) if args else list(self._cmd or [])
+        argv = list(entrypoint) + rest
+        if not argv:
+            argv = ["/bin/sh"]
+        return argv
+
+    def entrypoint_command(self, *args: str) -> AsyncCmd:
+        argv = self.entrypoint_argv(args)
+        return self.command(argv[0], *argv[1:])
+
+    async def exec(self, path: str, *args: str) -> int:
+        return await self.exec_context(None, path, *args)
+
+    async def exec_context(self, ctx: Optional[Context], path: str, *args: str) -> int:
+        """Run ``path`` as the guest's workload; the VM ends when it exits.
+
+        Its output goes to this process's stdout/stderr (it owns the console);
+        returns the exit status (128+N for a signal).
+        """
+        cmd = AsyncCmd(self, [path, *args], ctx)
+        cmd.init = True
+        cmd.set_stdout(WriterSink(sys.stdout.buffer)).set_stderr(WriterSink(sys.stderr.buffer))
+        await cmd.start()
+        try:
+            await cmd.wait()
+        except Error:
+            if not cmd.exited:
+                raise
+        await self._after_init_exit()
+        return cmd.exit_code()
+
+    async def _after_init_exit(self) -> None:
+        if self._backend is not None:
+            await self._backend.wait_stopped(10.0)
+        self._closed = True
+        self._set_state("stopped", "the init command exited")
+
+    # -- files -----------------------------------------------------------------
+    async def _file_request(self, header: Dict[str, Any], blob: bytes = b"") -> tuple:
+        reply, data = await self.require_session().request(header, blob)
+        if not reply.get("ok"):
+            code = reply.get("errno")
+            code = code if isinstance(code, int) and 0 < code < 4096 else errno_module.EIO
+            raise OSError(code, os.strerror(code), header.get("path"))
+        return reply, data
+
+    async def mkdir_all(self, path: str, mode: int = 0o755) -> None:
+        await self._file_request({"op": "mkdir_all", "path": path, "mode": mode})
+
+    async def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        if isinstance(data, str):
+            data = data.encode()
+        offset = 0
+        while True:
+            chunk = data[offset:offset + FILE_CHUNK]
+            await self._file_request({"op": "write_file", "path": path, "mode": mode,
+                                      "append": offset > 0}, chunk)
+            offset += len(chunk)
+            if offset >= len(data):
+                return
+
+    async def read_file(self, path: str) -> bytes:
+        parts: List[bytes] = []
+        offset = 0
+        while True:
+            reply, data = await self._file_request(
+                {"op": "read_file", "path": path, "offset": offset, "length": FILE_CHUNK})
+            parts.append(data)
+            offset += len(data)
+            size = reply.get("size")
+            if not data or not isinstance(size, int) or offset >= size:
+                return b"".join(parts)
+
+    # -- lifetime ----------------------------------------------------------------
+    async def close(self) -> None:
+        """Power the guest off (QMP quit, then kill, if it does not go)."""
+        if self._closed and self.state in ("stopped", "failed") and self._backend is None:
+            return
+        self._closed = True
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            await backend.stop()
+        if self.session is not None and self.session.failed is None:
+            self.session.fail(AlreadyClosed(f"{self.name} was closed"))
+        if self.state != "failed":
+            self._set_state("stopped", "closed")
+
+    async def __aenter__(self) -> "AsyncInstance":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+
+def login_shell() -> str:
+    try:
+        shell = pwd.getpwuid(os.getuid()).pw_shell
+    except KeyError:
+        shell = ""
+    return shell if shell and os.path.exists(shell) else "/bin/sh"

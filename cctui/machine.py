@@ -1,0 +1,195 @@
+"""Boot: from an image argument to a running AsyncInstance.
+
+``Machine`` owns one QEMU process, its state directory and transport; ``LocalAgent``
+runs the agent as a host process instead (tests, development: no isolation).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Callable, Dict, Optional, Sequence
+
+from .api.instance import AsyncInstance
+from .errors import Error, HypervisorUnavailable, NotRunning, Timeout
+from .paths import new_state_dir
+from .session import AgentSession
+from .transport import connect_virtio_serial, connect_vsock, spawn_local_agent, vhost_vsock_usable
+from .vm.accel import choose_accel
+from .vm.initramfs import initramfs_for
+from .vm.kernel import find_kernel
+from .vm.qemu import QemuConfig, QemuProcess, base_python
+
+
+class Machine:
+    """The QEMU side of an instance."""
+
+    def __init__(self, qemu: QemuProcess) -> None:
+        self.qemu = qemu
+
+    async def lost_reason(self) -> Error:
+        """Why the agent's stream ended: usually QEMU died; give it a moment to say so."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.qemu.exited), 2.0)
+        except asyncio.TimeoutError:
+            return NotRunning("the guest agent's connection closed while QEMU still runs")
+        return NotRunning(f"the VM stopped: {self.qemu.describe_exit()}")
+
+    async def wait_stopped(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(self.qemu.exited), timeout)
+        except asyncio.TimeoutError:
+            await self.qemu.quit()
+
+    async def stop(self, session: Optional[AgentSession] = None) -> None:
+        if not self.qemu.exited.done() and session is not None and session.failed is None:
+            try:
+                session.poweroff()
+                await session.drain()
+                await asyncio.wait_for(asyncio.shield(self.qemu.exited), 3.0)
+            except (Error, asyncio.TimeoutError):
+                pass
+        await self.qemu.quit()
+        shutil.rmtree(self.qemu.config.state_dir, ignore_errors=True)
+
+
+class _MachineBackend:
+    def __init__(self, machine: Machine, instance: AsyncInstance) -> None:
+        self.machine = machine
+        self.instance = instance
+
+    async def stop(self) -> None:
+        await self.machine.stop(self.instance.session)
+
+    async def wait_stopped(self, timeout: float) -> None:
+        await self.machine.wait_stopped(timeout)
+
+
+async def boot_async(image: str = "host", *, accel: str = "auto", memory_mb: int = 1024,
+                     cpus: int = 2, entrypoint: Optional[Sequence[str]] = None,
+                     cmd: Optional[Sequence[str]] = None, env: Optional[Dict[str, str]] = None,
+                     transport: str = "auto", boot_timeout: Optional[float] = None,
+                     name: Optional[str] = None,
+                     on_state: Optional[Callable[[AsyncInstance], None]] = None,
+                     instance: Optional[AsyncInstance] = None) -> AsyncInstance:
+    """Boot a VM and return it once its agent answered.
+
+    Pass ``instance`` (made with ``AsyncInstance(...)``) to watch its progress
+    from the start, as the TUI does.
+    """
+    inst = instance or AsyncInstance(name=name, image=image, entrypoint=entrypoint, cmd=cmd, env=env)
+    if on_state is not None:
+        inst.add_listener(on_state)
+    try:
+        await _boot_into(inst, image, accel, memory_mb, cpus, transport, boot_timeout)
+    except BaseException as exc:
+        inst.error = exc if isinstance(exc, Error) else Error(str(exc))
+        inst._set_state("failed", str(exc))
+        raise
+    return inst
+
+
+async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int, cpus: int,
+                     transport: str, boot_timeout: Optional[float]) -> None:
+    loop = asyncio.get_event_loop()
+    started = time.monotonic()
+    choice = choose_accel(accel)
+    inst.accel, inst.accel_reason = choice.name, choice.reason
+    root_path = "/"
+    if image != "host":
+        inst.progress("unpacking image")
+        root_path = await loop.run_in_executor(None, _prepare_image, inst, image)
+    inst.progress("preparing kernel and initramfs")
+    kernel = await loop.run_in_executor(None, find_kernel)
+    initrd = await loop.run_in_executor(None, initramfs_for, kernel)
+    vsock_problem = vhost_vsock_usable()
+    if transport == "vsock" and vsock_problem:
+        raise HypervisorUnavailable(f"vsock transport requested but {vsock_problem}")
+    use_vsock = transport in ("auto", "vsock") and not vsock_problem
+    inst.transport = "vsock" if use_vsock else "virtio-serial"
+    state_dir = new_state_dir()
+    config = QemuConfig(kernel=kernel.image, initrd=initrd, state_dir=state_dir,
+                        accel=choice.name, memory_mb=memory_mb, cpus=cpus,
+                        root_path=root_path, python=base_python(),
+                        vsock_cid=random.randint(3, 0xFFFF_FFF0) if use_vsock else None)
+    if image != "host":
+        config.extra_append.append("cctui.image=1")
+    qemu = QemuProcess(config)
+    inst.progress(f"starting QEMU ({choice.name})")
+    try:
+        await qemu.start()
+    except Error:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        raise
+    machine = Machine(qemu)
+    timeout = boot_timeout or (30.0 if choice.name == "kvm" else 120.0)
+    try:
+        inst.progress("booting the guest kernel")
+        if use_vsock:
+            reader, writer = await connect_vsock(config.vsock_cid, qemu.exited, timeout)  # type: ignore[arg-type]
+        else:
+            reader, writer = await connect_virtio_serial(config.agent_socket, qemu.exited)
+        session = AgentSession(reader, writer, lost_reason=machine.lost_reason)
+        inst.progress("waiting for the guest agent")
+        try:
+            await session.handshake(timeout, abort=qemu.exited)
+        except NotRunning:
+            raise NotRunning(f"the VM stopped while booting: {qemu.describe_exit()}") from None
+    except BaseException:
+        session_ = locals().get("session")
+        if session_ is not None:
+            session_.fail(NotRunning("boot failed"))
+        await qemu.quit(timeout=2.0)
+        shutil.rmtree(state_dir, ignore_errors=True)
+        raise
+    inst.boot_seconds = time.monotonic() - started
+    inst.attach(session, _MachineBackend(machine, inst))
+
+
+def _prepare_image(inst: AsyncInstance, image: str) -> str:
+    """Unpack an OCI image or check a rootfs directory; returns the path to share."""
+    from .images import resolve_image  # noqa: WPS433 (optional subsystem)
+    from .paths import cache_dir
+    resolved = resolve_image(image, cache_dir() / "images")
+    cfg = resolved.config
+    inst.set_image_config(cfg.env, cfg.working_dir, cfg.user, cfg.entrypoint, cfg.cmd)
+    return str(resolved.rootfs)
+
+
+class _LocalBackend:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+
+    async def wait_stopped(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout)
+        except asyncio.TimeoutError:
+            await self.stop()
+
+
+async def connect_local(name: Optional[str] = None) -> AsyncInstance:
+    """An instance whose agent is a local process: for tests and development only."""
+    inst = AsyncInstance(name=name or "local", image="local")
+    inst.accel, inst.accel_reason, inst.transport = "none", "local agent process", "unix socket"
+    proc, (reader, writer) = await spawn_local_agent()
+
+    async def lost() -> Error:
+        code = await proc.wait()
+        return NotRunning(f"the local agent exited with status {code}")
+
+    session = AgentSession(reader, writer, lost_reason=lost)
+    try:
+        await session.handshake(20.0)
+    except BaseException:
+        proc.kill()
+        raise
+    inst.attach(session, _LocalBackend(proc))
+    return inst
