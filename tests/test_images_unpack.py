@@ -1,0 +1,463 @@
+"""Unpacking images built here: OCI layout dir and tarball, docker save, rootfs dirs, bad images."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from cctui.images import Image, ImageConfig, ImageError, entrypoint_argv, resolve_image
+
+BUSYBOX = Path("/bin/busybox")
+OCI_TAR = "application/vnd.oci.image.layer.v1.tar"
+OCI_TAR_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+CONFIG = {
+    "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "GREETING=hello from the image"],
+    "WorkingDir": "/srv/app",
+    "User": "1000:1000",
+    "Entrypoint": ["/bin/sh", "-c"],
+    "Cmd": ['echo "$GREETING"'],
+}
+
+
+# -- building layers and images ----------------------------------------------------
+
+
+def _info(name: str, kind: bytes, mode: int, **fields: object) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.mtime = 1_700_000_000
+    for key, value in fields.items():
+        setattr(info, key, value)
+    return info
+
+
+def file(name: str, data: bytes, mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:
+    return _info(name, tarfile.REGTYPE, mode, size=len(data)), data
+
+
+def directory(name: str, mode: int = 0o755) -> tuple[tarfile.TarInfo, None]:
+    return _info(name, tarfile.DIRTYPE, mode), None
+
+
+def symlink(name: str, target: str) -> tuple[tarfile.TarInfo, None]:
+    return _info(name, tarfile.SYMTYPE, 0o777, linkname=target), None
+
+
+def hardlink(name: str, target: str) -> tuple[tarfile.TarInfo, None]:
+    return _info(name, tarfile.LNKTYPE, 0o644, linkname=target), None
+
+
+def layer(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buffer.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def base_layer() -> bytes:
+    executable = BUSYBOX.read_bytes() if BUSYBOX.exists() else b"#!/bin/sh\necho not busybox\n"
+    return layer(
+        directory("bin"),
+        file("bin/busybox", executable, 0o755),
+        symlink("bin/sh", "busybox"),
+        hardlink("bin/ls", "bin/busybox"),
+        directory("etc"),
+        file("etc/motd", b"base motd\n"),
+        file("etc/remove-me", b"deleted by layer 2\n"),
+        directory("etc/app", 0o750),
+        file("etc/app/old-a", b"hidden by the opaque dir\n"),
+        directory("etc/app/sub"),
+        file("etc/app/sub/old-b", b"hidden too\n"),
+        directory("srv/app"),
+        file("srv/app/data", b"app data\n", 0o640),
+        directory("usr/bin"),
+        symlink("usr/bin/env", "/bin/busybox"),
+    )
+
+
+def top_layer() -> bytes:
+    return layer(
+        file("etc/.wh.remove-me", b""),
+        directory("etc/app", 0o750),
+        file("etc/app/.wh..wh..opq", b""),
+        file("etc/app/new", b"from layer 2\n"),
+        file("etc/motd", b"layer 2 motd\n", 0o600),
+        file("etc/same-layer", b"a whiteout in the same layer does not hide me\n"),
+        file("etc/.wh.same-layer", b""),
+    )
+
+
+def image_config(layers_uncompressed: list[bytes], config: dict | None = None) -> bytes:
+    document = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": CONFIG if config is None else config,
+        "rootfs": {"type": "layers", "diff_ids": [sha256(data) for data in layers_uncompressed]},
+    }
+    return json.dumps(document).encode()
+
+
+def descriptor(media_type: str, data: bytes) -> dict:
+    return {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
+
+
+def blob_name(data: bytes) -> str:
+    return "blobs/sha256/" + hashlib.sha256(data).hexdigest()
+
+
+def oci_files(
+    layers: list[tuple[str, bytes]] | None = None,
+    config: bytes | None = None,
+    config_media_type: str = "application/vnd.oci.image.config.v1+json",
+) -> tuple[dict[str, bytes], str]:
+    """The files of an OCI layout (name -> bytes) and the manifest digest."""
+    if layers is None:
+        layers = [(OCI_TAR, base_layer()), (OCI_TAR_GZIP, gzip.compress(top_layer(), mtime=0))]
+    if config is None:
+        uncompressed = [gzip.decompress(data) if "gzip" in kind else data for kind, data in layers]
+        config = image_config(uncompressed)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": descriptor(config_media_type, config),
+            "layers": [descriptor(kind, data) for kind, data in layers],
+        }
+    ).encode()
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [descriptor("application/vnd.oci.image.manifest.v1+json", manifest)],
+    }
+    files = {"oci-layout": b'{"imageLayoutVersion": "1.0.0"}', "index.json": json.dumps(index).encode()}
+    for data in [manifest, config] + [data for _, data in layers]:
+        files[blob_name(data)] = data
+    return files, sha256(manifest)
+
+
+def docker_legacy_files(layers: list[bytes] | None = None, config: bytes | None = None) -> tuple[dict[str, bytes], str]:
+    """A pre-Docker-25 ``docker save``: manifest.json, <hex>.json, <id>/layer.tar."""
+    layers = [base_layer(), top_layer()] if layers is None else layers
+    config = image_config(layers) if config is None else config
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    layer_names = [f"{hashlib.sha256(data).hexdigest()}/layer.tar" for data in layers]
+    files = {"manifest.json": json.dumps([{"Config": config_name, "RepoTags": ["test:latest"], "Layers": layer_names}]).encode()}
+    files[config_name] = config
+    for name, data in zip(layer_names, layers):
+        files[name] = data
+    return files, sha256(config)
+
+
+def write_dir(files: dict[str, bytes], root: Path) -> Path:
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def write_tar(files: dict[str, bytes], path: Path, compress: bool = False) -> Path:
+    with tarfile.open(path, "w:gz" if compress else "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def cache_is_empty(cache: Path) -> bool:
+    return not cache.exists() or not any(cache.iterdir())
+
+
+# -- good images ---------------------------------------------------------------------
+
+
+def check_unpacked(image: Image) -> None:
+    root = image.rootfs
+    assert root.is_dir()
+    busybox = root / "bin/busybox"
+    if BUSYBOX.exists():
+        assert busybox.read_bytes() == BUSYBOX.read_bytes()
+    assert stat.S_IMODE(busybox.stat().st_mode) == 0o755
+    assert os.readlink(root / "bin/sh") == "busybox"
+    assert (root / "bin/ls").stat().st_ino == busybox.stat().st_ino
+    assert os.readlink(root / "usr/bin/env") == "/bin/busybox"
+    # layer 2 overrode, deleted and made opaque
+    assert (root / "etc/motd").read_bytes() == b"layer 2 motd\n"
+    assert stat.S_IMODE((root / "etc/motd").stat().st_mode) == 0o600
+    assert not (root / "etc/remove-me").exists()
+    assert sorted(os.listdir(root / "etc/app")) == ["new"]
+    assert stat.S_IMODE((root / "etc/app").stat().st_mode) == 0o750
+    assert (root / "etc/same-layer").exists()
+    assert (root / "srv/app/data").read_bytes() == b"app data\n"
+    assert stat.S_IMODE((root / "srv/app/data").stat().st_mode) == 0o640
+    assert not list(root.rglob(".wh.*"))
+    assert image.config == ImageConfig(
+        env=CONFIG["Env"], working_dir="/srv/app", user="1000:1000", entrypoint=["/bin/sh", "-c"], cmd=['echo "$GREETING"']
+    )
+
+
+def test_oci_layout_directory(tmp_path: Path) -> None:
+    files, digest = oci_files()
+    image = resolve_image(write_dir(files, tmp_path / "layout"), tmp_path / "cache")
+    assert image.digest == digest
+    assert image.rootfs == tmp_path / "cache" / digest.replace(":", "-") / "rootfs"
+    check_unpacked(image)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["tar", "tar.gz"])
+def test_oci_layout_tarball(tmp_path: Path, compress: bool) -> None:
+    files, digest = oci_files()
+    image = resolve_image(str(write_tar(files, tmp_path / "image.tar", compress)), tmp_path / "cache")
+    assert image.digest == digest
+    check_unpacked(image)
+
+
+def test_docker_save_legacy_tarball(tmp_path: Path) -> None:
+    files, config_digest = docker_legacy_files()
+    image = resolve_image(write_tar(files, tmp_path / "saved.tar"), tmp_path / "cache")
+    assert image.digest == config_digest
+    check_unpacked(image)
+
+
+def test_docker_save_with_oci_layout_inside(tmp_path: Path) -> None:
+    """Docker 25+ writes an OCI layout plus a manifest.json whose paths are blobs."""
+    layers = [(OCI_TAR, base_layer()), (OCI_TAR, top_layer())]
+    files, digest = oci_files(layers)
+    config_name = next(name for name, data in files.items() if b'"rootfs"' in data)
+    files["manifest.json"] = json.dumps(
+        [{"Config": config_name, "RepoTags": ["test:latest"], "Layers": [blob_name(data) for _, data in layers]}]
+    ).encode()
+    image = resolve_image(write_tar(files, tmp_path / "saved.tar"), tmp_path / "cache")
+    assert image.digest == digest
+    check_unpacked(image)
+
+
+def test_second_resolve_reuses_the_cache(tmp_path: Path) -> None:
+    files, _ = oci_files()
+    layout = write_dir(files, tmp_path / "layout")
+    first = resolve_image(layout, tmp_path / "cache")
+    (first.rootfs / "sentinel").write_text("unpacked once")
+    second = resolve_image(layout, tmp_path / "cache")
+    assert second.rootfs == first.rootfs
+    assert (second.rootfs / "sentinel").read_text() == "unpacked once"
+    assert second.config == first.config
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [first.rootfs.parent.name]
+
+
+def test_abandoned_unpack_is_swept(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    abandoned = cache / ".tmp-sha256-0123456789abcdef-999999999-xyz"
+    (abandoned / "rootfs").mkdir(parents=True)
+    files, _ = oci_files()
+    resolve_image(write_dir(files, tmp_path / "layout"), cache)
+    assert not abandoned.exists()
+
+
+def test_rootfs_directory_used_in_place(tmp_path: Path) -> None:
+    rootfs = tmp_path / "debootstrapped"
+    (rootfs / "usr/bin").mkdir(parents=True)
+    image = resolve_image(str(rootfs), tmp_path / "cache")
+    assert image.rootfs == rootfs.resolve()
+    assert image.config == ImageConfig()
+    assert image.digest is None
+    assert cache_is_empty(tmp_path / "cache")
+
+
+def test_config_without_config_section(tmp_path: Path) -> None:
+    base = base_layer()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha256(base)]}})
+    files, _ = oci_files([(OCI_TAR, base)], config.encode())
+    image = resolve_image(write_dir(files, tmp_path / "layout"), tmp_path / "cache")
+    assert image.config == ImageConfig()
+
+
+def test_index_picks_this_machines_platform(tmp_path: Path) -> None:
+    import platform as host
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
+    files, digest = oci_files()
+    index = json.loads(files["index.json"])
+    ours = index["manifests"][0]
+    other = dict(ours, digest=sha256(b"not there"), platform={"os": "linux", "architecture": "mips"})
+    index["manifests"] = [other, dict(ours, platform={"os": "linux", "architecture": arch})]
+    files["index.json"] = json.dumps(index).encode()
+    assert resolve_image(write_dir(files, tmp_path / "layout"), tmp_path / "cache").digest == digest
+
+
+# -- bad images: each names its problem and leaves nothing in the cache -----------------
+
+
+def expect_error(image: Path, cache: Path, message: str) -> ImageError:
+    with pytest.raises(ImageError, match=message) as caught:
+        resolve_image(image, cache)
+    assert str(image) in str(caught.value)
+    assert cache_is_empty(cache), list(cache.iterdir())
+    return caught.value
+
+
+def test_truncated_tarball(tmp_path: Path) -> None:
+    files, _ = oci_files()
+    whole = write_tar(files, tmp_path / "whole.tar").read_bytes()
+    # cut inside the base layer's blob, which follows index.json, the manifest and the config
+    cut = whole.index(base_layer()[:512]) + 4096
+    (tmp_path / "cut.tar").write_bytes(whole[:cut])
+    expect_error(tmp_path / "cut.tar", tmp_path / "cache", "corrupt or truncated")
+
+
+def test_truncated_gzipped_tarball(tmp_path: Path) -> None:
+    files, _ = oci_files()
+    whole = write_tar(files, tmp_path / "whole.tar.gz", compress=True).read_bytes()
+    (tmp_path / "cut.tar.gz").write_bytes(whole[: len(whole) // 2])
+    expect_error(tmp_path / "cut.tar.gz", tmp_path / "cache", "corrupt or truncated")
+
+
+def test_corrupt_layer_inside_a_good_tarball(tmp_path: Path) -> None:
+    garbage = b"\x1f\x8b" + os.urandom(2000)
+    files, _ = oci_files([(OCI_TAR_GZIP, garbage)], image_config([b""]))
+    expect_error(write_tar(files, tmp_path / "image.tar"), tmp_path / "cache", "layer 1 .*corrupt or truncated layer")
+
+
+def test_file_that_is_not_a_tarball(tmp_path: Path) -> None:
+    (tmp_path / "image.tar").write_bytes(os.urandom(3000))
+    expect_error(tmp_path / "image.tar", tmp_path / "cache", "not a readable tar archive")
+
+
+def test_missing_config(tmp_path: Path) -> None:
+    files, _ = oci_files()
+    config_name = next(name for name, data in files.items() if b'"rootfs"' in data)
+    del files[config_name]
+    expect_error(write_tar(files, tmp_path / "image.tar"), tmp_path / "cache", "missing config blob sha256:")
+
+
+def test_missing_config_in_docker_save(tmp_path: Path) -> None:
+    files, _ = docker_legacy_files()
+    del files[next(name for name in files if name.endswith(".json") and name != "manifest.json")]
+    expect_error(write_tar(files, tmp_path / "saved.tar"), tmp_path / "cache", "missing config")
+
+
+def test_missing_manifest_blob(tmp_path: Path) -> None:
+    files, digest = oci_files()
+    del files["blobs/sha256/" + digest.split(":")[1]]
+    expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", "missing manifest blob")
+
+
+def test_missing_manifest_in_tarball(tmp_path: Path) -> None:
+    files, _ = docker_legacy_files()
+    del files["manifest.json"]
+    expect_error(write_tar(files, tmp_path / "saved.tar"), tmp_path / "cache", "missing manifest")
+
+
+def test_missing_layer_blob(tmp_path: Path) -> None:
+    files, _ = oci_files()
+    del files[blob_name(base_layer())]
+    expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", "missing layer 1")
+
+
+def test_unknown_layer_media_type(tmp_path: Path) -> None:
+    files, _ = oci_files([(OCI_TAR, base_layer()), ("application/x-strange-layer", top_layer())])
+    expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", "unknown media type 'application/x-strange-layer'")
+
+
+def test_unknown_config_media_type(tmp_path: Path) -> None:
+    files, _ = oci_files(config_media_type="application/vnd.cncf.helm.config.v1+json")
+    expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", "unknown media type 'application/vnd.cncf.helm.config")
+
+
+def test_layer_digest_mismatch(tmp_path: Path) -> None:
+    files, _ = oci_files()
+    name = blob_name(base_layer())
+    files[name] = layer(file("etc/motd", b"tampered\n"), *[file(f"pad{i}", b"x" * 100) for i in range(3)])
+    expect_error(write_tar(files, tmp_path / "image.tar"), tmp_path / "cache", "digest mismatch for layer 1")
+
+
+def test_config_digest_mismatch(tmp_path: Path) -> None:
+    files, _ = oci_files()
+    config_name = next(name for name, data in files.items() if b'"rootfs"' in data)
+    files[config_name] = files[config_name].replace(b"1000:1000", b"0000:0000")
+    expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", "digest mismatch for config")
+
+
+def test_docker_save_diff_id_mismatch(tmp_path: Path) -> None:
+    files, _ = docker_legacy_files(config=image_config([base_layer(), layer(file("other", b"x"))]))
+    expect_error(write_tar(files, tmp_path / "saved.tar"), tmp_path / "cache", r"digest mismatch for uncompressed layer 2 .*diff_id")
+
+
+ESCAPES = {
+    "dotdot": [file("../escaped", b"x")],
+    "nested-dotdot": [directory("etc"), file("etc/../../escaped", b"x")],
+    "absolute": [file("/tmp/escaped-absolute", b"x")],
+    "absolute-symlink": [symlink("out", "/tmp"), file("out/escaped", b"x")],
+    "relative-symlink": [directory("a"), symlink("a/up", "../.."), file("a/up/escaped", b"x")],
+    "symlink-chain": [symlink("one", "two"), symlink("two", "/"), file("one/escaped", b"x")],
+    "hardlink-dotdot": [hardlink("passwd", "../../etc/passwd")],
+    "hardlink-absolute": [hardlink("passwd", "/etc/passwd")],
+    "hardlink-through-symlink": [symlink("hostetc", "/etc"), hardlink("passwd", "hostetc/passwd")],
+}
+
+
+@pytest.mark.parametrize("members", ESCAPES.values(), ids=ESCAPES.keys())
+def test_path_escape(tmp_path: Path, members: list) -> None:
+    bad = layer(*members)
+    files, _ = oci_files([(OCI_TAR, base_layer()), (OCI_TAR, bad)])
+    (tmp_path / "inside").mkdir()
+    expect_error(write_dir(files, tmp_path / "inside" / "layout"), tmp_path / "inside" / "cache", "path escapes the root")
+    assert not list(tmp_path.rglob("escaped*"))
+    assert not Path("/tmp/escaped").exists() and not Path("/tmp/escaped-absolute").exists()
+
+
+def test_absolute_symlink_from_a_lower_layer_is_not_written_through(tmp_path: Path) -> None:
+    lower = layer(symlink("data", "/var/lib"))
+    upper = layer(file("data/escaped", b"x"))
+    files, _ = oci_files([(OCI_TAR, lower), (OCI_TAR, upper)])
+    expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", r"layer 2 .*absolute symlink /data -> /var/lib")
+
+
+def test_empty_directory_is_not_an_image(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    expect_error(tmp_path / "empty", tmp_path / "cache", "not an image")
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    expect_error(tmp_path / "nowhere", tmp_path / "cache", "no such file or directory")
+
+
+def test_bad_config_types(tmp_path: Path) -> None:
+    base = base_layer()
+    config = image_config([base], {"Entrypoint": "/bin/sh -c"})
+    files, _ = oci_files([(OCI_TAR, base)], config)
+    expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", "Entrypoint is not a list of strings")
+
+
+# -- entrypoint semantics ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "cmd", "args", "expected"),
+    [
+        (["/bin/app"], ["--serve"], [], ["/bin/app", "--serve"]),  # no args: ENTRYPOINT + CMD
+        (["/bin/app"], ["--serve"], ["--verbose"], ["/bin/app", "--verbose"]),  # args replace CMD
+        (["/bin/app"], [], [], ["/bin/app"]),
+        ([], ["ls", "-l"], [], ["ls", "-l"]),  # CMD alone
+        ([], ["ls", "-l"], ["echo", "hi"], ["echo", "hi"]),  # args replace CMD
+        ([], [], [], ["/bin/sh"]),  # neither: the shell
+        ([], [], ["echo", "hi"], ["echo", "hi"]),  # neither, with args: the args
+    ],
+)
+def test_entrypoint_argv(entrypoint: list[str], cmd: list[str], args: list[str], expected: list[str]) -> None:
+    config = ImageConfig(entrypoint=entrypoint, cmd=cmd)
+    assert entrypoint_argv(config, args, "/bin/sh") == expected
