@@ -1,0 +1,73 @@
+"""The `cctui` command: the TUI by default, plus doctor, run, fetch-kernel."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cctui", description=(
+        "A terminal multiplexer for QEMU VMs. With no command: open the TUI."))
+    parser.add_argument("--image", default="host",
+                        help="'host' (the host's root, read-only), an OCI layout/tarball, "
+                             "a docker-save tarball or a root-filesystem directory")
+    parser.add_argument("--accel", default="auto", choices=["auto", "kvm", "tcg"])
+    parser.add_argument("--memory", type=int, default=1024, help="guest memory in MiB")
+    parser.add_argument("--cpus", type=int, default=2)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("doctor", help="report what this host can do and what is missing")
+    fetch = sub.add_parser("fetch-kernel", help="unpack a distribution kernel into the cache")
+    fetch.add_argument("--if-missing", action="store_true")
+    run = sub.add_parser("run", help="boot, run one command, print its output, power off")
+    run.add_argument("argv", nargs=argparse.REMAINDER)
+    sub.add_parser("tui", help="open the full-screen multiplexer (the default)")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import main as doctor
+        return doctor()
+    if args.command == "fetch-kernel":
+        from .errors import Error
+        from .vm.kernel import fetch_kernel, find_kernel
+        try:
+            if args.if_missing:
+                try:
+                    find_kernel()
+                    return 0
+                except Error:
+                    pass
+            fetch_kernel(log=lambda line: print(f"cctui: {line}", file=sys.stderr))
+        except Error as exc:
+            print(f"cctui: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "run":
+        return _run(args)
+    from .tui.app import run_app
+    return run_app(image=args.image, accel=args.accel, memory_mb=args.memory, cpus=args.cpus)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import cctui
+    argv = [a for a in args.argv if a != "--"] if args.argv[:1] == ["--"] else args.argv
+    try:
+        with cctui.boot(args.image, accel=args.accel, memory_mb=args.memory,
+                        cpus=args.cpus) as vm:
+            cmd = vm.entrypoint_command(*argv) if not argv else vm.command(*argv)
+            cmd.set_stdout(sys.stdout.buffer).set_stderr(sys.stderr.buffer)
+            try:
+                cmd.run()
+            except cctui.ExitError:
+                pass
+            return cmd.exit_code()
+    except cctui.Error as exc:
+        print(f"cctui: {exc}", file=sys.stderr)
+        return 125
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""`cctui doctor`: what this host can do, and what to install when it cannot."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from typing import List, Tuple
+
+from .errors import Error
+from .transport import vhost_vsock_usable
+from .vm.accel import choose_accel, kvm_problem
+from .vm.initramfs import find_busybox
+from .vm.kernel import find_kernel
+from .vm.qemu import base_python
+
+
+def checks() -> List[Tuple[str, bool, str]]:
+    """(topic, ok, sentence) rows."""
+    rows: List[Tuple[str, bool, str]] = []
+    qemu = shutil.which("qemu-system-x86_64")
+    if qemu:
+        out = subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout
+        match = re.search(r"version ([\d.]+)", out)
+        rows.append(("qemu", True, f"{qemu} (version {match.group(1) if match else '?'})"))
+    else:
+        rows.append(("qemu", False, "qemu-system-x86_64 missing: apt-get install qemu-system-x86"))
+    problem = kvm_problem()
+    choice = choose_accel("auto")
+    rows.append(("accelerator", True, f"{choice.name}: {choice.reason}"))
+    if problem:
+        rows.append(("kvm", False, problem))
+    else:
+        rows.append(("kvm", True, "usable"))
+    try:
+        kernel = find_kernel()
+        modules = [p.name for p in kernel.resolve_modules()]
+        rows.append(("kernel", True, f"{kernel.image} ({kernel.source})"))
+        rows.append(("modules", True, f"{len(modules)} to load: {', '.join(m.split('.ko')[0] for m in modules)}"))
+    except Error as exc:
+        rows.append(("kernel", False, str(exc)))
+    try:
+        rows.append(("busybox", True, str(find_busybox())))
+    except Error as exc:
+        rows.append(("busybox", False, str(exc)))
+    vsock = vhost_vsock_usable()
+    rows.append(("vsock", not vsock, "vhost-vsock usable: VMs use vsock" if not vsock
+                 else f"{vsock}; VMs use virtio-serial instead (fine)"))
+    rows.append(("guest python", True, base_python()))
+    return rows
+
+
+def main() -> int:
+    rows = checks()
+    width = max(len(topic) for topic, _, _ in rows)
+    for topic, ok, text in rows:
+        mark = "ok  " if ok else "MISS" if topic != "vsock" else "note"
+        print(f"{mark} {topic:<{width}}  {text}")
+    essential = {"qemu", "kernel", "busybox"}
+    return 0 if all(ok for topic, ok, _ in rows if topic in essential) else 1
