@@ -9,12 +9,13 @@ import asyncio
 import io
 import signal as signal_module
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from ..context import Context
 from ..errors import Canceled, Error, ExitError, NotRunning, Timeout
 from ..session import ExecChannel
-from .sinks import BufferSink, PipeReader, PipeWriter, WriterSink
+from .sinks import BufferSink, CallbackSink, PipeReader, PipeWriter, WriterSink
 
 if TYPE_CHECKING:
     from .instance import AsyncInstance
@@ -50,6 +51,9 @@ class AsyncCmd:
         self._started = False
         self._waited: Optional[asyncio.Future] = None
         self.on_report = None
+        self.started_at: Optional[float] = None   # time.time() of start and exit
+        self.ended_at: Optional[float] = None
+        self._output_sink: Optional[CallbackSink] = None
 
     def __repr__(self) -> str:
         return f"<Cmd {' '.join(self.argv)!r} exit={self.exit_code()}>"
@@ -93,6 +97,21 @@ class AsyncCmd:
         self.reports = reports
         return self
 
+    def set_output_handler(self, handler: Callable[[bytes], None]) -> "AsyncCmd":
+        """Deliver stdout and stderr to ``handler`` (called on the event loop).
+
+        The caller must return flow-control credit with ``ack(n)`` once it has
+        processed ``n`` bytes; until then the guest command is paused.
+        """
+        self._output_sink = CallbackSink(handler)
+        self._stdout = self._stderr = self._output_sink
+        return self
+
+    def ack(self, nbytes: int) -> None:
+        """Return credit for output delivered to the output handler."""
+        if self._output_sink is not None:
+            self._output_sink.ack(nbytes)
+
     # -- pipes -------------------------------------------------------------
     def stdin_pipe(self) -> PipeWriter:
         self._check_not_started("StdinPipe")
@@ -118,7 +137,7 @@ class AsyncCmd:
     def _sink(self, target: Any) -> Any:
         if target is None:
             return None
-        if isinstance(target, (BufferSink, PipeReader)):
+        if isinstance(target, (BufferSink, PipeReader, CallbackSink, WriterSink)):
             return target
         return WriterSink(target)
 
@@ -156,6 +175,7 @@ class AsyncCmd:
                 if isinstance(sink, PipeReader):
                     sink.set_eof(exc)
             raise
+        self.started_at = time.time()
         self._waited = asyncio.ensure_future(self._collect())
         self._start_stdin()
         if self.ctx is not None:
@@ -214,6 +234,7 @@ class AsyncCmd:
         try:
             self._exit = await self.channel.exited
         finally:
+            self.ended_at = time.time()
             for sink in self._sinks:
                 await sink.finish()
             if self._feeder is not None and not self._feeder.done():
@@ -279,6 +300,11 @@ class AsyncCmd:
             return -1
         code, sig = self._exit
         return 128 + sig if sig is not None else code
+
+    @property
+    def exit_status(self) -> Optional[tuple]:
+        """(code, signal) once exited: exactly one of them is not None."""
+        return self._exit
 
     @property
     def exited(self) -> bool:

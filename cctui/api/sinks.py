@@ -30,6 +30,25 @@ class BufferSink:
         pass
 
 
+class CallbackSink:
+    """Hands output to a callback; the consumer returns credit itself with ``ack``.
+
+    The TUI's panes use this: they buffer bytes until the next frame and ack
+    once the terminal model has processed them, so a flood is paced by the pane.
+    """
+
+    def __init__(self, handler: Callable[[bytes], None]) -> None:
+        self.handler = handler
+        self.ack: Callable[[int], None] = lambda n: None
+
+    def attach(self, grant: Callable[[int], None]) -> Callable[[bytes], None]:
+        self.ack = grant
+        return self.handler
+
+    async def finish(self) -> None:
+        pass
+
+
 class WriterSink:
     """Writes to a user's binary file-like (SetStdout/SetStderr).
 
