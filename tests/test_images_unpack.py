@@ -461,3 +461,38 @@ def test_bad_config_types(tmp_path: Path) -> None:
 def test_entrypoint_argv(entrypoint: list[str], cmd: list[str], args: list[str], expected: list[str]) -> None:
     config = ImageConfig(entrypoint=entrypoint, cmd=cmd)
     assert entrypoint_argv(config, args, "/bin/sh") == expected
+
+
+def test_docker_save_extracted_into_a_directory(tmp_path: Path) -> None:
+    files, config_digest = docker_legacy_files()
+    image = resolve_image(write_dir(files, tmp_path / "saved"), tmp_path / "cache")
+    assert image.digest == config_digest
+    check_unpacked(image)
+
+
+def test_read_only_directory_takes_later_files_and_keeps_its_mode(tmp_path: Path) -> None:
+    lower = layer(directory("ro", 0o555), file("ro/first", b"1"), directory("usr"))
+    upper = layer(directory("ro", 0o555), file("ro/second", b"2"))
+    files, _ = oci_files([(OCI_TAR, lower), (OCI_TAR, upper)])
+    image = resolve_image(write_dir(files, tmp_path / "layout"), tmp_path / "cache")
+    assert sorted(os.listdir(image.rootfs / "ro")) == ["first", "second"]
+    assert stat.S_IMODE((image.rootfs / "ro").stat().st_mode) == 0o555
+
+
+def test_failed_unpack_with_read_only_directories_leaves_nothing(tmp_path: Path) -> None:
+    lower = layer(directory("ro", 0o555), file("ro/first", b"1"))
+    upper = layer(file("ro/../../escaped", b"x"))
+    files, _ = oci_files([(OCI_TAR, lower), (OCI_TAR, upper)])
+    expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", "path escapes the root")
+
+
+def test_zstd_layer_without_zstd_support(tmp_path: Path) -> None:
+    try:
+        from compression import zstd  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("this Python reads zstd layers")
+    blob = b"\x28\xb5\x2f\xfd" + os.urandom(100)
+    files, _ = oci_files([("application/vnd.oci.image.layer.v1.tar+zstd", blob)], image_config([b""]))
+    expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", "zstd-compressed and this Python has no zstd support")

@@ -193,7 +193,7 @@ def _read_docker_archive(source: Source) -> ImagePlan:
     if not isinstance(layer_names, list) or not all(isinstance(name, str) for name in layer_names):
         raise ImageError("manifest.json has no Layers list")
     config_name = entry["Config"]
-    config_raw = source.read_bytes(config_name, f"config {config_name}")
+    config_raw = source.read_bytes(config_name, "config")
     config_digest = digest_of(config_raw)
     named = _DIGEST_NAMED.fullmatch(config_name)
     if named:

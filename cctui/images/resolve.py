@@ -104,7 +104,7 @@ def _remove_abandoned_temps(cache_dir: Path) -> None:
             continue
         try:
             os.kill(int(match.group(1)), 0)
-        except ProcessLookupError:
+        except (ProcessLookupError, OverflowError):
             remove_tree(child)
         except PermissionError:
             pass  # alive, someone else's

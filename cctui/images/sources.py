@@ -85,7 +85,7 @@ class TarSource(Source):
         try:
             self._tar = tarfile.open(path, "r:*")
         except tarfile.ReadError as exc:
-            raise ImageError(f"not a directory and not a readable tar archive (corrupt or truncated tarball?): {exc}") from exc
+            raise ImageError("not a directory and not a readable tar archive (corrupt or truncated tarball?)") from exc
         try:
             members = self._tar.getmembers()
         except CORRUPT_ERRORS as exc:
