@@ -496,3 +496,18 @@ def test_zstd_layer_without_zstd_support(tmp_path: Path) -> None:
     blob = b"\x28\xb5\x2f\xfd" + os.urandom(100)
     files, _ = oci_files([("application/vnd.oci.image.layer.v1.tar+zstd", blob)], image_config([b""]))
     expect_error(write_dir(files, tmp_path / "layout"), tmp_path / "cache", "zstd-compressed and this Python has no zstd support")
+
+
+def test_error_after_the_last_layer_still_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even a finished tree, read-only directories and all, is removed when the rename fails."""
+    import cctui.images.resolve as resolve_module
+
+    def failing_rename(source: object, target: object) -> None:
+        raise OSError("simulated rename failure")
+
+    lower = layer(directory("ro", 0o555), directory("ro/deeper", 0o500), file("ro/deeper/f", b"1", 0o400))
+    files, _ = oci_files([(OCI_TAR, lower)])
+    monkeypatch.setattr(resolve_module.os, "rename", failing_rename)
+    with pytest.raises(OSError, match="simulated rename failure"):
+        resolve_image(write_dir(files, tmp_path / "layout"), tmp_path / "cache")
+    assert cache_is_empty(tmp_path / "cache")

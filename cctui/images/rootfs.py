@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import sys
 import tarfile
 
 from .errors import ImageError
@@ -28,23 +27,29 @@ Rel = tuple[str, ...]  # a path under the root, every component real (no symlink
 
 def remove_tree(path: str | os.PathLike[str]) -> None:
     """Remove a tree even where a layer left directories without write permission."""
-
-    def retry(function, failed_path, _exc_info):  # type: ignore[no-untyped-def]
-        parent = os.path.dirname(failed_path)
-        for directory in (parent, failed_path):
-            try:
-                if stat.S_ISDIR(os.lstat(directory).st_mode):
-                    os.chmod(directory, 0o700)
-            except OSError:
-                pass
-        function(failed_path)
-
-    if not os.path.lexists(path):
+    if os.path.islink(path):
+        os.unlink(path)
         return
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=retry)
-    else:
-        shutil.rmtree(path, onerror=retry)
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        _make_removable(os.fspath(path))
+        shutil.rmtree(path)
+
+
+def _make_removable(top: str) -> None:
+    """Give the owner rwx on every directory, so a non-root user can empty them."""
+    pending = [top]
+    while pending:
+        directory = pending.pop()
+        try:
+            os.chmod(directory, 0o700)
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        pending.extend(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
 
 
 class RootfsWriter:
