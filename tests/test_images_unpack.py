@@ -511,3 +511,13 @@ def test_error_after_the_last_layer_still_leaves_nothing(tmp_path: Path, monkeyp
     with pytest.raises(OSError, match="simulated rename failure"):
         resolve_image(write_dir(files, tmp_path / "layout"), tmp_path / "cache")
     assert cache_is_empty(tmp_path / "cache")
+
+
+def test_relative_symlink_inside_the_root_is_followed(tmp_path: Path) -> None:
+    """usrmerge: lib -> usr/lib; a later layer writing lib/x lands in usr/lib/x."""
+    lower = layer(directory("usr/lib"), symlink("lib", "usr/lib"))
+    upper = layer(file("lib/libx.so", b"x"), file("usr/lib/.wh.gone", b""))
+    files, _ = oci_files([(OCI_TAR, lower), (OCI_TAR, upper)])
+    image = resolve_image(write_dir(files, tmp_path / "layout"), tmp_path / "cache")
+    assert os.readlink(image.rootfs / "lib") == "usr/lib"
+    assert (image.rootfs / "usr/lib/libx.so").read_bytes() == b"x"
