@@ -38,9 +38,11 @@ for m in $($B cat /modules/order); do
   $B insmod /modules/$m || fail "insmod $m failed"
 done
 PY=/usr/bin/python3
+CHANNEL="--virtio-port __PORT__"
 for arg in $($B cat /proc/cmdline); do
   case "$arg" in
     cctui.python=*) PY="${arg#cctui.python=}" ;;
+    cctui.vsock=*) CHANNEL="--vsock-port ${arg#cctui.vsock=}" ;;
   esac
 done
 $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose __TAG__ /lower \
@@ -64,7 +66,7 @@ $B hostname cctui
 [ -x "/newroot$PY" ] || fail "no python at $PY in the image root"
 export PYTHONPATH=/.cctui/agent PYTHONDONTWRITEBYTECODE=1 HOME=/root
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-exec $B switch_root /newroot "$PY" -S -m guest_pty_agent --init --virtio-port __PORT__ --vsock-port 1024
+exec $B switch_root /newroot "$PY" -S -m guest_pty_agent --init $CHANNEL
 """
 
 

@@ -21,6 +21,8 @@ from qemu.qmp import QMPClient
 from ..errors import HypervisorUnavailable, Timeout
 from .initramfs import AGENT_PORT_NAME, ROOT_TAG
 
+VSOCK_PORT = 1024
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -87,6 +89,8 @@ class QemuConfig:
         ]
         if self.vsock_cid is not None:
             args += ["-device", f"vhost-vsock-pci,guest-cid={self.vsock_cid}"]
+            append.append(f"cctui.vsock={VSOCK_PORT}")
+            args[args.index("-append") + 1] = " ".join(append)
         return args
 
 
@@ -100,6 +104,7 @@ class QemuProcess:
         self.exited = asyncio.get_event_loop().create_future()
         self._watch: Optional[asyncio.Task] = None
         self.on_event: Optional[Callable[[str], None]] = None
+        self._events: Optional[asyncio.Task] = None
 
     async def start(self) -> None:
         qemu = find_qemu()
@@ -160,7 +165,7 @@ class QemuProcess:
                 try:
                     await client.connect(sock)
                     self.qmp = client
-                    asyncio.ensure_future(self._pump_events(client))
+                    self._events = asyncio.ensure_future(self._pump_events(client))
                     return
                 except Exception:
                     await asyncio.sleep(0.05)
@@ -207,6 +212,8 @@ class QemuProcess:
                 pass
 
     async def _close_qmp(self) -> None:
+        if self._events is not None and not self._events.done():
+            self._events.cancel()
         if self.qmp is not None:
             try:
                 await self.qmp.disconnect()
