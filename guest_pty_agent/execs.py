@@ -1,0 +1,270 @@
+"""Spawning a command on a pty or on three pipes, with failures found in the parent.
+
+Each child is its own session and process group leader, so SIGNAL with
+group=true and the final SIGKILL reach everything it started. Failures before
+exec (user, directory) and of exec itself travel back over a close-on-exec
+pipe as "stage:errno", so the host gets START_FAILED with a kind instead of a
+process that exits 127.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import pwd
+import signal
+from dataclasses import dataclass
+from typing import Dict, NoReturn, Optional, Tuple
+
+from ptyprocess import PtyProcess
+
+from .protocol import BAD_DIR, BAD_USER, NOT_FOUND, OTHER, PERMISSION
+from .validate import StartSpec
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+Credentials = Tuple[Optional[str], int, int]   # (name for initgroups, uid, gid)
+
+
+class StartError(Exception):
+    """The command could not be started; `kind` is one of protocol's START_FAILED kinds."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class _QuietPty(PtyProcess):
+    """ptyprocess's finaliser sleeps and signals the child; here the loop owns the
+    fd and the reaping, so dropping the object only closes the fd."""
+
+    def __del__(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.fileobj.close()
+            except OSError:
+                pass
+
+
+@dataclass
+class Spawned:
+    pid: int
+    master: Optional[int] = None        # pty master (read and write), tty execs
+    stdin: Optional[int] = None         # pipe ends, pipe execs
+    stdout: Optional[int] = None
+    stderr: Optional[int] = None
+
+
+def resolve_executable(name: str, env: Dict[str, str]) -> str:
+    """Like Go's exec.LookPath on the command's own PATH (not the agent's)."""
+    if "/" in name:
+        if not os.path.exists(name):
+            raise StartError(NOT_FOUND, f"{name}: no such file or directory")
+        if os.path.isdir(name) or not os.access(name, os.X_OK):
+            raise StartError(PERMISSION, f"{name}: permission denied")
+        return name
+    for directory in env.get("PATH", DEFAULT_PATH).split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise StartError(NOT_FOUND, f"executable file not found in $PATH: {name}")
+
+
+def resolve_user(user: object) -> Optional[Credentials]:
+    """Name or uid to credentials; None when no switch is needed."""
+    if user is None:
+        return None
+    creds: Credentials
+    try:
+        entry = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(str(user))
+        creds = (entry.pw_name, entry.pw_uid, entry.pw_gid)
+    except KeyError:
+        text = str(user)
+        if not text.isdigit():
+            raise StartError(BAD_USER, f"unknown user: {user}") from None
+        creds = (None, int(text), 0)    # a bare uid need not exist (as in Docker)
+    if creds[1] == os.getuid() and creds[2] == os.getgid():
+        return None
+    return creds
+
+
+def check_dir(path: Optional[str]) -> None:
+    if path is not None and not os.path.isdir(path):
+        what = "not a directory" if os.path.exists(path) else "no such file or directory"
+        raise StartError(BAD_DIR, f"chdir {path}: {what}")
+
+
+class _ChildFailure(Exception):
+    def __init__(self, stage: str, code: int) -> None:
+        super().__init__(stage)
+        self.stage, self.code = stage, code
+
+
+def _prepare_child(creds: Optional[Credentials], cwd: Optional[str]) -> None:
+    """Runs in the child between fork and exec: default signals, user, directory."""
+    for sig in range(1, signal.NSIG):
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    if creds is not None:
+        name, uid, gid = creds
+        try:
+            if name is not None:
+                os.initgroups(name, gid)
+            else:
+                os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+        except OSError as exc:
+            raise _ChildFailure("user", exc.errno or 0) from None
+    if cwd is not None:
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            raise _ChildFailure("chdir", exc.errno or 0) from None
+
+
+def _report_and_exit(errfd: int, stage: str, code: int) -> NoReturn:
+    try:
+        os.write(errfd, f"{stage}:{code}".encode())
+    finally:
+        os._exit(127)
+
+
+def _pty_preexec(creds: Optional[Credentials], cwd: Optional[str], errfd: int):
+    def preexec() -> None:
+        try:
+            _prepare_child(creds, cwd)
+        except _ChildFailure as exc:
+            _report_and_exit(errfd, exc.stage, exc.code)
+        except BaseException:
+            _report_and_exit(errfd, "setup", 0)
+    return preexec
+
+
+def _pipe_child(path: str, spec: StartSpec, creds: Optional[Credentials],
+                stdio: Tuple[int, int, int], errfd: int) -> NoReturn:
+    stage, code = "setup", 0
+    try:
+        os.setsid()
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in stdio]
+        for target, fd in enumerate(high):
+            os.dup2(fd, target)
+        for fd in high:
+            os.close(fd)
+        _prepare_child(creds, spec.dir)
+        stage = "exec"
+        os.execve(path, spec.argv, spec.env)
+    except _ChildFailure as exc:
+        stage, code = exc.stage, exc.code
+    except OSError as exc:
+        code = exc.errno or 0
+    except BaseException:
+        pass
+    _report_and_exit(errfd, stage, code)
+
+
+def _failure(stage: str, code: int, path: str, spec: StartSpec) -> StartError:
+    text = os.strerror(code) if code else "unknown error"
+    if stage == "chdir":
+        return StartError(BAD_DIR, f"chdir {spec.dir}: {text}")
+    if stage == "user":
+        kind = PERMISSION if code == errno.EPERM else BAD_USER
+        return StartError(kind, f"cannot switch to user {spec.user}: {text}")
+    if stage == "exec" and code == errno.ENOENT:
+        return StartError(NOT_FOUND, f"{path}: {text}")
+    if stage == "exec" and code in (errno.EACCES, errno.EPERM):
+        return StartError(PERMISSION, f"{path}: {text}")
+    return StartError(OTHER, f"{stage} {path}: {text}")
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def _check_child(errr: int, path: str, spec: StartSpec) -> None:
+    try:
+        report = _read_all(errr)
+    finally:
+        os.close(errr)
+    if report:
+        stage, _, code = report.decode("ascii", "replace").partition(":")
+        raise _failure(stage, int(code) if code.isdigit() else 0, path, spec)
+
+
+def _nonblocking(fd: int) -> int:
+    os.set_blocking(fd, False)
+    os.set_inheritable(fd, False)
+    return fd
+
+
+def _spawn_tty(path: str, spec: StartSpec, creds: Optional[Credentials]) -> Spawned:
+    errr, errw = os.pipe()
+    try:
+        proc = _QuietPty.spawn([path] + spec.argv[1:], env=spec.env,
+                               dimensions=(spec.rows, spec.cols), pass_fds=(errw,),
+                               preexec_fn=_pty_preexec(creds, spec.dir, errw))
+    except OSError as exc:
+        os.close(errw)
+        os.close(errr)
+        raise _failure("exec", exc.errno or 0, path, spec) from None
+    except Exception as exc:      # ptyprocess reports some failures as plain exceptions
+        os.close(errw)
+        os.close(errr)
+        raise StartError(OTHER, f"{path}: {exc}") from None
+    os.close(errw)
+    # Our own copy of the master (os.dup is close-on-exec: pty.fork's fd is
+    # inheritable) so that ptyprocess's file object never closes a reused number.
+    master = os.dup(proc.fd)
+    proc.__del__()
+    try:
+        _check_child(errr, path, spec)
+    except StartError:
+        os.close(master)
+        raise
+    return Spawned(pid=proc.pid, master=_nonblocking(master))
+
+
+def _spawn_pipes(path: str, spec: StartSpec, creds: Optional[Credentials]) -> Spawned:
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    errr, errw = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        for fd in (in_r, in_w, out_r, out_w, err_r, err_w, errr, errw):
+            os.close(fd)
+        raise StartError(OTHER, f"fork: {exc.strerror}") from None
+    if pid == 0:
+        _pipe_child(path, spec, creds, (in_r, out_w, err_w), errw)
+    for fd in (in_r, out_w, err_w, errw):
+        os.close(fd)
+    try:
+        _check_child(errr, path, spec)
+    except StartError:
+        for fd in (in_w, out_r, err_r):
+            os.close(fd)
+        raise
+    return Spawned(pid=pid, stdin=_nonblocking(in_w), stdout=_nonblocking(out_r),
+                   stderr=_nonblocking(err_r))
+
+
+def spawn(spec: StartSpec) -> Spawned:
+    """Start the command or raise StartError; the caller reaps the pid."""
+    path = resolve_executable(spec.argv[0], spec.env)
+    check_dir(spec.dir)
+    creds = resolve_user(spec.user)
+    if spec.tty:
+        return _spawn_tty(path, spec, creds)
+    return _spawn_pipes(path, spec, creds)
