@@ -109,6 +109,10 @@ class Instance:
         return self._core.accel
 
     @property
+    def qemu_pid(self) -> Optional[int]:
+        return self._core.qemu_pid
+
+    @property
     def boot_seconds(self) -> Optional[float]:
         return self._core.boot_seconds
 

@@ -95,6 +95,13 @@ class AsyncInstance:
         return self.session
 
     @property
+    def qemu_pid(self) -> Optional[int]:
+        """The QEMU process id (None for a local agent): for diagnostics and tests."""
+        machine = getattr(self._backend, "machine", None)
+        proc = machine.qemu.proc if machine is not None else None
+        return proc.pid if proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self.state == "running"
 
