@@ -312,7 +312,8 @@ def test_output_stops_at_the_credit_and_resumes(agent):
     assert received == window + 100_000
     assert not [f for f in agent.frames_within(0.3) if f[0] in (T.STDOUT, T.STDERR)]
     agent.send_json(T.SIGNAL, ident, {"signal": 9, "group": True})
-    # what the pipe still holds is forwarded (as credit allows) before EXIT
+    # what the pipe still holds is forwarded (once the host hands credit back) before EXIT
+    agent.sock.sendall(protocol.encode_credit(ident, received))
     assert agent.collect(ident, credit=True)[2]["signal"] == 9
 
 
