@@ -23,6 +23,7 @@ from .protocol import DEFAULT_WINDOW, MAX_DATA_CHUNK, FrameType, ProtocolError
 from .validate import StartSpec
 
 PIPE_LINGER = 1.0      # a pipe left open by a daemon after exit is given up after this
+DRAIN_LIMIT = 2.0      # output still flowing this long after exit comes from a background job
 REPORT_EVERY = 0.5
 MAX_CREDIT = 2**32 - 1
 
@@ -59,6 +60,8 @@ class RunningExec:
         self._stdin_close = False
         self._last_stdin = b"\n"
         self._idle_since = 0.0
+        self._drain_spent = 0.0
+        self._last_tick = 0.0
         self._last_report: Optional[Dict[str, object]] = None
         self._next_report = 0.0
 
@@ -133,15 +136,20 @@ class RunningExec:
         if self.status is not None and self.readers:
             if not self._can_read():
                 self._idle_since = now           # waiting for credit is not idleness
-            elif self.tty:
-                self._read(self.proc.master, drain=True)
-            elif now - self._idle_since >= PIPE_LINGER:
-                self.readers.clear()             # a daemon holds the pipe open
+            else:
+                self._drain_spent += now - self._last_tick
+                if self._drain_spent >= DRAIN_LIMIT:
+                    self.readers.clear()         # a background job keeps writing
+                elif self.tty:
+                    self._read(self.proc.master, drain=True)
+                elif now - self._idle_since >= PIPE_LINGER:
+                    self.readers.clear()         # a daemon holds the pipe open
+        self._last_tick = now
         self._maybe_finish()
 
     def on_reaped(self, status: int) -> None:
         self.status = status
-        self._idle_since = time.monotonic()
+        self._idle_since = self._last_tick = time.monotonic()
         self._credit_stdin(len(self._stdin))
         self._stdin.clear()
         self._drop_stdin()
@@ -152,10 +160,10 @@ class RunningExec:
         proc = self.proc
         for fd in (proc.stdin, proc.stdout, proc.stderr):
             if fd is not None:
-                self._close_fd(fd)
+                self._close(fd)
         proc.stdin = proc.stdout = proc.stderr = None
         if proc.master is not None:
-            self._close_fd(proc.master)
+            self._close(proc.master)
             proc.master = None
         self.readers.clear()
         self.stdin_fd = None
@@ -219,9 +227,13 @@ class RunningExec:
     def _drop_stdin(self) -> None:
         """Stop writing stdin; a pipe is closed, a pty master stays for output."""
         if not self.tty and self.proc.stdin is not None:
-            self._close_fd(self.proc.stdin)
+            self._close(self.proc.stdin)
             self.proc.stdin = None
         self.stdin_fd = None
+
+    def _close(self, fd: int) -> None:
+        self.watched.discard(fd)     # the number may be reused by another exec at once
+        self._close_fd(fd)
 
     def _credit_stdin(self, n: int) -> None:
         if n:
@@ -233,7 +245,11 @@ class RunningExec:
         snap = reports.snapshot(reports.foreground_pid(master, self.pid))
         if snap is not None and snap != self._last_report:
             self._last_report = snap
-            self._push(protocol.encode_json(FrameType.REPORT, self.ident, snap))
+            try:
+                frame = protocol.encode_json(FrameType.REPORT, self.ident, snap)
+            except ProtocolError:            # escaped JSON outgrew a frame
+                frame = protocol.encode_json(FrameType.REPORT, self.ident, dict(snap, env=None))
+            self._push(frame)
 
     def _maybe_finish(self) -> None:
         if self.finished or self.status is None or self.readers:

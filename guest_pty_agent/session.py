@@ -6,6 +6,7 @@ the host that started them is gone, so their process groups get SIGKILL.
 """
 from __future__ import annotations
 
+import errno
 import os
 import selectors
 import sys
@@ -45,11 +46,14 @@ class Session:
             FrameType.REQUEST: self._request, FrameType.POWEROFF: self._poweroff,
             FrameType.ERROR: self._peer_error,
         }
-        self.out.push(protocol.encode_json(FrameType.HELLO, 0, {
-            "version": protocol.VERSION, "caps": CAPS, "pid": os.getpid(),
-            "env": dict(os.environ), "uname": os.uname().release,
-            "python": sys.version.split()[0],
-        }))
+        hello = {"version": protocol.VERSION, "caps": CAPS, "pid": os.getpid(),
+                 "env": dict(os.environ), "uname": os.uname().release,
+                 "python": sys.version.split()[0]}
+        try:
+            frame = protocol.encode_json(FrameType.HELLO, 0, hello)
+        except ProtocolError:                # an environment too big for one frame
+            frame = protocol.encode_json(FrameType.HELLO, 0, dict(hello, env=None))
+        self.out.push(frame)
 
     # ---- running ------------------------------------------------------
     def serve(self) -> str:
@@ -114,6 +118,7 @@ class Session:
             ex.on_reaped(status)
 
     def _fail(self, message: str) -> None:
+        print(f"guest_pty_agent: protocol error, closing the session: {message}", file=sys.stderr)
         self.out.push(protocol.encode_json(FrameType.ERROR, 0, {"message": message}))
         self.outcome = ERROR
 
@@ -207,7 +212,12 @@ class Session:
     def _request(self, ident: int, payload: bytes) -> None:
         header, blob = protocol.unpack_blob(payload)
         reply, data = files.handle(validate.file_request(header), blob)
-        self.out.push(protocol.encode(FrameType.RESPONSE, ident, protocol.pack_blob(reply, data)))
+        try:
+            frame = protocol.encode(FrameType.RESPONSE, ident, protocol.pack_blob(reply, data))
+        except ProtocolError:
+            frame = protocol.encode(FrameType.RESPONSE, ident, protocol.pack_blob(
+                {"ok": False, "errno": errno.E2BIG, "error": "reply too large for one frame"}))
+        self.out.push(frame)
 
     def _poweroff(self, ident: int, payload: bytes) -> None:
         self.outcome = POWEROFF

@@ -359,6 +359,14 @@ def test_a_daemon_holding_the_output_does_not_delay_exit(agent):
     assert time.monotonic() - start < 8
 
 
+@pytest.mark.parametrize("tty", [False, True])
+def test_a_background_writer_does_not_delay_exit_forever(agent, tty):
+    ident = agent.start(["sh", "-c", "yes & echo started"], tty=tty, window=protocol.DEFAULT_WINDOW)
+    agent.started(ident)
+    out, _, exit_ = agent.collect(ident, credit=True)
+    assert exit_ == {"code": 0, "signal": None} and b"started" in out
+
+
 def test_reports_follow_cd_in_an_interactive_shell(agent, tmp_path):
     env = {"PATH": os.environ["PATH"], "PS1": "$ ", "REPORT_MARK": "yes"}
     ident = agent.start(["sh", "-i"], tty=True, reports=True, dir=str(tmp_path), env=env)
