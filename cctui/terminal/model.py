@@ -1,0 +1,233 @@
+"""``TerminalModel``: what a pane widget reads to draw one guest terminal."""
+from __future__ import annotations
+
+import codecs
+from typing import Callable, List, NamedTuple, Optional, Tuple
+
+from pyte import modes as mo
+from pyte.screens import Char
+
+from . import engine as en
+from .engine import Emulator
+from .history import History, RawFlood, expand_row, row_text
+
+Cell = Char
+"""One screen cell: pyte's ``Char`` (data, fg, bg, bold, italics, underscore,
+strikethrough, reverse, blink).  A wide character occupies its cell and the
+next one; that second cell is a stub whose ``data`` is ``""`` (skip it when
+drawing)."""
+
+
+class CursorState(NamedTuple):
+    x: int          # 0-based column, always < cols
+    y: int          # 0-based row
+    hidden: bool    # DECTCEM reset (``CSI ? 25 l``)
+
+
+class Match(NamedTuple):
+    """A search hit in the combined row space (see :meth:`TerminalModel.search`)."""
+    row: int
+    start: int      # first column of the hit
+    end: int        # column after the hit
+
+
+class TerminalModel:
+    """Emulates one terminal: guest bytes in, screen + scrollback out.
+
+    ``on_reply`` receives the bytes the terminal itself sends back to the guest
+    (answers to DA and DSR/CPR queries only, all fixed formats).  Titles and
+    clipboard writes (OSC 0/1/2/52...) are swallowed: :attr:`title` keeps the
+    last title for the app to show; nothing reaches the host terminal.
+    """
+
+    def __init__(
+        self,
+        rows: int,
+        cols: int,
+        scrollback: int = 10_000,
+        on_reply: Optional[Callable[[bytes], None]] = None,
+    ) -> None:
+        if rows < 1 or cols < 1:
+            raise ValueError("a terminal needs at least one row and one column")
+        self._on_reply = on_reply
+        self._history = History(scrollback, self._layout)
+        self._screen = Emulator(cols, rows, history=self._history, reply=self._reply)
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    # ------------------------------------------------------------- input
+    def feed(self, data: bytes) -> None:
+        """Consume guest output; sequences and UTF-8 may be split anywhere.
+
+        Bigger chunks are faster: only the last screenful of a chunk is laid
+        out when the chunk scrolls many screens."""
+        text = self._decoder.decode(data)
+        if text:
+            self._screen.feed_text(text)
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Resize the screen (not the guest pty: the caller does that).
+
+        Shrinking keeps the cursor row: blank rows below the cursor go first,
+        then top rows move to the scrollback.  Rows are not re-wrapped."""
+        if rows < 1 or cols < 1:
+            raise ValueError("a terminal needs at least one row and one column")
+        self._screen.resize(rows, cols)
+
+    # ------------------------------------------------------------- screen
+    @property
+    def rows(self) -> int:
+        return self._screen.lines
+
+    @property
+    def cols(self) -> int:
+        return self._screen.columns
+
+    @property
+    def dirty(self) -> set:
+        """Screen rows changed since the widget last cleared this set."""
+        return self._screen.dirty
+
+    def line(self, y: int) -> List[Cell]:
+        """Screen row ``y`` as exactly :attr:`cols` cells."""
+        row = self._screen.buffer.get(y)
+        cols = self._screen.columns
+        if not row:
+            return [row.default if row is not None else self._screen.default_char] * cols
+        get = row.get
+        dflt = row.default
+        return [get(x, dflt) for x in range(cols)]
+
+    @property
+    def lines(self) -> List[List[Cell]]:
+        return [self.line(y) for y in range(self._screen.lines)]
+
+    @property
+    def display(self) -> List[str]:
+        """Screen rows as text (wide-character stubs left out), like pyte's."""
+        return self._screen.display
+
+    @property
+    def cursor(self) -> CursorState:
+        c = self._screen.cursor
+        return CursorState(min(c.x, self._screen.columns - 1), c.y, bool(c.hidden))
+
+    @property
+    def title(self) -> str:
+        return self._screen.title
+
+    # ---------------------------------------------------------- scrollback
+    @property
+    def history_len(self) -> int:
+        """Rows in the scrollback (0 while nothing scrolled off)."""
+        return len(self._history)
+
+    def history_line(self, i: int) -> List[Cell]:
+        """Scrollback row ``i`` (0 = oldest, ``history_len - 1`` = newest) as
+        :attr:`cols` cells (rows from a wider screen are cut, narrower padded)."""
+        return expand_row(self._history.row(i), self._screen.columns)
+
+    def history_text(self, i: int) -> str:
+        return row_text(self._history.row(i)).rstrip()
+
+    def search(self, text: str, case_sensitive: bool = False) -> List[Match]:
+        """Every occurrence of ``text`` within a row, oldest first.
+
+        Rows are numbered ``0 .. history_len - 1`` for the scrollback and
+        ``history_len .. history_len + rows - 1`` for the screen."""
+        if not text:
+            return []
+        needle = text if case_sensitive else text.lower()
+        hits: List[Match] = []
+        nhist = len(self._history)
+        for i in range(nhist + self._screen.lines):
+            if i < nhist:
+                row = self._history.row(i)
+                chars = row[0]
+                cells = list(chars)
+            else:
+                cells = [c.data for c in self.line(i - nhist)]
+            joined = "".join(cells)
+            hay = joined if case_sensitive else joined.lower()
+            if needle not in hay:
+                continue
+            # map string offsets back to columns (stubs are "", combining
+            # marks make a cell longer than one character)
+            cols_at = []
+            for col, data in enumerate(cells):
+                cols_at.extend([col] * len(data))
+            cols_at.append(len(cells))
+            start = hay.find(needle)
+            while start >= 0:
+                end = start + len(needle)
+                hits.append(Match(i, cols_at[start], cols_at[end - 1] + 1))
+                start = hay.find(needle, end)
+        return hits
+
+    # --------------------------------------------------------------- modes
+    @property
+    def alternate_screen(self) -> bool:
+        """True while a full-screen program uses the alternate screen."""
+        return self._screen.alternate
+
+    @property
+    def mouse_tracking(self) -> int:
+        """0 (off), 9 (X10 press), 1000 (press/release), 1002 (+drag) or
+        1003 (all motion): what mouse events the guest asked for."""
+        mode = self._screen.mode
+        for number, flag in ((1003, en.MOUSE_ANY), (1002, en.MOUSE_BUTTON),
+                             (1000, en.MOUSE_NORMAL), (9, en.MOUSE_X10)):
+            if flag in mode:
+                return number
+        return 0
+
+    @property
+    def mouse_sgr(self) -> bool:
+        """Mouse reports in SGR form (``CSI < b;x;y M/m``, DECSET 1006)."""
+        return en.MOUSE_SGR in self._screen.mode
+
+    @property
+    def mouse_utf8(self) -> bool:
+        return en.MOUSE_UTF8 in self._screen.mode
+
+    @property
+    def mouse_urxvt(self) -> bool:
+        return en.MOUSE_URXVT in self._screen.mode
+
+    @property
+    def focus_events(self) -> bool:
+        return en.FOCUS_EVENTS in self._screen.mode
+
+    @property
+    def bracketed_paste(self) -> bool:
+        """Wrap pastes in ``ESC[200~`` ... ``ESC[201~`` (DECSET 2004)."""
+        return en.BRACKETED_PASTE in self._screen.mode
+
+    @property
+    def app_cursor_keys(self) -> bool:
+        """Arrow keys send ``ESC O A`` instead of ``ESC [ A`` (DECCKM)."""
+        return en.DECCKM in self._screen.mode
+
+    @property
+    def app_keypad(self) -> bool:
+        """Keypad application mode (``ESC =`` / ``ESC >``)."""
+        return self._screen.app_keypad
+
+    @property
+    def cursor_hidden(self) -> bool:
+        return bool(self._screen.cursor.hidden)
+
+    @property
+    def reverse_video(self) -> bool:
+        return mo.DECSCNM in self._screen.mode
+
+    # ------------------------------------------------------------ internals
+    def _reply(self, text: str) -> None:
+        if self._on_reply is not None:
+            self._on_reply(text.encode("ascii", "replace"))
+
+    @staticmethod
+    def _layout(raw: RawFlood):
+        return Emulator._layout_raw(None, raw)  # type: ignore[arg-type]
+
+
+__all__ = ["TerminalModel", "CursorState", "Cell", "Match"]
