@@ -13,10 +13,15 @@ import fcntl
 import os
 import pwd
 import signal
+import struct
+import termios
 from dataclasses import dataclass
 from typing import Dict, NoReturn, Optional, Tuple
 
-from ptyprocess import PtyProcess
+try:
+    from ptyprocess import PtyProcess
+except ImportError:          # a bare guest Python (-S, no site-packages): use os.forkpty
+    PtyProcess = None        # type: ignore[assignment,misc]
 
 from .protocol import BAD_DIR, BAD_USER, NOT_FOUND, OTHER, PERMISSION
 from .validate import StartSpec
@@ -35,17 +40,18 @@ class StartError(Exception):
         self.message = message
 
 
-class _QuietPty(PtyProcess):
-    """ptyprocess's finaliser sleeps and signals the child; here the loop owns the
-    fd and the reaping, so dropping the object only closes the fd."""
+if PtyProcess is not None:
+    class _QuietPty(PtyProcess):
+        """ptyprocess's finaliser sleeps and signals the child; here the loop owns the
+        fd and the reaping, so dropping the object only closes the fd."""
 
-    def __del__(self) -> None:
-        if not self.closed:
-            self.closed = True
-            try:
-                self.fileobj.close()
-            except OSError:
-                pass
+        def __del__(self) -> None:
+            if not self.closed:
+                self.closed = True
+                try:
+                    self.fileobj.close()
+                except OSError:
+                    pass
 
 
 @dataclass
@@ -147,16 +153,20 @@ def _pty_preexec(creds: Optional[Credentials], cwd: Optional[str], errfd: int):
     return preexec
 
 
-def _pipe_child(path: str, spec: StartSpec, creds: Optional[Credentials],
-                stdio: Tuple[int, int, int], errfd: int) -> NoReturn:
+def _exec_child(path: str, spec: StartSpec, creds: Optional[Credentials],
+                stdio: Optional[Tuple[int, int, int]], errfd: int) -> NoReturn:
+    """The forked child: pipes onto 0-2 (or, from forkpty, the pty's size), then exec."""
     stage, code = "setup", 0
     try:
-        os.setsid()
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in stdio]
-        for target, fd in enumerate(high):
-            os.dup2(fd, target)
-        for fd in high:
-            os.close(fd)
+        if stdio is None:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", spec.rows, spec.cols, 0, 0))
+        else:
+            os.setsid()
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in stdio]
+            for target, fd in enumerate(high):
+                os.dup2(fd, target)
+            for fd in high:
+                os.close(fd)
         _prepare_child(creds, spec.dir)
         stage = "exec"
         os.execve(path, spec.argv, spec.env)
@@ -235,6 +245,25 @@ def _spawn_tty(path: str, spec: StartSpec, creds: Optional[Credentials]) -> Spaw
     return Spawned(pid=proc.pid, master=_nonblocking(master))
 
 
+def _spawn_forkpty(path: str, spec: StartSpec, creds: Optional[Credentials]) -> Spawned:
+    errr, errw = os.pipe()
+    try:
+        pid, master = os.forkpty()       # the child is a session leader on the slave
+    except OSError as exc:
+        os.close(errr)
+        os.close(errw)
+        raise StartError(OTHER, f"forkpty: {exc.strerror}") from None
+    if pid == 0:
+        _exec_child(path, spec, creds, None, errw)
+    os.close(errw)
+    try:
+        _check_child(errr, path, spec)
+    except StartError:
+        os.close(master)
+        raise
+    return Spawned(pid=pid, master=_nonblocking(master))
+
+
 def _spawn_pipes(path: str, spec: StartSpec, creds: Optional[Credentials]) -> Spawned:
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -247,7 +276,7 @@ def _spawn_pipes(path: str, spec: StartSpec, creds: Optional[Credentials]) -> Sp
             os.close(fd)
         raise StartError(OTHER, f"fork: {exc.strerror}") from None
     if pid == 0:
-        _pipe_child(path, spec, creds, (in_r, out_w, err_w), errw)
+        _exec_child(path, spec, creds, (in_r, out_w, err_w), errw)
     for fd in (in_r, out_w, err_w, errw):
         os.close(fd)
     try:
@@ -266,5 +295,7 @@ def spawn(spec: StartSpec) -> Spawned:
     check_dir(spec.dir)
     creds = resolve_user(spec.user)
     if spec.tty:
+        if PtyProcess is None:
+            return _spawn_forkpty(path, spec, creds)
         return _spawn_tty(path, spec, creds)
     return _spawn_pipes(path, spec, creds)

@@ -25,10 +25,10 @@ TIMEOUT = 15.0
 class Client:
     """A tiny blocking host: send frames, wait for matching ones (others are kept)."""
 
-    def __init__(self, env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, env: Optional[Dict[str, str]] = None, flags: Tuple[str, ...] = ()) -> None:
         ours, theirs = socket.socketpair()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "guest_pty_agent", "--fd", str(theirs.fileno())],
+            [sys.executable, *flags, "-m", "guest_pty_agent", "--fd", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], cwd=ROOT, env=env)
         theirs.close()
         self.sock = ours
@@ -473,3 +473,13 @@ def test_init_exec_exit_ends_a_local_agent():
     assert out == b"last words\n" and exit_["code"] == 0
     assert c.proc.wait(timeout=10) == 0
     c.sock.close()
+
+
+def test_a_bare_python_without_ptyprocess_still_serves_ttys():
+    """As in a guest run with `python3 -S`: no site-packages, so no ptyprocess."""
+    c = Client(flags=("-S",))
+    pty_out, _, exit_ = c.run(["sh", "-c", "stty size; exit 4"], tty=True, rows=12, cols=34)
+    assert pty_out == b"12 34\r\n" and exit_["code"] == 4
+    assert c.start_failed(c.start(["true"], tty=True, dir="/no/such/dir"))["kind"] == "bad_dir"
+    assert c.run(["echo", "pipes"])[0] == b"pipes\n"
+    assert c.close() == 0
