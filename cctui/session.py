@@ -296,12 +296,11 @@ class AgentSession:
             if not channel.started.done():
                 channel.started.set_result(channel.pid)
         elif ftype == T.START_FAILED:
-            channel = self._execs.pop(ident, None)
-            if channel is None:
-                raise ProtocolError(f"START_FAILED for unknown exec id {ident}")
+            channel = self._channel(ident)
             info = P.decode_json(payload)
             kind = _want(info, "kind", (str,))
             message = str(_want(info, "message", (str,)))[:1000]
+            del self._execs[ident]
             error: Error
             if kind == P.NOT_FOUND:
                 error = ExecutableNotFound(str(info.get("name") or ""), message)
@@ -312,24 +311,24 @@ class AgentSession:
             if not channel.started.done():
                 channel.started.set_exception(error)
         elif ftype == T.EXIT:
-            channel = self._execs.pop(ident, None)
-            if channel is None:
-                raise ProtocolError(f"EXIT for unknown exec id {ident}")
+            channel = self._channel(ident)
             info = P.decode_json(payload)
             code = _want(info, "code", (int,), optional=True)
             sig = _want(info, "signal", (int,), optional=True)
             if code is None and sig is None:
                 raise ProtocolError("EXIT carries neither code nor signal")
+            del self._execs[ident]
             if not channel.started.done():
                 channel.started.set_result(channel.pid)
             channel.exited.set_result((code, sig))
             channel._stdin_event.set()
         elif ftype == T.RESPONSE:
-            fut = self._requests.pop(ident, None)
+            fut = self._requests.get(ident)
             if fut is None:
                 raise ProtocolError(f"RESPONSE for unknown request id {ident}")
             header, blob = P.unpack_blob(payload)
             _want(header, "ok", (bool,))
+            del self._requests[ident]
             fut.set_result((header, blob))
         elif ftype == T.HELLO:
             hello = P.decode_json(payload)

@@ -1,0 +1,175 @@
+"""The host against a hostile or broken agent: a socketpair peer that sends bad frames.
+
+Every case must end the session with cctui.ProtocolError, fail pending calls
+promptly, and leave the host process (and other sessions) unharmed.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from cctui.errors import ExecutableNotFound, ProtocolError
+from cctui.session import AgentSession
+from guest_pty_agent import protocol as P
+
+T = P.FrameType
+
+
+class FakeAgent:
+    """The agent end of a socketpair, scripted by the test."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.decoder = P.FrameDecoder()
+
+    def send(self, data: bytes) -> None:
+        """Queue bytes for the host, in order, without blocking the loop."""
+        loop = asyncio.get_event_loop()
+        previous = getattr(self, "_last", None)
+
+        async def later() -> None:
+            if previous is not None:
+                await previous
+            await loop.sock_sendall(self.sock, data)
+        self._last = asyncio.ensure_future(later())
+
+    def hello(self, version: int = P.VERSION) -> None:
+        self.send(P.encode_json(T.HELLO, 0, {"version": version, "env": {"PATH": "/bin"}}))
+
+    async def next_frame(self, ftype: int) -> tuple:
+        loop = asyncio.get_event_loop()
+        while True:
+            data = await loop.sock_recv(self.sock, 65536)
+            assert data, "host closed the connection"
+            for frame in self.decoder.feed(data):
+                if frame[0] == ftype:
+                    return frame
+
+
+async def _pair() -> tuple:
+    host, agent = socket.socketpair()
+    agent.setblocking(False)
+    reader, writer = await asyncio.open_connection(sock=host)
+    return AgentSession(reader, writer, heartbeat=0.2, dead_after=2.0), FakeAgent(agent)
+
+
+def _run(coro) -> object:
+    return asyncio.run(asyncio.wait_for(coro, 20))
+
+
+async def _started_exec(session: AgentSession, agent: FakeAgent):
+    agent.hello()
+    await session.handshake(5)
+    start = asyncio.ensure_future(session.start_exec({"argv": ["x"], "env": {}}))
+    ftype, ident, payload = await agent.next_frame(T.START)
+    agent.send(P.encode_json(T.STARTED, ident, {"pid": 42}))
+    channel = await start
+    return channel, ident
+
+
+@pytest.mark.parametrize("name,bad", [
+    ("oversized length", struct.pack(">IBI", P.MAX_PAYLOAD + 1, T.STDOUT, 1)),
+    ("unknown type", struct.pack(">IBI", 0, 250, 1)),
+    ("bad json exit", P.encode(T.EXIT, 1, b"{not json")),
+    ("exit not an object", P.encode(T.EXIT, 1, b"[1,2]")),
+    ("exit code wrong type", P.encode_json(T.EXIT, 1, {"code": "zero"})),
+    ("exit without status", P.encode_json(T.EXIT, 1, {})),
+    ("output for unknown exec", P.encode(T.STDOUT, 999, b"hi")),
+    ("host-only frame type", P.encode(T.STDIN, 1, b"hi")),
+    ("bad credit size", P.encode(T.CREDIT, 1, b"\x00")),
+    ("report env not strings", P.encode_json(T.REPORT, 1, {"cwd": "/", "env": {"A": 1}})),
+    ("response to nothing", P.encode(T.RESPONSE, 77, P.pack_blob({"ok": True}))),
+])
+def test_malformed_frame_ends_session_with_protocol_error(name: str, bad: bytes) -> None:
+    async def scenario() -> None:
+        session, agent = await _pair()
+        channel, ident = await _started_exec(session, agent)
+        assert ident == 1
+        agent.send(bad)
+        with pytest.raises(ProtocolError):
+            await channel.exited
+        assert isinstance(session.failed, ProtocolError)
+        # The host told the agent why before closing.
+        ftype, _, payload = await agent.next_frame(T.ERROR)
+        assert json.loads(payload)["message"]
+        with pytest.raises(ProtocolError):
+            await session.start_exec({"argv": ["y"], "env": {}})
+    _run(scenario())
+
+
+def test_flooding_past_the_window_is_a_protocol_error() -> None:
+    async def scenario() -> None:
+        session, agent = await _pair()
+        channel, ident = await _started_exec(session, agent)
+        channel.on_stdout = lambda data: None      # a consumer that never acks
+        chunk = P.encode(T.STDOUT, ident, b"x" * P.MAX_DATA_CHUNK)
+        for _ in range(P.DEFAULT_WINDOW // P.MAX_DATA_CHUNK + 1):
+            agent.send(chunk)
+        with pytest.raises(ProtocolError, match="flow-control window"):
+            await channel.exited
+    _run(scenario())
+
+
+def test_wrong_version_is_refused() -> None:
+    async def scenario() -> None:
+        session, agent = await _pair()
+        agent.hello(version=99)
+        with pytest.raises(ProtocolError, match="version 99"):
+            await session.handshake(5)
+    _run(scenario())
+
+
+def test_silent_agent_is_declared_dead() -> None:
+    async def scenario() -> None:
+        session, agent = await _pair()
+        channel, _ = await _started_exec(session, agent)
+        # The agent now says nothing at all (a hung guest): the heartbeat notices.
+        with pytest.raises(Exception, match="sent nothing"):
+            await channel.exited
+    _run(scenario())
+
+
+def test_start_failed_maps_to_error_types() -> None:
+    async def scenario() -> None:
+        session, agent = await _pair()
+        agent.hello()
+        await session.handshake(5)
+        start = asyncio.ensure_future(session.start_exec({"argv": ["nope"], "env": {}}))
+        _, ident, _ = await agent.next_frame(T.START)
+        agent.send(P.encode_json(T.START_FAILED, ident, {
+            "kind": P.NOT_FOUND, "message": "executable file not found in $PATH: nope"}))
+        with pytest.raises(ExecutableNotFound, match="nope"):
+            await start
+        assert session.failed is None            # a failed start is not a broken session
+    _run(scenario())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=8))
+def test_decoder_only_ever_raises_protocol_error(chunks) -> None:
+    decoder = P.FrameDecoder()
+    try:
+        for chunk in chunks:
+            for ftype, ident, payload in decoder.feed(chunk):
+                assert len(payload) <= P.MAX_PAYLOAD
+                if ftype not in P.DATA_TYPES and payload:
+                    try:
+                        P.decode_json(payload)
+                    except P.ProtocolError:
+                        pass
+    except P.ProtocolError:
+        pass
+
+
+@given(st.integers(min_value=1, max_value=2**32 - 1), st.binary(max_size=2000))
+def test_frames_round_trip_across_any_split(ident: int, payload: bytes) -> None:
+    frame = P.encode(T.STDOUT, ident, payload)
+    for cut in (0, 1, 5, 9, len(frame) // 2, len(frame)):
+        decoder = P.FrameDecoder()
+        frames = decoder.feed(frame[:cut]) + decoder.feed(frame[cut:])
+        assert frames == [(T.STDOUT, ident, payload)]
