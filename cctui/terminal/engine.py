@@ -85,6 +85,7 @@ class _WidthTable(dict):
 
 
 _WIDTHS = _WidthTable()
+_CHAR_WIDTHS: Dict[str, int] = {}
 
 
 class _CellMap(dict):
@@ -258,8 +259,8 @@ class Emulator(pyte.Screen):
                 self.select_graphic_rendition(*args)
             else:
                 fn(*args)
-        except TypeError:
-            pass  # wrong number of parameters: ignore the sequence
+        except (TypeError, AssertionError, ValueError, IndexError, KeyError):
+            pass  # parameters pyte cannot take: ignore the sequence
 
     def _dispatch_esc(self, ch: str) -> None:
         if ch == "7":
@@ -437,7 +438,7 @@ class Emulator(pyte.Screen):
     def draw(self, data: str) -> None:
         cursor = self.cursor
         mode = self.mode
-        if not data.isascii() or mo.IRM in mode or mo.DECAWM not in mode:
+        if mo.IRM in mode or mo.DECAWM not in mode:
             return self._draw_slow(data)
         attrs = cursor.attrs
         cmap = self._cmaps.get(attrs)
@@ -445,6 +446,8 @@ class Emulator(pyte.Screen):
             if len(self._cmaps) > 1024:
                 self._cmaps.clear()
             cmap = self._cmaps[attrs] = _CellMap(attrs)
+        if not data.isascii():
+            return self._draw_wide(data, cmap)
         get = cmap.__getitem__
         cols = self.columns
         buf = self.buffer
@@ -463,6 +466,43 @@ class Emulator(pyte.Screen):
             buf[cursor.y].update(zip(range(x, x + k), map(get, data[i:i + k] if (i or k != n) else data)))
             x += k
             i += k
+        cursor.x = x
+        self.dirty.add(cursor.y)
+
+    def _draw_wide(self, data: str, cmap: _CellMap) -> None:
+        """Non-ASCII text with autowrap on and insert mode off: the same rules
+        as :meth:`_draw_slow`, with cached widths and cells."""
+        cursor = self.cursor
+        cols = self.columns
+        buf = self.buffer
+        x = cursor.x
+        line = buf[cursor.y]
+        stub = cmap[""]
+        widths = _CHAR_WIDTHS
+        for char in data:
+            w = widths.get(char)
+            if w is None:
+                w = widths[char] = wcwidth(char)
+            if x == cols:
+                self.dirty.add(cursor.y)
+                cursor.x = 0
+                self.linefeed()
+                x = 0
+                line = buf[cursor.y]
+            if w == 1:
+                line[x] = cmap[char]
+                x += 1
+            elif w == 2:
+                line[x] = cmap[char]
+                if x + 1 < cols:
+                    line[x + 1] = stub
+                    x += 2
+                else:
+                    x = cols
+            elif w == 0 and unicodedata.combining(char):
+                cursor.x = x
+                self._draw_slow(char)
+                line = buf[cursor.y]
         cursor.x = x
         self.dirty.add(cursor.y)
 
@@ -565,6 +605,13 @@ class Emulator(pyte.Screen):
                 buf[y] = buf[y - 1]
             buf.pop(top, None)
         self.dirty.update(range(top, bottom + 1))
+
+    def cursor_to_line(self, line: Optional[int] = None) -> None:
+        if mo.DECOM in self.mode and self.margins is None:
+            self.cursor.y = (line or 1) - 1  # pyte asserts here
+            self.ensure_vbounds()
+            return
+        super().cursor_to_line(line)
 
     def _cup(self, line: Optional[int] = None, column: Optional[int] = None, *_: int) -> None:
         if mo.DECOM in self.mode:

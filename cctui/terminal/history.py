@@ -19,6 +19,8 @@ up to one block more than the limit may be held; the excess rows are hidden.
 from __future__ import annotations
 
 from collections import deque
+from itertools import groupby
+from operator import itemgetter
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from pyte.screens import Char
@@ -42,29 +44,33 @@ def _intern(attrs: tuple) -> tuple:
     return got
 
 
+_data_of = itemgetter(0)
+_attrs_of = itemgetter(slice(1, None))
+
+
 def compact_row(row: Optional[dict], cols: int) -> CompactRow:
     """Pack one screen row (pyte's ``{x: Char}`` mapping) into a compact row."""
     if not row:
         return EMPTY_ROW
     dflt = getattr(row, "default", BLANK)
-    get = row.get
-    cells = [get(x, dflt) for x in range(cols)]
-    n = cols
-    while n and cells[n - 1] == dflt:
-        n -= 1
-    if not n:
+    n = len(row)
+    if n <= cols and list(row) == list(range(n)):
+        cells = list(row.values())  # drawn left to right: the common case
+    else:
+        get = row.get
+        cells = [get(x, dflt) for x in range(min(cols, max(row) + 1))]
+    while cells and cells[-1] == dflt:
+        cells.pop()
+    if not cells:
         return EMPTY_ROW
-    del cells[n:]
-    datas = [c[0] for c in cells]
+    datas = list(map(_data_of, cells))
     text = "".join(datas)
-    chars: Union[str, Tuple[str, ...]] = text if len(text) == n else tuple(datas)
+    chars: Union[str, Tuple[str, ...]] = text if len(text) == len(cells) else tuple(datas)
     runs = []
-    prev = None
-    for i, c in enumerate(cells):
-        a = c[1:]
-        if a != prev:
-            runs.append((i, _intern(a)))
-            prev = a
+    pos = 0
+    for attrs, group in groupby(map(_attrs_of, cells)):
+        runs.append((pos, _intern(attrs)))
+        pos += len(list(group))
     return chars, tuple(runs)
 
 
