@@ -19,7 +19,7 @@ from .paths import new_state_dir
 from .session import AgentSession
 from .transport import connect_virtio_serial, connect_vsock, spawn_local_agent, vhost_vsock_usable
 from .vm.accel import choose_accel
-from .vm.initramfs import initramfs_for
+from .vm.initramfs import IMAGE_MOUNT, initramfs_for
 from .vm.kernel import find_kernel
 from .vm.qemu import QemuConfig, QemuProcess, base_python
 
@@ -98,10 +98,10 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
     started = time.monotonic()
     choice = choose_accel(accel)
     inst.accel, inst.accel_reason = choice.name, choice.reason
-    root_path = "/"
+    image_path = None
     if image != "host":
         inst.progress("unpacking image")
-        root_path = await loop.run_in_executor(None, _prepare_image, inst, image)
+        image_path = await loop.run_in_executor(None, _prepare_image, inst, image)
     inst.progress("preparing kernel and initramfs")
     kernel = await loop.run_in_executor(None, find_kernel)
     initrd = await loop.run_in_executor(None, initramfs_for, kernel)
@@ -113,10 +113,8 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
     state_dir = new_state_dir()
     config = QemuConfig(kernel=kernel.image, initrd=initrd, state_dir=state_dir,
                         accel=choice.name, memory_mb=memory_mb, cpus=cpus,
-                        root_path=root_path, python=base_python(),
+                        image_path=image_path, python=base_python(),
                         vsock_cid=random.randint(3, 0xFFFF_FFF0) if use_vsock else None)
-    if image != "host":
-        config.extra_append.append("cctui.image=1")
     qemu = QemuProcess(config)
     inst.progress(f"starting QEMU ({choice.name})")
     try:
@@ -151,11 +149,16 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
 
 def _prepare_image(inst: AsyncInstance, image: str) -> str:
     """Unpack an OCI image or check a rootfs directory; returns the path to share."""
-    from .images import resolve_image  # noqa: WPS433 (optional subsystem)
+    from .images import ImageError as UnpackError, resolve_image
+    from .errors import ImageError
     from .paths import cache_dir
-    resolved = resolve_image(image, cache_dir() / "images")
+    try:
+        resolved = resolve_image(image, cache_dir() / "images")
+    except UnpackError as exc:
+        raise ImageError(str(exc)) from None
     cfg = resolved.config
     inst.set_image_config(cfg.env, cfg.working_dir, cfg.user, cfg.entrypoint, cfg.cmd)
+    inst.guest_root = IMAGE_MOUNT
     return str(resolved.rootfs)
 
 

@@ -157,6 +157,8 @@ class AsyncCmd:
             "tty": self.tty is not None, "rows": (self.tty or (24, 80))[0],
             "cols": (self.tty or (24, 80))[1], "reports": self.reports, "init": self.init,
         }
+        if self.instance.guest_root:
+            spec["root"] = self.instance.guest_root
 
         def setup(channel: ExecChannel) -> None:
             if stdout is not None:

@@ -49,6 +49,7 @@ class AsyncInstance:
         self._image_env: Dict[str, str] = {}
         self._image_dir: Optional[str] = None
         self._image_user: Optional[str] = None
+        self.guest_root: Optional[str] = None   # chroot for commands (an image's root)
         self._closed = False
         self._backend: Any = None   # Machine or LocalAgent: has .stop() and .describe()
         self.commands: List[AsyncCmd] = []
@@ -120,7 +121,8 @@ class AsyncInstance:
             self._cmd = list(cmd)
 
     def base_env(self) -> Dict[str, str]:
-        env = dict(getattr(self, "_base_env", {}))
+        # An image starts from its own Env; the host image from the guest init's.
+        env = {} if self.guest_root else dict(getattr(self, "_base_env", {}))
         env.update(self._image_env)
         env.setdefault("PATH", DEFAULT_PATH)
         env.setdefault("HOME", "/root")
@@ -194,6 +196,8 @@ class AsyncInstance:
 
     # -- files -----------------------------------------------------------------
     async def _file_request(self, header: Dict[str, Any], blob: bytes = b"") -> tuple:
+        if self.guest_root:
+            header = dict(header, root=self.guest_root)
         reply, data = await self.require_session().request(header, blob)
         if not reply.get("ok"):
             code = reply.get("errno")

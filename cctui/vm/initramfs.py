@@ -25,6 +25,8 @@ from .kernel import Kernel, read_module
 BUSYBOX_CANDIDATES = ["/bin/busybox", "/usr/bin/busybox"]
 AGENT_PORT_NAME = "cctui.agent"
 ROOT_TAG = "cctui-root"
+IMAGE_TAG = "cctui-image"
+IMAGE_MOUNT = "/.cctui/image"     # where an image's root appears in the guest
 
 INIT_SCRIPT = r"""#!/bin/busybox sh
 # cctui guest init: modules, 9p root + tmpfs overlay, then the agent as PID 1.
@@ -38,11 +40,13 @@ for m in $($B cat /modules/order); do
   $B insmod /modules/$m || fail "insmod $m failed"
 done
 PY=/usr/bin/python3
+IMAGE=""
 CHANNEL="--virtio-port __PORT__"
 for arg in $($B cat /proc/cmdline); do
   case "$arg" in
     cctui.python=*) PY="${arg#cctui.python=}" ;;
     cctui.vsock=*) CHANNEL="--vsock-port ${arg#cctui.vsock=}" ;;
+    cctui.image=1) IMAGE=1 ;;
   esac
 done
 $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose __TAG__ /lower \
@@ -62,6 +66,23 @@ $B ln -sf pts/ptmx /newroot/dev/ptmx 2>/dev/null
 $B mount -t tmpfs tmpfs /newroot/dev/shm
 $B mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 $B mount -t tmpfs -o mode=0755 tmpfs /newroot/run
+if [ -n "$IMAGE" ]; then
+  # The image's root: read-only 9p + its own tmpfs overlay; commands chroot into it
+  # while the agent keeps running from the host root (the image needs no Python).
+  I=/newroot__IMAGE__
+  $B mkdir -p /imglower /imgrw $I
+  $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose __ITAG__ /imglower \
+    || fail "cannot mount the image over 9p"
+  $B mount -t tmpfs -o mode=0755 tmpfs /imgrw
+  $B mkdir -p /imgrw/upper /imgrw/work
+  $B mount -t overlay overlay -o lowerdir=/imglower,upperdir=/imgrw/upper,workdir=/imgrw/work $I \
+    || fail "cannot mount the image overlay"
+  $B mkdir -p $I/proc $I/sys $I/dev $I/tmp
+  $B mount -t proc proc $I/proc
+  $B mount -t sysfs sysfs $I/sys
+  $B mount --rbind /newroot/dev $I/dev
+  $B mount -t tmpfs -o mode=1777 tmpfs $I/tmp
+fi
 $B hostname cctui
 [ -x "/newroot$PY" ] || fail "no python at $PY in the image root"
 export PYTHONPATH=/.cctui/agent PYTHONDONTWRITEBYTECODE=1 HOME=/root
@@ -91,7 +112,8 @@ def initramfs_for(kernel: Kernel) -> Path:
     busybox = find_busybox()
     modules = kernel.resolve_modules()
     agent_files = _package_files(guest_pty_agent) + _package_files(ptyprocess)
-    init = INIT_SCRIPT.replace("__TAG__", ROOT_TAG).replace("__PORT__", AGENT_PORT_NAME)
+    init = (INIT_SCRIPT.replace("__TAG__", ROOT_TAG).replace("__PORT__", AGENT_PORT_NAME)
+            .replace("__ITAG__", IMAGE_TAG).replace("__IMAGE__", IMAGE_MOUNT))
     digest = hashlib.sha256()
     digest.update(init.encode())
     digest.update(str(busybox.stat().st_size).encode())

@@ -19,7 +19,7 @@ from typing import Callable, List, Optional
 from qemu.qmp import QMPClient
 
 from ..errors import HypervisorUnavailable, Timeout
-from .initramfs import AGENT_PORT_NAME, ROOT_TAG
+from .initramfs import AGENT_PORT_NAME, IMAGE_TAG, ROOT_TAG
 
 VSOCK_PORT = 1024
 
@@ -51,6 +51,7 @@ class QemuConfig:
     memory_mb: int = 1024
     cpus: int = 2
     root_path: str = "/"
+    image_path: Optional[str] = None    # an unpacked image root, shared beside the host root
     python: str = "/usr/bin/python3"
     vsock_cid: Optional[int] = None
     extra_append: List[str] = field(default_factory=list)
@@ -70,6 +71,8 @@ class QemuConfig:
     def argv(self, qemu: str) -> List[str]:
         append = ["console=ttyS0", "quiet", "loglevel=3", "panic=-1", "rdinit=/init",
                   f"cctui.python={self.python}"] + self.extra_append
+        if self.image_path is not None:
+            append.append("cctui.image=1")
         cpu = "host" if self.accel == "kvm" else "max"
         args = [
             qemu, "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
@@ -82,6 +85,7 @@ class QemuConfig:
             "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
             "-virtfs", (f"local,path={self.root_path},mount_tag={ROOT_TAG},"
                         "security_model=none,readonly=on,multidevs=remap"),
+            *self._image_share(),
             "-device", "virtio-serial-pci,id=vser0",
             "-chardev", f"socket,id=agent,path={self.agent_socket},server=on,wait=off",
             "-device", f"virtserialport,chardev=agent,name={AGENT_PORT_NAME}",
@@ -92,6 +96,13 @@ class QemuConfig:
             append.append(f"cctui.vsock={VSOCK_PORT}")
             args[args.index("-append") + 1] = " ".join(append)
         return args
+
+
+    def _image_share(self) -> List[str]:
+        if self.image_path is None:
+            return []
+        return ["-virtfs", (f"local,path={self.image_path},mount_tag={IMAGE_TAG},"
+                            "security_model=none,readonly=on,multidevs=remap")]
 
 
 class QemuProcess:
