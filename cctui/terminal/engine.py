@@ -183,7 +183,16 @@ class Emulator(pyte.Screen):
                     self.select_graphic_rendition_str(m.group(3))
                 elif kind == 6:
                     prefix, params, final = m.group(4, 5, 6)
-                    self._dispatch_csi(prefix, params, final)
+                    if final == "H" and not prefix and mo.DECOM not in self.mode:
+                        y, _, x = params.partition(";")
+                        cursor = self.cursor
+                        try:
+                            cursor.x = min(max(0, int(x or 1) - 1), self.columns - 1)
+                            cursor.y = min(max(0, int(y or 1) - 1), self.lines - 1)
+                        except ValueError:  # "1;2;3"
+                            self._dispatch_csi(prefix, params, final)
+                    else:
+                        self._dispatch_csi(prefix, params, final)
                 elif kind == 7:
                     self.cursor.x = 0
                 elif kind == 8:
@@ -348,11 +357,15 @@ class Emulator(pyte.Screen):
             and "\t" not in stripped
             and "\x08" not in stripped
             and stripped.count("\r") == k - 1 == stripped.count("\r\n")
-            and max(map(len, parts[1:-1])) <= cols + 1
         ):
+            # every line but the last ends in CR, so each starts at column 0
             r0, _ = self._measure_line(parts[0], x)
             rl, x_end = self._measure_line(parts[-1], 0)
-            return r0 + (k - 2) + rl, x_end
+            lens = list(map(len, parts[1:-1]))
+            extra = 0
+            if max(lens) > cols + 1:
+                extra = sum([(n - 2) // cols for n in lens if n > cols + 1])
+            return r0 + (k - 2) + extra + rl, x_end
         total = 0
         measure = self._measure_line
         for part in parts:
@@ -438,6 +451,19 @@ class Emulator(pyte.Screen):
     def draw(self, data: str) -> None:
         cursor = self.cursor
         mode = self.mode
+        x = cursor.x
+        if x + len(data) <= self.columns and data.isascii() and mo.IRM not in mode:
+            # fits in the row: no wrap can happen
+            attrs = cursor.attrs
+            cmap = self._cmaps.get(attrs)
+            if cmap is None:
+                if len(self._cmaps) > 1024:
+                    self._cmaps.clear()
+                cmap = self._cmaps[attrs] = _CellMap(attrs)
+            self.buffer[cursor.y].update(zip(range(x, x + len(data)), map(cmap.__getitem__, data)))
+            cursor.x = x + len(data)
+            self.dirty.add(cursor.y)
+            return
         if mo.IRM in mode or mo.DECAWM not in mode:
             return self._draw_slow(data)
         attrs = cursor.attrs

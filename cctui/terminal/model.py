@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from typing import Callable, List, NamedTuple, Optional, Tuple
 
 from pyte import modes as mo
@@ -10,6 +11,12 @@ from pyte.screens import Char
 from . import engine as en
 from .engine import Emulator
 from .history import History, RawFlood, expand_row, row_text
+
+# feed() keeps up to this many bytes before emulating them (reads flush first):
+# a flood is then laid out once per frame instead of once per read() chunk.
+_COALESCE_LIMIT = 1 << 20
+# A query in the data is answered at once (split across feeds: at the next flush).
+_QUERY = re.compile(rb"\x1b\[[0-9>]*[cn]")
 
 Cell = Char
 """One screen cell: pyte's ``Char`` (data, fg, bg, bold, italics, underscore,
@@ -53,6 +60,8 @@ class TerminalModel:
         self._history = History(scrollback, self._layout)
         self._screen = Emulator(cols, rows, history=self._history, reply=self._reply)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._pending: List[bytes] = []
+        self._pending_size = 0
 
     # ------------------------------------------------------------- input
     def feed(self, data: bytes) -> None:
@@ -60,6 +69,21 @@ class TerminalModel:
 
         Bigger chunks are faster: only the last screenful of a chunk is laid
         out when the chunk scrolls many screens."""
+        if not data:
+            return
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _COALESCE_LIMIT or _QUERY.search(data):
+            self.flush()
+
+    def flush(self) -> None:
+        """Process everything fed so far.  Every read of the model's state
+        calls this; call it yourself only to bound latency of side effects."""
+        if not self._pending:
+            return
+        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending.clear()
+        self._pending_size = 0
         text = self._decoder.decode(data)
         if text:
             self._screen.feed_text(text)
@@ -69,6 +93,7 @@ class TerminalModel:
 
         Shrinking keeps the cursor row: blank rows below the cursor go first,
         then top rows move to the scrollback.  Rows are not re-wrapped."""
+        self.flush()
         if rows < 1 or cols < 1:
             raise ValueError("a terminal needs at least one row and one column")
         self._screen.resize(rows, cols)
@@ -76,19 +101,23 @@ class TerminalModel:
     # ------------------------------------------------------------- screen
     @property
     def rows(self) -> int:
+        self.flush()
         return self._screen.lines
 
     @property
     def cols(self) -> int:
+        self.flush()
         return self._screen.columns
 
     @property
     def dirty(self) -> set:
         """Screen rows changed since the widget last cleared this set."""
+        self.flush()
         return self._screen.dirty
 
     def line(self, y: int) -> List[Cell]:
         """Screen row ``y`` as exactly :attr:`cols` cells."""
+        self.flush()
         row = self._screen.buffer.get(y)
         cols = self._screen.columns
         if not row:
@@ -104,29 +133,35 @@ class TerminalModel:
     @property
     def display(self) -> List[str]:
         """Screen rows as text (wide-character stubs left out), like pyte's."""
+        self.flush()
         return self._screen.display
 
     @property
     def cursor(self) -> CursorState:
+        self.flush()
         c = self._screen.cursor
         return CursorState(min(c.x, self._screen.columns - 1), c.y, bool(c.hidden))
 
     @property
     def title(self) -> str:
+        self.flush()
         return self._screen.title
 
     # ---------------------------------------------------------- scrollback
     @property
     def history_len(self) -> int:
         """Rows in the scrollback (0 while nothing scrolled off)."""
+        self.flush()
         return len(self._history)
 
     def history_line(self, i: int) -> List[Cell]:
         """Scrollback row ``i`` (0 = oldest, ``history_len - 1`` = newest) as
         :attr:`cols` cells (rows from a wider screen are cut, narrower padded)."""
+        self.flush()
         return expand_row(self._history.row(i), self._screen.columns)
 
     def history_text(self, i: int) -> str:
+        self.flush()
         return row_text(self._history.row(i)).rstrip()
 
     def search(self, text: str, case_sensitive: bool = False) -> List[Match]:
@@ -134,6 +169,7 @@ class TerminalModel:
 
         Rows are numbered ``0 .. history_len - 1`` for the scrollback and
         ``history_len .. history_len + rows - 1`` for the screen."""
+        self.flush()
         if not text:
             return []
         needle = text if case_sensitive else text.lower()
@@ -167,12 +203,14 @@ class TerminalModel:
     @property
     def alternate_screen(self) -> bool:
         """True while a full-screen program uses the alternate screen."""
+        self.flush()
         return self._screen.alternate
 
     @property
     def mouse_tracking(self) -> int:
         """0 (off), 9 (X10 press), 1000 (press/release), 1002 (+drag) or
         1003 (all motion): what mouse events the guest asked for."""
+        self.flush()
         mode = self._screen.mode
         for number, flag in ((1003, en.MOUSE_ANY), (1002, en.MOUSE_BUTTON),
                              (1000, en.MOUSE_NORMAL), (9, en.MOUSE_X10)):
@@ -183,41 +221,50 @@ class TerminalModel:
     @property
     def mouse_sgr(self) -> bool:
         """Mouse reports in SGR form (``CSI < b;x;y M/m``, DECSET 1006)."""
+        self.flush()
         return en.MOUSE_SGR in self._screen.mode
 
     @property
     def mouse_utf8(self) -> bool:
+        self.flush()
         return en.MOUSE_UTF8 in self._screen.mode
 
     @property
     def mouse_urxvt(self) -> bool:
+        self.flush()
         return en.MOUSE_URXVT in self._screen.mode
 
     @property
     def focus_events(self) -> bool:
+        self.flush()
         return en.FOCUS_EVENTS in self._screen.mode
 
     @property
     def bracketed_paste(self) -> bool:
         """Wrap pastes in ``ESC[200~`` ... ``ESC[201~`` (DECSET 2004)."""
+        self.flush()
         return en.BRACKETED_PASTE in self._screen.mode
 
     @property
     def app_cursor_keys(self) -> bool:
         """Arrow keys send ``ESC O A`` instead of ``ESC [ A`` (DECCKM)."""
+        self.flush()
         return en.DECCKM in self._screen.mode
 
     @property
     def app_keypad(self) -> bool:
         """Keypad application mode (``ESC =`` / ``ESC >``)."""
+        self.flush()
         return self._screen.app_keypad
 
     @property
     def cursor_hidden(self) -> bool:
+        self.flush()
         return bool(self._screen.cursor.hidden)
 
     @property
     def reverse_video(self) -> bool:
+        self.flush()
         return mo.DECSCNM in self._screen.mode
 
     # ------------------------------------------------------------ internals
