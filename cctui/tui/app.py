@@ -1,0 +1,613 @@
+"""CctuiApp: the multiplexer. Panes on guest commands, a prefix keymap, panels, themes.
+
+The app owns the VMs it boots (and powers them off when it quits); it can also
+adopt instances booted elsewhere (``instances=``), which it leaves running.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Dict, List, Optional, Sequence
+
+from textual import events
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+
+from .. import machine
+from ..api.instance import AsyncInstance
+from ..errors import Error
+from .commands import CctuiCommands
+from .dialogs import BootDialog, NewPaneDialog, SearchDialog
+from .help_screen import HelpScreen
+from .keymap import DEFAULT_PREFIX, key_table
+from .messages import PaneChanged, PaneFocused, VmChanged
+from .pane_frame import PaneFrame, describe_state
+from .pane_layout import PaneLayout
+from .pane_process import PaneProcess
+from .panels import CwdPanel, EnvPanel, ExitPanel
+from .render import Painter
+from .status_line import StatusLine
+from .themes import DEFAULT_THEME, CctuiTheme, TerminalColors, load_settings, load_themes, save_setting
+from .vm_tree import VmTree
+
+RESIZE_STEP = 2
+
+
+class CctuiApp(App):
+    TITLE = "cctui"
+    CSS = """
+    Screen { layers: base; }
+    #main { height: 1fr; }
+    #panels { width: 42; height: 1fr; background: $surface; }
+    #panels.-hidden, VmTree.-hidden { display: none; }
+    """
+    # Nothing here is a priority binding: every key reaches the guest unless it
+    # follows the prefix (handled in on_event). F1 works outside panes.
+    BINDINGS = [Binding("f1", "command_palette", "palette", show=False)]
+    COMMANDS = {CctuiCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, *, image: str = "host", accel: str = "auto", memory_mb: int = 1024,
+                 cpus: int = 2, instances: Sequence[AsyncInstance] = (),
+                 prefix: str = DEFAULT_PREFIX, first_command: Optional[List[str]] = None) -> None:
+        super().__init__()
+        self.image, self.accel, self.memory_mb, self.cpus = image, accel, memory_mb, cpus
+        self.prefix = prefix
+        self.prefix_pending = False
+        self.keys = key_table()
+        self.vms: Dict[str, AsyncInstance] = {}
+        self._owned: List[AsyncInstance] = []
+        self._adopt = list(instances)
+        self._first_command = first_command
+        self._vm_ready: Dict[str, asyncio.Event] = {}
+        self._boot_started: Dict[str, float] = {}
+        self._vm_numbers = itertools.count(1)
+        self._pane_numbers = itertools.count(1)
+        self.focused_pane: Optional[str] = None
+        self.last_pane: Optional[str] = None
+        self.themes: Dict[str, CctuiTheme] = {}
+        self.painter = Painter(TerminalColors())
+        self.layout_widget = PaneLayout()
+        self.sidebar = VmTree()
+        self.cwd_panel, self.exit_panel, self.env_panel = CwdPanel(), ExitPanel(), EnvPanel()
+        self.status = StatusLine("", id="status")
+
+    # -- composition -------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield self.sidebar
+            yield self.layout_widget
+            with Vertical(id="panels"):
+                yield self.cwd_panel
+                yield self.exit_panel
+                yield self.env_panel
+        yield self.status
+
+    async def on_mount(self) -> None:
+        self._load_themes()
+        self.env_panel.display = False
+        if self.size.width < 120:
+            self.query_one("#panels").set_class(True, "-hidden")
+        self.set_interval(0.5, self._tick)
+        for inst in self._adopt:
+            self._track(inst)
+        if self._adopt:
+            await self.open_pane(self._adopt[0], self._first_command)
+        else:
+            inst = self.boot_vm(self.image)
+            await self.open_pane(inst, self._first_command)
+        self._refresh_all()
+
+    # -- themes --------------------------------------------------------------------
+    def _load_themes(self) -> None:
+        self.themes, problems = load_themes()
+        for theme in self.themes.values():
+            self.register_theme(theme.to_textual())
+        for problem in problems:
+            self.notify(problem, title="theme skipped", severity="warning")
+        wanted = load_settings().get("theme", DEFAULT_THEME)
+        self.apply_theme(wanted if wanted in self.themes else DEFAULT_THEME, remember=False)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def apply_theme(self, name: str, remember: bool = True) -> None:
+        if name not in self.themes:
+            return
+        self.theme = name
+        self._set_painter(self.themes[name].terminal)
+        if remember:
+            save_setting("theme", name)
+
+    def _theme_changed(self, theme) -> None:
+        # the palette's built-in theme switcher: follow it, with xterm colours
+        # for Textual's own themes, which have no terminal palette
+        ours = self.themes.get(theme.name)
+        if ours is None:
+            colours = TerminalColors(foreground=theme.foreground or "#d0d0d0",
+                                     background=theme.background or "#000000",
+                                     cursor=theme.accent or "#ffffff",
+                                     selection=theme.panel or "#444444")
+            self._set_painter(colours)
+        elif self.painter.colours is not ours.terminal:
+            self._set_painter(ours.terminal)
+            save_setting("theme", theme.name)
+
+    def _set_painter(self, colours: TerminalColors) -> None:
+        self.painter = Painter(colours)
+        for frame in self.layout_widget.frames.values():
+            frame.view.set_painter(self.painter)
+        self._refresh_status()
+
+    def action_next_theme(self) -> None:
+        names = sorted(self.themes)
+        current = names.index(self.theme) if self.theme in names else -1
+        name = names[(current + 1) % len(names)]
+        self.apply_theme(name)
+        self.notify(f"theme: {name}", timeout=2)
+
+    # -- VMs ---------------------------------------------------------------------------
+    def _track(self, inst: AsyncInstance) -> None:
+        self.vms[inst.name] = inst
+        ready = self._vm_ready.setdefault(inst.name, asyncio.Event())
+        if inst.state == "running":
+            ready.set()
+
+        def changed(i: AsyncInstance) -> None:
+            if i.state != "booting":
+                ready.set()
+            self.post_message(VmChanged(i.name))
+        inst.add_listener(changed)
+
+    def boot_vm(self, image: Optional[str] = None) -> AsyncInstance:
+        """Start booting a VM now; returns its instance at once (state: booting)."""
+        while True:
+            name = f"vm{next(self._vm_numbers)}"
+            if name not in self.vms:
+                break
+        inst = AsyncInstance(name=name, image=image or self.image)
+        self._owned.append(inst)
+        self._track(inst)
+        self._boot_started[name] = time.time()
+        self.run_worker(self._boot(inst, image or self.image), group="boot", exit_on_error=False)
+        self._refresh_all()
+        return inst
+
+    async def _boot(self, inst: AsyncInstance, image: str) -> None:
+        try:
+            await machine.boot_async(image, instance=inst, accel=self.accel,
+                                     memory_mb=self.memory_mb, cpus=self.cpus)
+        except Error as exc:
+            self.notify(f"{inst.name} did not boot: {exc}", severity="error", timeout=15)
+        except Exception as exc:  # a bug in a layer below must not take the app down
+            self.notify(f"{inst.name} did not boot: {exc!r}", severity="error", timeout=15)
+        finally:
+            self._vm_ready[inst.name].set()
+            self.post_message(VmChanged(inst.name))
+
+    def on_vm_changed(self, message: VmChanged) -> None:
+        inst = self.vms.get(message.vm_name)
+        if inst is not None and inst.state in ("failed", "stopped"):
+            reason = str(inst.error or inst.status_detail or inst.state)
+            for frame in self.layout_widget.frames.values():
+                if frame.process.instance is inst:
+                    frame.process.vm_lost(reason)
+        self._refresh_all()
+
+    async def shutdown_vm_named(self, name: str) -> None:
+        inst = self.vms.get(name)
+        if inst is None:
+            return
+        self.notify(f"shutting {name} down")
+        try:
+            await inst.close()
+        except Error as exc:
+            self.notify(f"{name}: {exc}", severity="error")
+        for frame in self.layout_widget.frames.values():
+            if frame.process.instance is inst:
+                frame.process.vm_lost("shut down")
+        self._refresh_all()
+
+    async def action_shutdown_vm(self) -> None:
+        frame = self.current_frame()
+        if frame is not None:
+            await self.shutdown_vm_named(frame.process.instance.name)
+
+    def action_boot_vm(self) -> None:
+        def booted(image: Optional[str]) -> None:
+            if image:
+                inst = self.boot_vm(image)
+                self.call_later(self.open_pane, inst, None, None, "row")
+        self.push_screen(BootDialog(self.image), booted)
+
+    # -- panes -----------------------------------------------------------------------------
+    async def open_pane(self, inst: AsyncInstance, argv: Optional[List[str]] = None,
+                        beside: Optional[str] = None, direction: str = "row") -> PaneFrame:
+        number = next(self._pane_numbers)
+        pane_id = f"pane-{number}"
+        frames = self.layout_widget.frames
+        holder: Dict[str, PaneFrame] = {}
+
+        def on_output() -> None:
+            frame = holder.get("frame")
+            if frame is not None:
+                frame.view.output_arrived()
+
+        def on_change(process: PaneProcess) -> None:
+            self.post_message(PaneChanged(pane_id))
+
+        beside = beside or self.focused_pane
+        size = self._predict_size(pane_id, beside, direction)
+        process = PaneProcess(inst, argv, size[0], size[1], on_change, on_output)
+        frame = PaneFrame(pane_id, number, process, self.painter)
+        holder["frame"] = frame
+        await self.layout_widget.add_frame(frame, beside, direction)
+        frame.view.focus()
+        self.run_worker(self._run_pane(frame), group="panes", exit_on_error=False)
+        del frames
+        return frame
+
+    def _predict_size(self, pane_id: str, beside: Optional[str], direction: str):
+        """The new pane's terminal size, so the command starts at its real size."""
+        from .layout_tree import LayoutTree
+        tree = LayoutTree()
+        tree.root = self.layout_widget.layout_tree.root
+        import copy
+        tree.root = copy.deepcopy(tree.root)
+        tree.add(pane_id, beside, direction)
+        width, height = self.layout_widget.area
+        if width <= 0 or height <= 0:
+            width, height = max(20, self.size.width - 74), max(5, self.size.height - 1)
+        region = tree.regions((width, height))[0].get(pane_id)
+        if region is None:
+            return (24, 80)
+        return (max(1, region.height - 1), max(1, region.width))
+
+    async def _run_pane(self, frame: PaneFrame) -> None:
+        process = frame.process
+        ready = self._vm_ready.setdefault(process.instance.name, asyncio.Event())
+        await ready.wait()
+        if process.instance.state != "running":
+            process.vm_lost(str(process.instance.error or process.instance.state))
+            return
+        try:
+            await process.start()
+        except Exception as exc:  # never let a pane take the app down
+            process.state, process.error = "failed", repr(exc)
+            self.post_message(PaneChanged(frame.pane_id))
+
+    def on_pane_changed(self, message: PaneChanged) -> None:
+        frame = self.layout_widget.frames.get(message.pane_id)
+        if frame is None:
+            return
+        frame.update_title()
+        if frame.process.state != "running":
+            frame.view.refresh()
+        if message.pane_id == self.focused_pane:
+            self._refresh_panels()
+        self._refresh_sidebar()
+        self._refresh_status()
+
+    def on_pane_focused(self, message: PaneFocused) -> None:
+        if message.pane_id != self.focused_pane:
+            self.last_pane = self.focused_pane
+        self.focused_pane = message.pane_id
+        for pane_id, frame in self.layout_widget.frames.items():
+            frame.mark_focused(pane_id == message.pane_id)
+        self._refresh_panels()
+        self._refresh_status()
+
+    def current_frame(self) -> Optional[PaneFrame]:
+        if self.focused_pane is None:
+            return None
+        return self.layout_widget.frames.get(self.focused_pane)
+
+    def focus_pane(self, pane_id: Optional[str]) -> None:
+        frame = self.layout_widget.frames.get(pane_id or "")
+        if frame is not None:
+            if self.layout_widget.zoomed not in (None, pane_id):
+                self.layout_widget.toggle_zoom(self.layout_widget.zoomed)
+            frame.view.focus()
+
+    async def open_shell_in(self, name: str) -> None:
+        inst = self.vms.get(name)
+        if inst is not None:
+            await self.open_pane(inst, None, self.focused_pane, "row")
+
+    def _focused_vm(self) -> Optional[AsyncInstance]:
+        frame = self.current_frame()
+        if frame is not None and frame.process.instance.state in ("running", "booting"):
+            return frame.process.instance
+        for inst in self.vms.values():
+            if inst.state in ("running", "booting"):
+                return inst
+        return None
+
+    async def _split(self, direction: str) -> None:
+        inst = self._focused_vm()
+        if inst is None:
+            self.notify("no VM is running: ctrl+b v boots one", severity="warning")
+            return
+        await self.open_pane(inst, None, self.focused_pane, direction)
+
+    async def action_split_right(self) -> None:
+        await self._split("row")
+
+    async def action_split_down(self) -> None:
+        await self._split("column")
+
+    def action_new_pane(self) -> None:
+        names = [n for n, i in self.vms.items() if i.state in ("running", "booting")]
+        if not names:
+            self.notify("no VM is running: ctrl+b v boots one", severity="warning")
+            return
+        inst = self._focused_vm()
+
+        async def chosen(result) -> None:
+            if result:
+                vm, argv, direction = result
+                await self.open_pane(self.vms[vm], argv, self.focused_pane, direction)
+        self.push_screen(NewPaneDialog(names, inst.name if inst else None), chosen)
+
+    async def action_close_pane(self) -> None:
+        frame = self.current_frame()
+        if frame is None:
+            return
+        pane_id = frame.pane_id
+        frame.process.kill()
+        order = self.layout_widget.layout_tree.panes()
+        nxt = self.last_pane if self.last_pane in order and self.last_pane != pane_id else None
+        if nxt is None and len(order) > 1:
+            i = order.index(pane_id)
+            nxt = order[i - 1] if i > 0 else order[1]
+        await self.layout_widget.remove_frame(pane_id)
+        self.focused_pane = None
+        if nxt is not None:
+            self.focus_pane(nxt)
+        else:
+            self._refresh_all()
+        self._refresh_sidebar()
+
+    def action_zoom(self) -> None:
+        if self.focused_pane is not None:
+            self.layout_widget.toggle_zoom(self.focused_pane)
+
+    async def action_rerun(self) -> None:
+        frame = self.current_frame()
+        if frame is None:
+            return
+        process = frame.process
+        if process.state in ("running", "starting"):
+            self.notify("the command is still running", severity="warning")
+            return
+        if process.instance.state != "running":
+            self.notify(f"{process.instance.name} is {process.instance.state}", severity="error")
+            return
+        frame.view.redraw()
+        process.runs += 0
+        self.run_worker(self._rerun(frame), group="panes", exit_on_error=False)
+
+    async def _rerun(self, frame: PaneFrame) -> None:
+        try:
+            await frame.process.rerun()
+        except Exception as exc:
+            frame.process.state, frame.process.error = "failed", repr(exc)
+        self.post_message(PaneChanged(frame.pane_id))
+
+    # -- focus & resize --------------------------------------------------------------------------
+    def _focus_way(self, way: str) -> None:
+        if self.focused_pane is None:
+            return
+        target = self.layout_widget.layout_tree.neighbour(self.focused_pane, way, self.layout_widget.area)
+        if target is not None:
+            self.focus_pane(target)
+
+    def action_focus_left(self) -> None:
+        self._focus_way("left")
+
+    def action_focus_right(self) -> None:
+        self._focus_way("right")
+
+    def action_focus_up(self) -> None:
+        self._focus_way("up")
+
+    def action_focus_down(self) -> None:
+        self._focus_way("down")
+
+    def action_focus_next(self) -> None:
+        order = self.layout_widget.layout_tree.panes()
+        if order:
+            i = order.index(self.focused_pane) if self.focused_pane in order else -1
+            self.focus_pane(order[(i + 1) % len(order)])
+
+    def action_focus_last(self) -> None:
+        if self.last_pane in self.layout_widget.frames:
+            self.focus_pane(self.last_pane)
+
+    def _grow(self, direction: str, cells: int) -> None:
+        if self.focused_pane is None:
+            return
+        layout = self.layout_widget
+        if layout.layout_tree.resize(self.focused_pane, direction, cells, layout.area):
+            layout.relayout()
+
+    def action_grow_left(self) -> None:
+        self._grow("row", -RESIZE_STEP)
+
+    def action_grow_right(self) -> None:
+        self._grow("row", RESIZE_STEP)
+
+    def action_grow_up(self) -> None:
+        self._grow("column", -RESIZE_STEP)
+
+    def action_grow_down(self) -> None:
+        self._grow("column", RESIZE_STEP)
+
+    # -- scrollback ---------------------------------------------------------------------------------
+    def action_copy_mode(self) -> None:
+        frame = self.current_frame()
+        if frame is not None:
+            frame.view.enter_copy_mode()
+            frame.update_title()
+
+    def action_search(self) -> None:
+        frame = self.current_frame()
+        if frame is None:
+            return
+
+        def found(text: Optional[str]) -> None:
+            if text is None:
+                return
+            hits = frame.view.search(text)
+            frame.update_title()
+            if not hits:
+                self.notify(f"not found: {text}", timeout=2)
+            frame.view.focus()
+        self.push_screen(SearchDialog(frame.view.search_text), found)
+
+    def action_paste_selection(self) -> None:
+        frame = self.current_frame()
+        if frame is None:
+            return
+        text = next((f.view.last_selection for f in self.layout_widget.frames.values()
+                     if f.view.last_selection), "") if not frame.view.last_selection else frame.view.last_selection
+        frame.view.paste(text)
+
+    # -- view toggles --------------------------------------------------------------------------------
+    def _toggle_panel(self, panel) -> None:
+        panels = self.query_one("#panels")
+        if panels.has_class("-hidden"):
+            panels.set_class(False, "-hidden")
+            panel.display = True
+        else:
+            panel.display = not panel.display
+        if not any(p.display for p in (self.cwd_panel, self.exit_panel, self.env_panel)):
+            panels.set_class(True, "-hidden")
+        self._refresh_panels()
+
+    def action_toggle_env(self) -> None:
+        self._toggle_panel(self.env_panel)
+
+    def action_toggle_cwd(self) -> None:
+        self._toggle_panel(self.cwd_panel)
+
+    def action_toggle_exit(self) -> None:
+        self._toggle_panel(self.exit_panel)
+
+    def action_toggle_sidebar(self) -> None:
+        self.sidebar.toggle_class("-hidden")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.prefix))
+
+    def action_palette(self) -> None:
+        self.action_command_palette()
+
+    async def action_quit(self) -> None:
+        await self.shutdown_owned_vms()
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        await self.shutdown_owned_vms()
+
+    async def shutdown_owned_vms(self) -> None:
+        owned = [i for i in self._owned if i.state in ("running", "booting")]
+        if owned:
+            await asyncio.gather(*(asyncio.wait_for(i.close(), 10) for i in owned),
+                                 return_exceptions=True)
+
+    # -- the prefix key ----------------------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if (isinstance(event, events.Key) and not event.is_forwarded
+                and len(self.screen_stack) == 1):
+            if self.prefix_pending:
+                self.prefix_pending = False
+                self._refresh_status()
+                await self._after_prefix(event)
+                return
+            if event.key == self.prefix:
+                self.prefix_pending = True
+                self._refresh_status()
+                return
+        await super().on_event(event)
+
+    async def _after_prefix(self, event: events.Key) -> None:
+        key = event.key
+        if key == self.prefix or (len(key) == 1 and key == self.prefix.split("+")[-1]
+                                  and False):
+            frame = self.current_frame()
+            if frame is not None:
+                frame.process.write(chr(ord(self.prefix.split("+")[-1]) & 0x1F).encode())
+            return
+        if key == "escape":
+            return
+        item = self.keys.get(key) or (self.keys.get(event.character)
+                                      if event.character else None)
+        if item is None:
+            self.notify(f"{self.prefix} {key} is not bound: {self.prefix} ? lists the keys",
+                        severity="warning", timeout=3)
+            return
+        await self.run_action(item.action)
+
+    # -- refreshing the chrome ---------------------------------------------------------------------------
+    def _tick(self) -> None:
+        if any(i.state == "booting" for i in self.vms.values()):
+            self._refresh_status()
+            for frame in self.layout_widget.frames.values():
+                if frame.process.state == "starting":
+                    frame.update_title()
+        frame = self.current_frame()
+        if frame is not None and frame.process.state == "running" and self.exit_panel.display:
+            self.exit_panel.show(frame.process)
+
+    def _refresh_all(self) -> None:
+        for frame in self.layout_widget.frames.values():
+            frame.update_title()
+        self._refresh_sidebar()
+        self._refresh_panels()
+        self._refresh_status()
+
+    def _refresh_sidebar(self) -> None:
+        panes = [(pid, f.number, f.process) for pid, f in self.layout_widget.frames.items()]
+        self.sidebar.rebuild(list(self.vms.values()), panes)
+
+    def _refresh_panels(self) -> None:
+        frame = self.current_frame()
+        process = frame.process if frame is not None else None
+        for panel in (self.cwd_panel, self.exit_panel, self.env_panel):
+            if panel.display:
+                panel.show(process)
+
+    def _refresh_status(self) -> None:
+        frame = self.current_frame()
+        if frame is not None:
+            p = frame.process
+            pane = f"{frame.number} {p.instance.name}: {p.title} · {describe_state(p)}"
+        else:
+            pane = "no pane"
+        parts = []
+        for inst in self.vms.values():
+            text = f"{inst.name} {inst.state}"
+            if inst.state == "booting":
+                started = self._boot_started.get(inst.name)
+                took = f" {time.time() - started:.0f}s" if started else ""
+                text += f" ({inst.status_detail}{took})"
+            elif inst.accel:
+                text += f" ({inst.accel})"
+            parts.append(text)
+        self.status.show(prefix=self.prefix, pending=self.prefix_pending,
+                         pane=pane.replace("[", "\\["),
+                         vms=", ".join(parts).replace("[", "\\[") or "no VM",
+                         theme=self.theme)
+
+    def on_tree_node_selected(self, event) -> None:
+        data = event.node.data
+        if data and data[0] == "pane":
+            self.focus_pane(data[1])
+
+
+def run_app(image: str = "host", accel: str = "auto", memory_mb: int = 1024, cpus: int = 2) -> int:
+    """The `cctui` command with no arguments: boot one VM and open a shell pane on it."""
+    app = CctuiApp(image=image, accel=accel, memory_mb=memory_mb, cpus=cpus)
+    result = app.run()
+    return result if isinstance(result, int) else 0

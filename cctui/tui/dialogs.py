@@ -1,0 +1,128 @@
+"""Small modal dialogs: a new pane (VM + command), boot a VM, search the scrollback."""
+from __future__ import annotations
+
+import shlex
+from typing import List, Optional, Tuple
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select
+
+
+class Dialog(ModalScreen):
+    DEFAULT_CSS = """
+    Dialog { align: center middle; }
+    Dialog > Vertical {
+        width: 72; max-width: 95%; height: auto;
+        border: thick $primary; background: $surface; padding: 1 2;
+    }
+    Dialog Label { margin-top: 1; }
+    Dialog Horizontal { height: auto; margin-top: 1; }
+    Dialog Button { margin-right: 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NewPaneDialog(Dialog):
+    """Returns (vm name, argv or None for the default shell, "row"|"column") or None."""
+
+    def __init__(self, vms: List[str], current: Optional[str]) -> None:
+        super().__init__()
+        self.vms = vms
+        self.current = current if current in vms else (vms[0] if vms else None)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]New pane[/b]")
+            yield Label("VM")
+            yield Select([(name, name) for name in self.vms], value=self.current,
+                         allow_blank=False, id="vm")
+            yield Label("Command (empty: the VM's shell)")
+            yield Input(placeholder="e.g. htop, vim /etc/hosts, python3", id="command")
+            with Horizontal():
+                yield Button("Split right", id="row", variant="primary")
+                yield Button("Split down", id="column")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#command", Input).focus()
+
+    def _result(self, direction: str) -> Optional[Tuple[str, Optional[List[str]], str]]:
+        vm = self.query_one("#vm", Select).value
+        text = self.query_one("#command", Input).value.strip()
+        try:
+            argv = shlex.split(text) if text else None
+        except ValueError as exc:
+            self.notify(f"cannot parse the command: {exc}", severity="error")
+            return None
+        return (str(vm), argv, direction)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        result = self._result("row")
+        if result is not None:
+            self.dismiss(result)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+            return
+        result = self._result(event.button.id or "row")
+        if result is not None:
+            self.dismiss(result)
+
+
+class BootDialog(Dialog):
+    """Returns the image to boot, or None."""
+
+    def __init__(self, image: str) -> None:
+        super().__init__()
+        self.image = image
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]Boot another VM[/b]")
+            yield Label("Image ('host', an OCI layout or tarball, a rootfs directory)")
+            yield Input(value=self.image, id="image")
+            with Horizontal():
+                yield Button("Boot", id="boot", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#image", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or self.image)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "boot":
+            self.dismiss(self.query_one("#image", Input).value.strip() or self.image)
+        else:
+            self.dismiss(None)
+
+
+class SearchDialog(ModalScreen):
+    """A one-line search prompt at the bottom, like tmux's copy-mode search."""
+
+    DEFAULT_CSS = """
+    SearchDialog { align: center bottom; background: transparent; }
+    SearchDialog Input { width: 100%; border: tall $accent; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, last: str = "") -> None:
+        super().__init__()
+        self.last = last
+
+    def compose(self) -> ComposeResult:
+        yield Input(value=self.last, placeholder="search the scrollback", id="search")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

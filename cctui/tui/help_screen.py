@@ -1,0 +1,48 @@
+"""The help screen: every prefix binding, generated from the keymap."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from .keymap import ACTIONS, display_keys
+
+
+def help_text(prefix: str) -> str:
+    lines = [f"[b]cctui[/b] — every key goes to the focused guest program, except after "
+             f"the prefix [b]{prefix}[/b].", f"[dim]{prefix} {prefix.split('+')[-1]} sends the prefix "
+             f"itself to the guest; Esc cancels the prefix.[/dim]", ""]
+    group = None
+    for item in ACTIONS:
+        if item.group != group:
+            group = item.group
+            lines.append(f"[b $accent]{group}[/]")
+        keys = display_keys(item).replace("[", "\\[")
+        lines.append(f"  {prefix} [b]{keys:<14}[/b] {item.description}")
+    lines += ["", "[b $accent]Mouse[/]",
+              "  click a pane to focus it; drag a divider to resize",
+              "  wheel scrolls the scrollback (or goes to the guest if it asked for the mouse)",
+              "  drag selects and copies; shift+drag selects even when the guest has the mouse",
+              "", "[dim]Esc, q or ? closes this help[/dim]"]
+    return "\n".join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 92; max-width: 95%; height: 90%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(help_text(self.prefix), id="help-text")

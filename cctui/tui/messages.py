@@ -1,0 +1,33 @@
+"""Messages the widgets post to the app (communication goes up as messages)."""
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class PaneFocused(Message):
+    def __init__(self, pane_id: str) -> None:
+        super().__init__()
+        self.pane_id = pane_id
+
+
+class PaneChanged(Message):
+    """A pane's process changed state, cwd or environment."""
+
+    def __init__(self, pane_id: str) -> None:
+        super().__init__()
+        self.pane_id = pane_id
+
+
+class VmChanged(Message):
+    """A VM's state or boot progress changed."""
+
+    def __init__(self, vm_name: str) -> None:
+        super().__init__()
+        self.vm_name = vm_name
+
+
+class DividerDragged(Message):
+    def __init__(self, index: int, delta: int) -> None:
+        super().__init__()
+        self.index = index
+        self.delta = delta

@@ -1,0 +1,98 @@
+"""PaneFrame: a title line (pane number, VM, command, state) over a TerminalView."""
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from .pane_process import PaneProcess
+from .render import Painter
+from .terminal_view import TerminalView
+
+
+def describe_state(process: PaneProcess) -> str:
+    inst = process.instance
+    if process.state == "starting" and inst.state == "booting":
+        return f"{inst.name} booting: {inst.status_detail}"
+    if process.state == "exited":
+        status = process.exit_status
+        if status and status[1] is not None:
+            return f"killed by signal {status[1]}"
+        return f"exited {status[0] if status else '?'}"
+    if process.state == "failed":
+        return f"failed: {process.error}"
+    return process.state
+
+
+class PaneTitle(Static):
+    DEFAULT_CSS = """
+    PaneTitle {
+        height: 1;
+        width: 1fr;
+        background: $panel;
+        color: $text-muted;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    PaneFrame.-focused PaneTitle {
+        background: $primary;
+        color: $background;
+        text-style: bold;
+    }
+    PaneFrame.-exited PaneTitle { background: $warning 40%; }
+    PaneFrame.-failed PaneTitle { background: $error 60%; color: $text; }
+    """
+
+
+class PaneFrame(Vertical):
+    DEFAULT_CSS = """
+    PaneFrame {
+        width: 1fr;
+        height: 1fr;
+    }
+    """
+
+    def __init__(self, pane_id: str, number: int, process: PaneProcess, painter: Painter) -> None:
+        super().__init__(id=pane_id)
+        self.pane_id = pane_id
+        self.number = number
+        self.process = process
+        self.view = TerminalView(process, painter, pane_id)
+        self.title_bar = PaneTitle("")
+        self.zoomed = False
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar
+        yield self.view
+
+    def on_mount(self) -> None:
+        self.update_title()
+
+    def update_title(self) -> None:
+        process = self.process
+        state = describe_state(process)
+        flags = []
+        if self.zoomed:
+            flags.append("Z")
+        if self.view.copy_mode:
+            flags.append(f"copy {self.view.scroll_back}/{process.model.history_len}")
+        if self.view.search_text and self.view.matches:
+            flags.append(f"/{self.view.search_text} {self.view.match_index + 1}/{len(self.view.matches)}")
+        title = process.model.title
+        text = f" {self.number} {process.instance.name}: {process.title} — {state}"
+        if title:
+            text += f" — {title}"
+        if flags:
+            text += "  [" + " · ".join(flags) + "]"
+        self.title_bar.update(text.replace("[", "\\["))
+        self.set_class(process.state == "exited", "-exited")
+        self.set_class(process.state == "failed", "-failed")
+
+    def mark_focused(self, focused: bool) -> None:
+        self.set_class(focused, "-focused")
+
+
+def elapsed(since: float) -> str:
+    return f"{time.time() - since:.1f}s"

@@ -1,0 +1,187 @@
+"""One pane's guest command and its terminal model (no widgets here).
+
+Output from the guest is buffered, then fed to the model and acknowledged in
+slices once per frame (``pump``): the ack is the flow-control credit, so a
+flooding command waits for the pane to keep up instead of growing host memory
+or starving the other panes.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+from ..errors import Error, ExitError
+from ..terminal import TerminalModel
+
+SLICE = 16 * 1024           # bytes fed to the model per step
+FRAME_BUDGET = 0.012        # seconds of feeding per pane per frame
+
+
+class PaneProcess:
+    """States: starting -> running -> exited | failed (could not start / VM gone)."""
+
+    def __init__(self, instance, argv: Optional[Sequence[str]], rows: int, cols: int,
+                 on_change: Callable[["PaneProcess"], None],
+                 on_output: Callable[[], None]) -> None:
+        self.instance = instance
+        self.argv: List[str] = list(argv) if argv else list(instance.entrypoint_argv(()))
+        self.rows, self.cols = max(1, rows), max(1, cols)
+        self.model = self._new_model()
+        self.cmd = None
+        self.state = "starting"
+        self.error = ""
+        self.cwd = ""
+        self.env: Dict[str, str] = {}
+        self.fg_pid: Optional[int] = None
+        self._pending: List[bytes] = []
+        self._pending_len = 0
+        self._on_change = on_change
+        self._on_output = on_output
+        self.runs = 0
+
+    def _new_model(self) -> TerminalModel:
+        return TerminalModel(self.rows, self.cols, scrollback=10_000, on_reply=self._reply)
+
+    @property
+    def title(self) -> str:
+        return " ".join(self.argv)
+
+    # -- lifetime --------------------------------------------------------------
+    async def start(self) -> None:
+        self.runs += 1
+        self.state, self.error = "starting", ""
+        self._changed()
+        cmd = self.instance.command(self.argv[0], *self.argv[1:]).set_tty(self.rows, self.cols)
+        cmd.set_output_handler(self._output)
+        cmd.on_report = self._report
+        self.cmd = cmd
+        self.env = dict(cmd.env)
+        self.cwd = cmd.dir or ""
+        try:
+            await cmd.start()
+        except Error as exc:
+            self.state, self.error = "failed", str(exc)
+            self._notice(f"cannot start {self.title}: {exc}")
+            self._changed()
+            return
+        self.state = "running"
+        self._changed()
+        try:
+            await cmd.wait()
+        except ExitError:
+            pass
+        except Error as exc:
+            if not cmd.exited:
+                self.state, self.error = "failed", str(exc)
+                self._notice(str(exc))
+                self._changed()
+                return
+        except asyncio.CancelledError:
+            raise
+        self.state = "exited"
+        self._changed()
+
+    async def rerun(self) -> None:
+        """Run the same command again in this pane (after it exited)."""
+        if self.state in ("running", "starting"):
+            return
+        self.model = self._new_model()
+        self._pending.clear()
+        self._pending_len = 0
+        await self.start()
+
+    def vm_lost(self, reason: str) -> None:
+        """The VM under this pane is gone: say so in the pane itself."""
+        if self.state in ("running", "starting"):
+            self.state, self.error = "failed", reason
+            self._notice(f"the VM {self.instance.name} stopped: {reason}")
+            self._changed()
+
+    # -- exit facts ---------------------------------------------------------------
+    @property
+    def exit_status(self):
+        return self.cmd.exit_status if self.cmd is not None else None
+
+    @property
+    def duration(self) -> Optional[float]:
+        if self.cmd is None or self.cmd.started_at is None:
+            return None
+        end = self.cmd.ended_at or time.time()
+        return end - self.cmd.started_at
+
+    # -- I/O ----------------------------------------------------------------------
+    def _output(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_len += len(data)
+        self._on_output()
+
+    @property
+    def has_pending(self) -> bool:
+        return self._pending_len > 0
+
+    def pump(self, budget: float = FRAME_BUDGET) -> bool:
+        """Feed buffered output for up to ``budget`` seconds; True if some is left."""
+        deadline = time.monotonic() + budget
+        while self._pending:
+            chunk = self._pending.pop(0)
+            if len(chunk) > SLICE:
+                self._pending.insert(0, chunk[SLICE:])
+                chunk = chunk[:SLICE]
+            self._pending_len -= len(chunk)
+            self.model.feed(chunk)
+            if self.cmd is not None:
+                self.cmd.ack(len(chunk))
+            if time.monotonic() >= deadline:
+                break
+        return bool(self._pending)
+
+    def _reply(self, data: bytes) -> None:
+        self.write(data)
+
+    def write(self, data: bytes) -> None:
+        if self.cmd is not None and self.state == "running":
+            self.cmd.write(data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        rows, cols = max(1, rows), max(1, cols)
+        if (rows, cols) == (self.rows, self.cols):
+            return
+        self.rows, self.cols = rows, cols
+        self.model.resize(rows, cols)
+        if self.cmd is not None and self.state == "running":
+            self.cmd.resize(rows, cols)
+
+    def signal(self, signum: int) -> None:
+        if self.cmd is not None and self.state == "running":
+            self.cmd.send_signal(signum)
+
+    def kill(self) -> None:
+        if self.cmd is not None and self.state == "running":
+            try:
+                self.cmd.kill()
+            except Error:
+                pass
+
+    def _report(self, report: dict) -> None:
+        cwd = report.get("cwd")
+        if isinstance(cwd, str):
+            self.cwd = cwd
+        env = report.get("env")
+        if isinstance(env, dict):
+            self.env = {str(k): str(v) for k, v in env.items()}
+        pid = report.get("pid")
+        self.fg_pid = pid if isinstance(pid, int) else None
+        self._changed()
+
+    def _notice(self, text: str) -> None:
+        """A line from cctui itself, drawn in the pane through the emulator."""
+        safe = "".join(ch for ch in text if ch.isprintable())
+        self.model.feed(f"\r\n\x1b[0;1;31m[cctui] {safe}\x1b[0m\r\n".encode())
+        self._on_output()
+
+    def _changed(self) -> None:
+        try:
+            self._on_change(self)
+        except Exception:
+            pass

@@ -1,0 +1,24 @@
+"""The status line: prefix state, focused pane, VMs, and where help is."""
+from __future__ import annotations
+
+from textual.widgets import Static
+
+
+class StatusLine(Static):
+    DEFAULT_CSS = """
+    StatusLine {
+        dock: bottom;
+        height: 1;
+        width: 1fr;
+        background: $panel;
+        color: $text;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def show(self, *, prefix: str, pending: bool, pane: str, vms: str, theme: str) -> None:
+        mode = f"[b reverse $accent] {prefix} [/]" if pending else f"[dim] {prefix} [/]"
+        text = (f"{mode} {pane}  [dim]│[/] {vms}  [dim]│ theme {theme} │ "
+                f"{prefix} ? help · {prefix} : palette[/]")
+        self.update(text)

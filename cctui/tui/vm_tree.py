@@ -1,0 +1,56 @@
+"""The sidebar: VMs (state, accelerator, boot progress) and the commands in their panes."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+from textual.widgets import Tree
+
+from .pane_frame import describe_state
+from .pane_process import PaneProcess
+
+STATE_ICON = {"booting": "◌", "running": "●", "stopped": "○", "failed": "✗"}
+
+
+class VmTree(Tree):
+    DEFAULT_CSS = """
+    VmTree {
+        width: 32;
+        height: 1fr;
+        border-right: vkey $primary 30%;
+        background: $surface;
+        padding: 0 0;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__("VMs", id="sidebar")
+        self.show_root = False
+        self.guide_depth = 2
+
+    def rebuild(self, vms: List, panes: List[Tuple[str, int, PaneProcess]],
+                extra: Optional[Dict[str, List]] = None) -> None:
+        """vms: AsyncInstances; panes: (pane id, number, process)."""
+        self.clear()
+        for inst in vms:
+            icon = STATE_ICON.get(inst.state, "?")
+            accel = f" {inst.accel}" if inst.accel else ""
+            label = f"{icon} {inst.name}{accel} · {inst.state}"
+            if inst.state == "booting":
+                label += f": {inst.status_detail}"
+            elif inst.state == "failed" and inst.error is not None:
+                label += f": {inst.error}"
+            node = self.root.add(label.replace("[", "\\["), data=("vm", inst.name), expand=True)
+            shown = set()
+            for pane_id, number, process in panes:
+                if process.instance is not inst:
+                    continue
+                if process.cmd is not None:
+                    shown.add(id(process.cmd))
+                node.add_leaf(f"{number}: {process.title} — {describe_state(process)}".replace("[", "\\["),
+                              data=("pane", pane_id))
+            for cmd in getattr(inst, "commands", []):
+                if id(cmd) in shown or cmd.tty is None:
+                    continue
+                state = "running" if not cmd.exited else f"exited {cmd.exit_code()}"
+                node.add_leaf(f"· {' '.join(cmd.argv)} — {state}".replace("[", "\\["),
+                              data=("cmd", None))
