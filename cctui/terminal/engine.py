@@ -57,7 +57,7 @@ _TOKEN = re.compile(
     r"|\x1b\[([0-9;]*)m"                              # 3 SGR
     r"|\x1b\[([?>]?)([0-9;]*)([@-~])"                 # 4,5,6 CSI
     r"|(\r)"                                          # 7 CR
-    r"|\x1b\](?![PR])[^\x07\x1b\x9c]*(\x07|\x1b\\|\x9c)"  # 8 OSC (swallowed)
+    r"|\x1b\](?![PR])([^\x07\x1b\x9c]*)(?:\x07|\x1b\\|\x9c)"  # 8 OSC (swallowed)
     r"|\x1b([^\[\]#%()P_^X\x00-\x1f\x7f-\x9f])"       # 9 two-byte ESC
     r"|([\x07-\x0f\x7f])"                             # 10 single controls
     r"|\x1b[()][^\x00-\x1f\x7f-\x9f]"                 # (charset: no-op in UTF-8) -> lastindex None
@@ -196,7 +196,11 @@ class Emulator(pyte.Screen):
                 elif kind == 7:
                     self.cursor.x = 0
                 elif kind == 8:
-                    pass  # OSC: title, clipboard, colours... never forwarded
+                    # OSC: title, clipboard, colours... never forwarded; the
+                    # title is kept (bounded) for the pane's own label
+                    body = m.group(8)
+                    if body[:2] in ("0;", "2;"):
+                        self.title = body[2:258]
                 elif kind == 9:
                     self._dispatch_esc(m.group(9))
                 elif kind == 10:

@@ -1,0 +1,263 @@
+"""Unit tests for TerminalModel behaviour pyte does not have (or gets wrong)."""
+from __future__ import annotations
+
+from cctui.terminal import TerminalModel
+
+
+def text_rows(model: TerminalModel) -> list:
+    return [row.rstrip() for row in model.display]
+
+
+def make(rows: int = 5, cols: int = 20, **kw) -> tuple:
+    replies: list = []
+    model = TerminalModel(rows, cols, on_reply=replies.append, **kw)
+    return model, replies
+
+
+# ------------------------------------------------------------ alternate screen
+def test_alternate_screen_1049_restores_primary_screen_and_cursor() -> None:
+    m, _ = make()
+    m.feed(b"\x1b[32mprompt$ \x1b[0mvim file\r\nline two")
+    before_rows = m.lines
+    before_cursor = m.cursor
+    m.feed(b"\x1b[?1049h")
+    assert m.alternate_screen
+    assert text_rows(m) == [""] * 5  # alternate screen starts cleared
+    m.feed(b"\x1b[H\x1b[1;31mVIM SCREEN\x1b[3;4Hmore\x1b[?25l")
+    assert text_rows(m)[0] == "VIM SCREEN"
+    m.feed(b"\x1b[?1049l")
+    assert not m.alternate_screen
+    assert m.lines == before_rows
+    assert (m.cursor.x, m.cursor.y) == (before_cursor.x, before_cursor.y)
+    assert m.line(0)[0].fg == "green"
+
+
+def test_alternate_screen_does_not_feed_scrollback() -> None:
+    m, _ = make(rows=3)
+    m.feed(b"one\r\ntwo\r\n")
+    m.feed(b"\x1b[?1049h" + b"".join(b"alt %d\r\n" % i for i in range(50)))
+    assert m.history_len == 0
+    m.feed(b"\x1b[?1049l")
+    assert text_rows(m) == ["one", "two", ""]
+
+
+def test_alternate_screen_1047_and_47() -> None:
+    m, _ = make()
+    m.feed(b"main")
+    m.feed(b"\x1b[?1047hALT")
+    assert m.alternate_screen and text_rows(m)[0].endswith("ALT")
+    m.feed(b"\x1b[?1047l")
+    assert text_rows(m)[0] == "main"
+    m.feed(b"\x1b[?47hX\x1b[?47l")
+    assert text_rows(m)[0] == "main"
+
+
+def test_reset_leaves_alternate_screen() -> None:
+    m, _ = make()
+    m.feed(b"\x1b[?1049hxx\x1bc")
+    assert not m.alternate_screen
+    assert text_rows(m) == [""] * 5
+
+
+# ------------------------------------------------------------------ scrollback
+def test_scrollback_is_bounded_and_keeps_newest_rows() -> None:
+    m, _ = make(rows=4, cols=30, scrollback=100)
+    for i in range(1000):
+        m.feed(b"row %d\r\n" % i)
+    assert m.history_len == 100
+    assert m.history_text(m.history_len - 1) == "row 996"
+    assert m.history_text(0) == "row 897"
+
+
+def test_scrollback_bounded_after_flood() -> None:
+    m, _ = make(rows=4, cols=30, scrollback=100)
+    m.feed(b"".join(b"\x1b[3%dmrow %d\x1b[0m\r\n" % (i % 8, i) for i in range(100_000)))
+    assert m.history_len == 100
+    assert m.history_text(m.history_len - 1) == "row 99996"
+    assert m.history_text(0) == "row 99897"
+    cell = m.history_line(m.history_len - 1)[0]
+    assert cell.data == "r" and cell.fg == ["black", "red", "green", "brown", "blue", "magenta", "cyan",
+                                            "white"][99996 % 8]
+    assert text_rows(m)[:3] == ["row 99997", "row 99998", "row 99999"]
+
+
+def test_zero_scrollback_keeps_nothing() -> None:
+    m, _ = make(rows=2, scrollback=0)
+    m.feed(b"a\r\nb\r\nc\r\n" * 100)
+    assert m.history_len == 0
+
+
+def test_wrapped_lines_go_to_scrollback_as_rows() -> None:
+    m, _ = make(rows=2, cols=10)
+    m.feed(b"0123456789abcdefghij\r\nend")
+    assert m.history_len == 1
+    assert m.history_text(0) == "0123456789"
+    assert text_rows(m) == ["abcdefghij", "end"]
+
+
+def test_erase_scrollback_ed3() -> None:
+    m, _ = make(rows=2)
+    m.feed(b"a\r\nb\r\nc\r\n")
+    assert m.history_len == 2
+    m.feed(b"\x1b[3J")
+    assert m.history_len == 0
+
+
+def test_search_finds_rows_in_scrollback_and_screen() -> None:
+    m, _ = make(rows=3, cols=20)
+    m.feed("needle one\r\nhay\r\nhay\r\n中needle\r\nNEEDLE".encode())
+    hits = m.search("needle")
+    assert [(h.row, h.start, h.end) for h in hits] == [(0, 0, 6), (3, 2, 8), (4, 0, 6)]
+    assert m.search("needle", case_sensitive=True)[-1].row == 3
+
+
+# ---------------------------------------------------------------------- replies
+def test_device_attributes_and_status_replies() -> None:
+    m, replies = make()
+    m.feed(b"\x1b[c")
+    m.feed(b"\x1b[>c")
+    m.feed(b"\x1b[5n")
+    m.feed(b"abc\x1b[3;7H\x1b[6n")
+    assert replies == [b"\x1b[?62;22c", b"\x1b[>1;10;0c", b"\x1b[0n", b"\x1b[3;7R"]
+
+
+def test_query_split_across_feeds_is_answered_on_read() -> None:
+    m, replies = make()
+    m.feed(b"\x1b[")
+    m.feed(b"6n")
+    assert m.cursor == (0, 0, False)  # reading the state processes pending bytes
+    assert replies == [b"\x1b[1;1R"]
+
+
+def test_cursor_report_is_clamped_at_pending_wrap() -> None:
+    m, replies = make(cols=10)
+    m.feed(b"0123456789\x1b[6n")
+    assert replies == [b"\x1b[1;10R"]
+
+
+def test_osc_title_and_clipboard_are_swallowed() -> None:
+    m, replies = make()
+    m.feed(b"\x1b]0;evil title\x07\x1b]52;c;cm0gLXJmIC8K\x07\x1b]2;second\x1b\\ok")
+    assert replies == []
+    assert text_rows(m)[0] == "ok"
+    assert m.title == "second"  # kept for the app's own label only
+
+
+def test_dcs_is_swallowed() -> None:
+    m, replies = make()
+    m.feed(b"\x1bPq#0;2;0;0;0~~\x1b\\after")
+    assert text_rows(m)[0] == "after" and replies == []
+
+
+# ------------------------------------------------------------------------ modes
+def test_mode_flags() -> None:
+    m, _ = make()
+    assert (m.mouse_tracking, m.mouse_sgr, m.bracketed_paste, m.app_cursor_keys, m.app_keypad) == (
+        0, False, False, False, False)
+    m.feed(b"\x1b[?1000h\x1b[?1006h\x1b[?2004h\x1b[?1h\x1b=\x1b[?25l\x1b[?1004h")
+    assert m.mouse_tracking == 1000 and m.mouse_sgr and m.bracketed_paste
+    assert m.app_cursor_keys and m.app_keypad and m.cursor_hidden and m.cursor.hidden and m.focus_events
+    m.feed(b"\x1b[?1002h")
+    assert m.mouse_tracking == 1002
+    m.feed(b"\x1b[?1003h")
+    assert m.mouse_tracking == 1003
+    m.feed(b"\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?1l\x1b>\x1b[?25h")
+    assert (m.mouse_tracking, m.mouse_sgr, m.bracketed_paste, m.app_cursor_keys, m.app_keypad) == (
+        0, False, False, False, False)
+    assert not m.cursor.hidden
+
+
+def test_deccolm_is_ignored() -> None:
+    m, _ = make(cols=20)
+    m.feed(b"\x1b[?3h")
+    assert m.cols == 20
+
+
+# ---------------------------------------------------------------- scroll up/down
+def test_su_sd_within_margins() -> None:
+    m, _ = make(rows=5, cols=10)
+    m.feed(b"a\r\nb\r\nc\r\nd\r\ne")
+    m.feed(b"\x1b[2;4r\x1b[1S")
+    assert text_rows(m) == ["a", "c", "d", "", "e"]
+    m.feed(b"\x1b[2T")
+    assert text_rows(m) == ["a", "", "", "c", "e"]
+
+
+# ------------------------------------------------------------------------ resize
+def test_resize_shrink_keeps_cursor_row_and_moves_top_to_scrollback() -> None:
+    m, _ = make(rows=5, cols=20)
+    m.feed(b"1\r\n2\r\n3\r\n4\r\n5")
+    m.resize(3, 20)
+    assert (m.rows, m.cols) == (3, 20)
+    assert text_rows(m) == ["3", "4", "5"]
+    assert [m.history_text(i) for i in range(m.history_len)] == ["1", "2"]
+    assert m.cursor.y == 2
+
+
+def test_resize_shrink_drops_blank_rows_below_cursor_first() -> None:
+    m, _ = make(rows=5, cols=20)
+    m.feed(b"$ ls")
+    m.resize(2, 20)
+    assert text_rows(m) == ["$ ls", ""]
+    assert m.history_len == 0 and m.cursor == (4, 0, False)
+
+
+def test_resize_columns_truncates_and_grows() -> None:
+    m, _ = make(rows=2, cols=10)
+    m.feed(b"0123456789")
+    m.resize(2, 5)
+    assert text_rows(m)[0] == "01234" and m.cursor.x == 4
+    m.resize(3, 30)
+    assert (m.rows, m.cols) == (3, 30)
+    m.feed(b"\r\n\tX")
+    assert m.display[1].index("X") == 8
+    m.feed(b"\t\t\tY")
+    assert m.display[1].index("Y") == 29 - 0 or m.display[1].index("Y") == 24
+
+
+def test_resize_in_alternate_screen_then_leave() -> None:
+    m, _ = make(rows=5, cols=20)
+    m.feed(b"1\r\n2\r\n3\r\n4\r\n5")
+    m.feed(b"\x1b[?1049hfull screen")
+    m.resize(3, 10)
+    m.feed(b"\x1b[?1049l")
+    assert text_rows(m) == ["3", "4", "5"]
+    assert m.cursor.y == 2
+
+
+# ------------------------------------------------------------------ dirty rows
+def test_dirty_tracks_changed_rows_only() -> None:
+    m, _ = make(rows=5, cols=20)
+    m.feed(b"x")
+    m.dirty.clear()
+    m.feed(b"\x1b[3;1Hhello")
+    assert m.dirty == {2}
+    m.dirty.clear()
+    m.feed(b"\x1b[5;1H\r\n")  # scroll: every row moved
+    assert m.dirty == set(range(5))
+
+
+def test_wide_chars_and_stub_cells() -> None:
+    m, _ = make(rows=2, cols=6)
+    m.feed("中文😀".encode())
+    row = m.line(0)
+    assert [c.data for c in row] == ["中", "", "文", "", "😀", ""]
+    m.feed("x".encode())
+    assert text_rows(m)[1] == "x"  # wrapped at the edge
+
+
+def test_split_utf8_and_sequences_across_feeds() -> None:
+    m, _ = make()
+    data = "é中\x1b[31mred\x1b[0m".encode()
+    for i in range(len(data)):
+        m.feed(data[i:i + 1])
+        m.flush()
+    assert text_rows(m)[0] == "é中red"
+    assert m.line(0)[3].fg == "red" and m.line(0)[6].fg == "default"
+
+
+def test_malformed_sequences_do_not_raise() -> None:
+    m, _ = make()
+    m.feed(b"\x1b[?5A\x1b[1;2;3;4A\x1b[?6h\x1b[0d\x1b[99999999999999999999Hok\x1b[<1;2;3M\x1b")
+    m.feed(b"\x1b[?1;2$p\x1b[38:2:1:2:3mz")
+    assert "ok" in "".join(m.display)
