@@ -78,7 +78,7 @@ def model_fed(data: bytes, chunk: int, rows: int = ROWS, cols: int = COLS) -> Te
 
 def assert_same(model: TerminalModel, ref: pyte.Screen) -> None:
     rows, cols = ref.lines, ref.columns
-    assert model.display == ref.display
+    assert model.display == ["".join(ref.buffer[y][x].data for x in range(cols)) for y in range(rows)]
     for y in range(rows):
         want = [ref.buffer[y][x] for x in range(cols)]
         assert model.line(y) == want, "row %d differs" % y

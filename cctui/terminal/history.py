@@ -25,7 +25,7 @@ from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from pyte.screens import Char
 
-CompactRow = Tuple[Union[str, Tuple[str, ...]], Tuple[Tuple[int, tuple], ...]]
+CompactRow = Tuple[Union[str, Tuple[str, ...]], tuple]
 
 _BLOCK_ROWS = 256
 BLANK = Char(" ")
@@ -66,10 +66,11 @@ def compact_row(row: Optional[dict], cols: int) -> CompactRow:
     datas = list(map(_data_of, cells))
     text = "".join(datas)
     chars: Union[str, Tuple[str, ...]] = text if len(text) == len(cells) else tuple(datas)
-    runs = []
+    runs: list = []
     pos = 0
     for attrs, group in groupby(map(_attrs_of, cells)):
-        runs.append((pos, _intern(attrs)))
+        runs.append(pos)
+        runs.append(_intern(attrs))
         pos += len(list(group))
     return chars, tuple(runs)
 
@@ -82,8 +83,9 @@ def expand_row(row: CompactRow, cols: int) -> List[Char]:
     chars, runs = row
     out: List[Char] = []
     n = len(chars)
-    for i, (start, attrs) in enumerate(runs):
-        end = runs[i + 1][0] if i + 1 < len(runs) else n
+    for i in range(0, len(runs), 2):
+        start, attrs = runs[i], runs[i + 1]
+        end = runs[i + 2] if i + 2 < len(runs) else n
         cmap = _cell_cache.get(attrs)
         if cmap is None:
             if len(_cell_cache) > 4096:

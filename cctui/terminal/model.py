@@ -132,9 +132,10 @@ class TerminalModel:
 
     @property
     def display(self) -> List[str]:
-        """Screen rows as text (wide-character stubs left out), like pyte's."""
+        """Screen rows as text, wide-character stubs left out (pyte's own
+        ``display`` asserts on a stub whose wide character was overwritten)."""
         self.flush()
-        return self._screen.display
+        return ["".join([c.data for c in self.line(y)]) for y in range(self._screen.lines)]
 
     @property
     def cursor(self) -> CursorState:
