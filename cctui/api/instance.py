@@ -151,17 +151,14 @@ class AsyncInstance:
     def entrypoint_argv(self, args: Sequence[str]) -> List[str]:
         """Seed semantics: no args -> ENTRYPOINT+CMD; args -> ENTRYPOINT+args.
 
-        For the host image the entrypoint is the user's login shell unless the
-        instance was given one.
+        With neither ENTRYPOINT nor CMD the entrypoint is a shell: the user's
+        login shell for the host image, /bin/sh in an image.
         """
-        entrypoint = self._entrypoint
-        if entrypoint is None:
-            entrypoint = [login_shell()] if self.image == "host" else []
+        entrypoint = self._entrypoint or []
+        if not entrypoint and not self._cmd:
+            entrypoint = [login_shell() if self.image == "host" else "/bin/sh"]
         rest = list(args) if args else list(self._cmd or [])
-        argv = list(entrypoint) + rest
-        if not argv:
-            argv = ["/bin/sh"]
-        return argv
+        return list(entrypoint) + rest
 
     def entrypoint_command(self, *args: str) -> AsyncCmd:
         argv = self.entrypoint_argv(args)

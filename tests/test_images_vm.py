@@ -1,0 +1,105 @@
+"""OCI images booted in a real VM: ENTRYPOINT/CMD/ENV/WorkingDir/User and whiteouts.
+
+The image is made of busybox alone (no Python): the agent runs from the host root
+and starts every command inside the image's root.
+"""
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import cctui
+from test_images_unpack import (BUSYBOX, OCI_TAR, OCI_TAR_GZIP, base_layer, file, image_config,
+                                layer, oci_files, top_layer, write_dir, write_tar)
+
+pytestmark = pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static (quickstart installs it)")
+
+CONFIG = {
+    "Env": ["PATH=/usr/bin:/bin", "GREETING=hello from the image"],
+    "Entrypoint": ["/bin/sh", "-c", 'echo "ep:$*"', "ep"],
+    "Cmd": ["default", "cmd"],
+    "WorkingDir": "/srv/app",
+    "User": "app",
+}
+
+
+def passwd_layer() -> bytes:
+    return layer(file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"
+                                    b"app:x:1000:1000:app:/srv/app:/bin/sh\n"),
+                 file("etc/group", b"root:x:0:\napp:x:1000:\n"))
+
+
+@pytest.fixture(scope="module")
+def image_vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cctui.Instance]:
+    layers = [(OCI_TAR, base_layer()), (OCI_TAR_GZIP, gzip.compress(top_layer(), mtime=0)),
+              (OCI_TAR, passwd_layer())]
+    uncompressed = [base_layer(), top_layer(), passwd_layer()]
+    files, _ = oci_files(layers, image_config(uncompressed, CONFIG))
+    path = write_tar(files, tmp_path_factory.mktemp("img") / "image.tar")
+    vm = cctui.boot(image=str(path))
+    try:
+        yield vm
+    finally:
+        vm.close()
+
+
+def test_entrypoint_without_args_runs_entrypoint_plus_cmd(image_vm: cctui.Instance) -> None:
+    assert image_vm.entrypoint_command().output() == b"ep:default cmd\n"
+
+
+def test_entrypoint_with_args_replaces_cmd(image_vm: cctui.Instance) -> None:
+    assert image_vm.entrypoint_command("--verbose", "x").output() == b"ep:--verbose x\n"
+
+
+def test_environ_comes_from_the_image(image_vm: cctui.Instance) -> None:
+    cmd = image_vm.command("sh", "-c", "echo $GREETING; echo $PATH")
+    assert "GREETING=hello from the image" in cmd.environ()
+    assert "TERM=xterm-256color" in cmd.environ()
+    assert cmd.output() == b"hello from the image\n/usr/bin:/bin\n"
+
+
+def test_default_directory_and_user(image_vm: cctui.Instance) -> None:
+    assert image_vm.command("sh", "-c", "pwd; busybox id -u").output() == b"/srv/app\n1000\n"
+
+
+def test_commands_run_inside_the_image_root(image_vm: cctui.Instance) -> None:
+    # The image has no python3 and no /usr/bin/env beyond busybox's: this is not the host root.
+    with pytest.raises(cctui.ExecutableNotFound):
+        image_vm.command("python3", "-c", "1").start()
+    assert image_vm.command("busybox", "cat", "/etc/app/new").output() == b"from layer 2\n"
+
+
+def test_whiteouts_took_effect(image_vm: cctui.Instance) -> None:
+    run = lambda script: image_vm.command("sh", "-c", script).output()  # noqa: E731
+    assert run("busybox cat /etc/motd") == b"layer 2 motd\n"
+    assert run("test -e /etc/remove-me && echo present || echo gone") == b"gone\n"
+    assert run("busybox ls /etc/app") == b"new\n"                  # opaque dir hid old-a, sub/
+    assert run("test -e /etc/same-layer && echo kept") == b"kept\n"
+
+
+def test_file_methods_use_the_image_root(image_vm: cctui.Instance) -> None:
+    assert image_vm.read_file("/etc/motd") == b"layer 2 motd\n"
+    image_vm.write_file("/srv/app/written", b"data")
+    assert image_vm.command("busybox", "cat", "/srv/app/written").output() == b"data"
+
+
+def test_rootfs_directory_image(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "busybox").write_bytes(BUSYBOX.read_bytes())
+    (root / "bin" / "busybox").chmod(0o755)
+    (root / "bin" / "sh").symlink_to("busybox")
+    (root / "etc").mkdir()
+    (root / "etc" / "hostname-in-image").write_text("rootfs dir\n")
+    with cctui.boot(image=str(root)) as vm:
+        assert vm.entrypoint_command("-c", "busybox cat /etc/hostname-in-image").output() == b"rootfs dir\n"
+
+
+def test_bad_image_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.tar"
+    bad.write_bytes(b"this is not a tarball")
+    with pytest.raises(cctui.ImageError, match="broken.tar"):
+        cctui.boot(image=str(bad))
