@@ -508,6 +508,8 @@ class CctuiApp(App):
         self.exit(0)
 
     async def on_unmount(self) -> None:
+        for frame in self.layout_widget.frames.values():
+            frame.process.kill()   # closing the app ends its panes' commands
         await self.shutdown_owned_vms()
 
     async def shutdown_owned_vms(self) -> None:

@@ -1,0 +1,222 @@
+"""Pilot tests of the TUI against real VMs (TCG here): panes, layout, panels, alt screen.
+
+One VM is booted per module on a loop that every test reuses (the instance's
+streams belong to the loop that booted it); each test runs the app on that loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import Callable, Iterator
+
+import pytest
+
+from cctui.aio import AsyncInstance
+from cctui.machine import boot_async
+from cctui.tui.app import CctuiApp
+from cctui.tui.pane_frame import PaneFrame
+
+# bash without the user's rc files: a host's ~/.bashrc (pyenv init...) takes tens
+# of seconds under TCG, which is the guest's business, not the multiplexer's.
+SHELL = ["env", "PS1=tui$ ", "bash", "--norc", "--noprofile"]
+SIZE = (160, 48)
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def vm(loop) -> Iterator[AsyncInstance]:
+    inst = loop.run_until_complete(boot_async("host", name="vmA"))
+    yield inst
+    loop.run_until_complete(inst.close())
+
+
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CCTUI_CONFIG_DIR", str(tmp_path / "config"))
+
+
+async def until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
+    """Poll the app's state (the loop keeps running while we sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+        await asyncio.sleep(0.05)
+
+
+def drawn(frame: PaneFrame) -> str:
+    """What the pane's widget draws (its strips), one line a row."""
+    view = frame.view
+    return "\n".join(view.render_line(y).text.rstrip() for y in range(view.size.height))
+
+
+def frames(app: CctuiApp):
+    return list(app.layout_widget.frames.values())
+
+
+async def shell_ready(app: CctuiApp, frame: PaneFrame) -> None:
+    await until(lambda: frame.process.state == "running", 60, "the command to start")
+    await until(lambda: "tui$" in drawn(frame), 60, "a shell prompt")
+
+
+async def type_line(pilot, text: str) -> None:
+    await pilot.press(*[{" ": "space"}.get(c, c) for c in text], "enter")
+
+
+def run(loop, coro):
+    return loop.run_until_complete(asyncio.wait_for(coro, 300))
+
+
+def test_type_a_command_and_read_the_screen(loop, vm):
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frames(app)[0]
+            await shell_ready(app, frame)
+            await type_line(pilot, "echo $((6*7))XY")
+            await until(lambda: "42XY" in drawn(frame), 30, "the command's output")
+            await type_line(pilot, "printf '\\033[1;31mRED\\033[0m\\n'")
+            await until(lambda: "RED" in drawn(frame))
+            row = next(y for y in range(frame.view.size.height)
+                       if frame.view.render_line(y).text.startswith("RED"))
+            style = frame.view.render_line(row)._segments[0].style
+            assert style.bold and style.color.triplet is not None
+    run(loop, scenario())
+
+
+def test_split_focus_zoom_close(loop, vm):
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            first = frames(app)[0]
+            await shell_ready(app, first)
+            await pilot.press("ctrl+b", "percent_sign")
+            await until(lambda: len(frames(app)) == 2, what="a second pane")
+            second = frames(app)[1]
+            assert app.focused_pane == second.pane_id
+            assert second.region.x > first.region.x          # side by side
+            await pilot.press("ctrl+b", "quotation_mark")
+            await until(lambda: len(frames(app)) == 3, what="a third pane")
+            third = frames(app)[2]
+            await pilot.pause()
+            assert third.region.y > second.region.y          # stacked under the second
+            await pilot.press("ctrl+b", "left")
+            await until(lambda: app.focused_pane == first.pane_id, what="focus left")
+            await pilot.press("ctrl+b", "o")
+            await until(lambda: app.focused_pane != first.pane_id, what="focus next")
+            # a click focuses too
+            await pilot.click(f"#{first.pane_id} TerminalView")
+            await until(lambda: app.focused_pane == first.pane_id, what="click focus")
+            await pilot.press("ctrl+b", "z")
+            await pilot.pause()
+            assert app.layout_widget.zoomed == first.pane_id
+            assert not second.display and first.region.width == app.layout_widget.size.width
+            await pilot.press("ctrl+b", "z")
+            await pilot.pause()
+            assert second.display and app.layout_widget.zoomed is None
+            width = first.region.width
+            await pilot.press("ctrl+b", "ctrl+right")
+            await until(lambda: first.region.width > width, what="the split to move")
+            await pilot.press("ctrl+b", "x")
+            await until(lambda: len(frames(app)) == 2, what="the pane to close")
+            assert app.focused_pane in app.layout_widget.frames
+    run(loop, scenario())
+
+
+def test_cwd_panel_follows_cd_and_exit_panel_shows_code(loop, vm):
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frames(app)[0]
+            await shell_ready(app, frame)
+            await type_line(pilot, "cd /tmp")
+            await until(lambda: "/tmp" in str(app.cwd_panel.body.render()), 30, "cwd /tmp")
+            await pilot.press("ctrl+b", "e")       # the environment panel, filtered
+            await until(lambda: app.env_panel.display and app.env_panel.table.row_count > 3)
+            app.env_panel.filter.value = "TERM"
+            await until(lambda: 0 < app.env_panel.table.row_count < 4, what="env filter")
+            await type_line(pilot, "exit 3")
+            await until(lambda: frame.process.state == "exited", 30, "the exit")
+            await until(lambda: "exit 3" in str(app.exit_panel.body.render()), 10, "exit 3 shown")
+            assert "exited 3" in str(frame.title_bar.render())
+            await pilot.press("ctrl+b", "r")                   # re-run it in its pane
+            await until(lambda: frame.process.state == "running" and frame.process.runs == 2)
+            await until(lambda: "tui$" in drawn(frame), 60, "the prompt again")
+    run(loop, scenario())
+
+
+def test_less_uses_the_alternate_screen_and_the_shell_comes_back(loop, vm):
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frames(app)[0]
+            await shell_ready(app, frame)
+            await type_line(pilot, "echo BEFORE-LESS")
+            await until(lambda: drawn(frame).count("BEFORE-LESS") == 2)
+            await type_line(pilot, "less /etc/passwd")
+            await until(lambda: frame.process.model.alternate_screen, 60, "the alternate screen")
+            await until(lambda: "root:x:0:0" in drawn(frame), 30, "less showing the file")
+            assert "BEFORE-LESS" not in drawn(frame)
+            await pilot.press("q")
+            await until(lambda: not frame.process.model.alternate_screen, 30, "leaving it")
+            await until(lambda: drawn(frame).count("BEFORE-LESS") == 2, 10, "the shell screen")
+            assert "root:x:0:0" not in drawn(frame)
+    run(loop, scenario())
+
+
+def test_resize_reaches_the_guest(loop, vm):
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frames(app)[0]
+            await shell_ready(app, frame)
+            await pilot.press("ctrl+b", "minus")           # split down: the pane halves
+            await until(lambda: len(frames(app)) == 2)
+            await pilot.press("ctrl+b", "up")
+            await until(lambda: app.focused_pane == frame.pane_id)
+            await pilot.pause()
+            rows, cols = frame.view.size.height, frame.view.size.width
+            assert (frame.process.rows, frame.process.cols) == (rows, cols)
+            await type_line(pilot, "stty size")
+            await until(lambda: f"{rows} {cols}" in drawn(frame), 30, f"stty size = {rows} {cols}")
+            await pilot.resize_terminal(140, 40)
+            await until(lambda: frame.view.size.width != cols, 10, "a new width")
+            await pilot.pause()
+            rows, cols = frame.view.size.height, frame.view.size.width
+            await type_line(pilot, "clear; stty size")
+            await until(lambda: f"{rows} {cols}" in drawn(frame), 30, f"stty size = {rows} {cols}")
+    run(loop, scenario())
+
+
+def test_app_survives_a_vm_killed_from_outside(loop, vm):
+    async def scenario():
+        doomed = await boot_async("host", name="doomed")
+        app = CctuiApp(instances=[vm, doomed], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            good = frames(app)[0]
+            await shell_ready(app, good)
+            bad = await app.open_pane(doomed, SHELL)
+            await shell_ready(app, bad)
+            os.kill(doomed._backend.machine.qemu.proc.pid, signal.SIGKILL)
+            await until(lambda: doomed.state == "failed", 30, "the VM to be noticed dead")
+            await until(lambda: bad.process.state == "failed", 30, "the pane to say so")
+            assert "failed" in str(bad.title_bar.render())
+            assert "stopped" in drawn(bad) or "not running" in drawn(bad).lower()
+            assert app.is_running
+            app.focus_pane(good.pane_id)
+            await until(lambda: app.focused_pane == good.pane_id)
+            await type_line(pilot, "echo STILL-$((40+2))")
+            await until(lambda: "STILL-42" in drawn(good), 30, "the other VM's pane")
+        await doomed.close()
+    run(loop, scenario())
