@@ -37,5 +37,6 @@ class Agent:
                 return 0                     # a local agent just ends with its init exec
             if not self.transport.reconnects:
                 return 0 if outcome == EOF else 2
-            print(f"guest_pty_agent: session ended ({outcome}); waiting for the host",
-                  file=sys.stderr)
+            if outcome != EOF:      # EOF repeats while no host is attached: stay quiet
+                print(f"guest_pty_agent: session ended ({outcome}); waiting for the host",
+                      file=sys.stderr)
