@@ -167,8 +167,8 @@ class CctuiApp(App):
                 break
         inst = AsyncInstance(name=name, image=image or self.image)
         self._owned.append(inst)
-        self._track(inst)
         self._boot_started[name] = time.time()
+        self._track(inst)
         self.run_worker(self._boot(inst, image or self.image), group="boot", exit_on_error=False)
         self._refresh_all()
         return inst
@@ -187,6 +187,11 @@ class CctuiApp(App):
 
     def on_vm_changed(self, message: VmChanged) -> None:
         inst = self.vms.get(message.vm_name)
+        if inst is not None and inst.state == "booting":
+            started = self._boot_started.get(inst.name, time.time())
+            for frame in self.layout_widget.frames.values():
+                if frame.process.instance is inst:
+                    frame.process.boot_progress(inst.status_detail, time.time() - started)
         if inst is not None and inst.state in ("failed", "stopped"):
             reason = str(inst.error or inst.status_detail or inst.state)
             for frame in self.layout_widget.frames.values():
@@ -281,6 +286,7 @@ class CctuiApp(App):
         if frame is None:
             return
         frame.update_title()
+        frame.view.follow_model()
         if frame.process.state != "running":
             frame.view.refresh()
         if message.pane_id == self.focused_pane:
@@ -535,8 +541,7 @@ class CctuiApp(App):
 
     async def _after_prefix(self, event: events.Key) -> None:
         key = event.key
-        if key == self.prefix or (len(key) == 1 and key == self.prefix.split("+")[-1]
-                                  and False):
+        if key == self.prefix:
             frame = self.current_frame()
             if frame is not None:
                 frame.process.write(chr(ord(self.prefix.split("+")[-1]) & 0x1F).encode())
@@ -584,7 +589,9 @@ class CctuiApp(App):
         frame = self.current_frame()
         if frame is not None:
             p = frame.process
-            pane = f"{frame.number} {p.instance.name}: {p.title} · {describe_state(p)}"
+            pane = f"{frame.number} {p.instance.name}: {p.title}"
+            if p.instance.state != "booting":
+                pane += f" · {describe_state(p)}"
         else:
             pane = "no pane"
         parts = []

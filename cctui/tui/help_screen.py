@@ -12,7 +12,7 @@ from .keymap import ACTIONS, display_keys
 
 def help_text(prefix: str) -> str:
     lines = [f"[b]cctui[/b] — every key goes to the focused guest program, except after "
-             f"the prefix [b]{prefix}[/b].", f"[dim]{prefix} {prefix.split('+')[-1]} sends the prefix "
+             f"the prefix [b]{prefix}[/b].", f"[dim]{prefix} {prefix} sends the prefix "
              f"itself to the guest; Esc cancels the prefix.[/dim]", ""]
     group = None
     for item in ACTIONS:

@@ -45,12 +45,27 @@ class PaneProcess:
 
     @property
     def title(self) -> str:
-        return " ".join(self.argv)
+        """The command as a user thinks of it: ``env K=V ... prog args`` shows ``prog args``."""
+        argv = self.argv
+        if argv and argv[0].rsplit("/", 1)[-1] == "env":
+            rest = argv[1:]
+            while rest and ("=" in rest[0] or rest[0].startswith("-")):
+                rest = rest[1:]
+            argv = rest or argv
+        return " ".join(argv)
 
     # -- lifetime --------------------------------------------------------------
+    def boot_progress(self, detail: str, seconds: float) -> None:
+        """While the VM boots, the pane tells what it is doing (replaced once the command runs)."""
+        if self.state == "starting":
+            self._notice(f"{self.instance.name}: {detail} ({seconds:.1f}s)", dim=True)
+
     async def start(self) -> None:
         self.runs += 1
         self.state, self.error = "starting", ""
+        self.model = self._new_model()
+        self._pending.clear()
+        self._pending_len = 0
         self._changed()
         cmd = self.instance.command(self.argv[0], *self.argv[1:]).set_tty(self.rows, self.cols)
         cmd.set_output_handler(self._output)
@@ -86,9 +101,6 @@ class PaneProcess:
         """Run the same command again in this pane (after it exited)."""
         if self.state in ("running", "starting"):
             return
-        self.model = self._new_model()
-        self._pending.clear()
-        self._pending_len = 0
         await self.start()
 
     def vm_lost(self, reason: str) -> None:
@@ -174,10 +186,13 @@ class PaneProcess:
         self.fg_pid = pid if isinstance(pid, int) else None
         self._changed()
 
-    def _notice(self, text: str) -> None:
+    def _notice(self, text: str, dim: bool = False) -> None:
         """A line from cctui itself, drawn in the pane through the emulator."""
         safe = "".join(ch for ch in text if ch.isprintable())
-        self.model.feed(f"\r\n\x1b[0;1;31m[cctui] {safe}\x1b[0m\r\n".encode())
+        if dim:
+            self.model.feed(f"\x1b[0;2m[cctui] {safe}\x1b[0m\r\n".encode())
+        else:
+            self.model.feed(f"\r\n\x1b[0;1;31m[cctui] {safe}\x1b[0m\r\n".encode())
         self._on_output()
 
     def _changed(self) -> None:

@@ -46,6 +46,7 @@ class TerminalView(Widget, can_focus=True):
         self.pane_id = pane_id
         self._cache: Dict[int, Strip] = {}
         self._cursor_row: Optional[int] = None
+        self._drawn_model = process.model
         self._flush_scheduled = False
         self._selecting = False
         self._sel_anchor: Optional[Point] = None
@@ -94,6 +95,7 @@ class TerminalView(Widget, can_focus=True):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self.follow_model()
         model = self.model
         before = model.history_len
         more = self.process.pump()
@@ -117,6 +119,12 @@ class TerminalView(Widget, can_focus=True):
         if more:
             self.set_timer(FRAME, self._flush)
             self._flush_scheduled = True
+
+    def follow_model(self) -> None:
+        """The process replaced its model (a new run): draw the new one from scratch."""
+        if self.model is not self._drawn_model:
+            self._drawn_model = self.model
+            self.redraw()
 
     def redraw(self) -> None:
         """Everything (a new model after a re-run, a state change)."""

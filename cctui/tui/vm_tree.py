@@ -19,6 +19,7 @@ class VmTree(Tree):
         border-right: vkey $primary 30%;
         background: $surface;
         padding: 0 0;
+        overflow-x: hidden;
     }
     """
 
