@@ -6,22 +6,31 @@ import sys
 from typing import List, Optional
 
 
+def _vm_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """The VM options, accepted before or after the subcommand."""
+    value = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
+    parser.add_argument("--image", default=value("host"),
+                        help="'host' (the host's root, read-only), an OCI layout/tarball, "
+                             "a docker-save tarball or a root-filesystem directory")
+    parser.add_argument("--accel", default=value("auto"), choices=["auto", "kvm", "tcg"])
+    parser.add_argument("--memory", type=int, default=value(1024), help="guest memory in MiB")
+    parser.add_argument("--cpus", type=int, default=value(2))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cctui", description=(
         "A terminal multiplexer for QEMU VMs. With no command: open the TUI."))
-    parser.add_argument("--image", default="host",
-                        help="'host' (the host's root, read-only), an OCI layout/tarball, "
-                             "a docker-save tarball or a root-filesystem directory")
-    parser.add_argument("--accel", default="auto", choices=["auto", "kvm", "tcg"])
-    parser.add_argument("--memory", type=int, default=1024, help="guest memory in MiB")
-    parser.add_argument("--cpus", type=int, default=2)
+    _vm_options(parser, True)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("doctor", help="report what this host can do and what is missing")
     fetch = sub.add_parser("fetch-kernel", help="unpack a distribution kernel into the cache")
     fetch.add_argument("--if-missing", action="store_true")
-    run = sub.add_parser("run", help="boot, run one command, print its output, power off")
+    run = sub.add_parser("run", help="boot, run one command (default: the image's entrypoint), "
+                                      "stream its output, power off; exits with its status")
+    _vm_options(run, False)
     run.add_argument("argv", nargs=argparse.REMAINDER)
-    sub.add_parser("tui", help="open the full-screen multiplexer (the default)")
+    tui = sub.add_parser("tui", help="open the full-screen multiplexer (the default)")
+    _vm_options(tui, False)
     return parser
 
 
@@ -57,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with cctui.boot(args.image, accel=args.accel, memory_mb=args.memory,
                         cpus=args.cpus) as vm:
-            cmd = vm.entrypoint_command(*argv) if not argv else vm.command(*argv)
+            cmd = vm.entrypoint_command() if not argv else vm.command(*argv)
             cmd.set_stdout(sys.stdout.buffer).set_stderr(sys.stderr.buffer)
             try:
                 cmd.run()

@@ -96,6 +96,29 @@ def resolve_user(user: object) -> Optional[Credentials]:
     return creds
 
 
+def resolve_user_in(root: str, user: object) -> Optional[Credentials]:
+    """Like resolve_user, but against an image's own /etc/passwd."""
+    if user is None:
+        return None
+    entries = {}
+    try:
+        with open(os.path.join(root, "etc/passwd"), encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 4 and fields[2].isdigit() and fields[3].isdigit():
+                    entries[fields[0]] = (int(fields[2]), int(fields[3]))
+    except OSError:
+        pass
+    text = str(user)
+    if text in entries:
+        uid, gid = entries[text]
+        return (None, uid, gid)
+    if text.isdigit():
+        gids = [gid for uid, gid in entries.values() if uid == int(text)]
+        return (None, int(text), gids[0] if gids else 0)
+    raise StartError(BAD_USER, f"unknown user in the image: {user}")
+
+
 def check_dir(path: Optional[str]) -> None:
     if path is not None and not os.path.isdir(path):
         what = "not a directory" if os.path.exists(path) else "no such file or directory"
@@ -167,6 +190,17 @@ def _exec_child(path: str, spec: StartSpec, creds: Optional[Credentials],
                 os.dup2(fd, target)
             for fd in high:
                 os.close(fd)
+        if spec.root is not None:
+            stage = "chroot"
+            os.chroot(spec.root)
+            os.chdir("/")
+            stage = "lookup"
+            try:
+                path = resolve_executable(spec.argv[0], spec.env)
+            except StartError as exc:
+                code = errno.EACCES if exc.kind == PERMISSION else errno.ENOENT
+                raise OSError(code, exc.message) from None
+            stage = "setup"
         _prepare_child(creds, spec.dir)
         stage = "exec"
         os.execve(path, spec.argv, spec.env)
@@ -181,6 +215,10 @@ def _exec_child(path: str, spec: StartSpec, creds: Optional[Credentials],
 
 def _failure(stage: str, code: int, path: str, spec: StartSpec) -> StartError:
     text = os.strerror(code) if code else "unknown error"
+    if stage == "lookup":
+        if code == errno.EACCES:
+            return StartError(PERMISSION, f"{spec.argv[0]}: permission denied")
+        return StartError(NOT_FOUND, f"executable file not found in $PATH: {spec.argv[0]}")
     if stage == "chdir":
         return StartError(BAD_DIR, f"chdir {spec.dir}: {text}")
     if stage == "user":
@@ -291,6 +329,17 @@ def _spawn_pipes(path: str, spec: StartSpec, creds: Optional[Credentials]) -> Sp
 
 def spawn(spec: StartSpec) -> Spawned:
     """Start the command or raise StartError; the caller reaps the pid."""
+    if spec.root is not None:
+        # Inside an image: look up argv[0], the user and the directory in its root,
+        # in the child after chroot (so the image's own symlinks resolve).
+        if not os.path.isdir(spec.root):
+            raise StartError(OTHER, f"image root {spec.root} is not mounted")
+        creds = resolve_user_in(spec.root, spec.user)
+        if spec.dir is None:
+            spec.dir = "/"
+        if spec.tty:
+            return _spawn_forkpty(spec.argv[0], spec, creds)
+        return _spawn_pipes(spec.argv[0], spec, creds)
     path = resolve_executable(spec.argv[0], spec.env)
     check_dir(spec.dir)
     creds = resolve_user(spec.user)

@@ -42,3 +42,13 @@ def snapshot(pid: int) -> Optional[Dict[str, Any]]:
     except OSError:
         cwd = None
     return {"pid": pid, "cwd": cwd, "env": read_environ(pid)}
+
+
+def inside_root(path: str, root: str) -> str:
+    """A path as a chrooted process sees it (its cwd is read from outside)."""
+    root = root.rstrip("/")
+    if path == root:
+        return "/"
+    if path.startswith(root + "/"):
+        return path[len(root):]
+    return path

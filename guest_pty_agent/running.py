@@ -40,6 +40,7 @@ class RunningExec:
         self.pid = proc.pid
         self.tty = proc.master is not None
         self.init = spec.init
+        self.root = spec.root
         self.reports = spec.reports and self.tty
         self._push = push
         self._congested = congested
@@ -243,6 +244,8 @@ class RunningExec:
         master = self.proc.master
         assert master is not None
         snap = reports.snapshot(reports.foreground_pid(master, self.pid))
+        if snap is not None and self.root and isinstance(snap.get("cwd"), str):
+            snap["cwd"] = reports.inside_root(snap["cwd"], self.root)
         if snap is not None and snap != self._last_report:
             self._last_report = snap
             try:

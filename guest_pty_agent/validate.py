@@ -5,6 +5,8 @@ ProtocolError (the session ends with an ERROR frame), never a traceback.
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -54,6 +56,7 @@ class StartSpec:
     window: int
     reports: bool
     init: bool
+    root: Optional[str] = None     # chroot for the command (an image's root)
 
 
 def start_spec(obj: Dict[str, Any]) -> StartSpec:
@@ -71,6 +74,9 @@ def start_spec(obj: Dict[str, Any]) -> StartSpec:
     cwd = _get(obj, "dir", (str,), None)
     if cwd is not None:
         _text(cwd, "dir", empty_ok=False)
+    root = _get(obj, "root", (str,), None)
+    if root is not None and not _text(root, "root", empty_ok=False).startswith("/"):
+        raise ProtocolError("root must be an absolute path")
     user = _get(obj, "user", (str, int), None)
     if isinstance(user, str):
         _text(user, "user", empty_ok=False)
@@ -83,6 +89,7 @@ def start_spec(obj: Dict[str, Any]) -> StartSpec:
         window=_int(obj, "window", 0, 2**32 - 1, DEFAULT_WINDOW),
         reports=_get(obj, "reports", (bool,), False),
         init=_get(obj, "init", (bool,), False),
+        root=root,
     )
 
 
@@ -104,6 +111,12 @@ def file_request(obj: Dict[str, Any]) -> Dict[str, Any]:
     req: Dict[str, Any] = {"op": op}
     if op in ("mkdir_all", "write_file", "read_file"):
         req["path"] = _text(_get(obj, "path", (str,)), "path", empty_ok=False)
+        root = _get(obj, "root", (str,), None)
+        if root is not None:
+            if not _text(root, "root", empty_ok=False).startswith("/"):
+                raise ProtocolError("root must be an absolute path")
+            # Paths of an image's files are taken inside its root.
+            req["path"] = os.path.join(root, os.path.normpath("/" + req["path"]).lstrip("/"))
     if op == "mkdir_all":
         req["mode"] = _int(obj, "mode", 0, 0o7777, 0o755)
     elif op == "write_file":

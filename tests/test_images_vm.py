@@ -69,11 +69,15 @@ def test_commands_run_inside_the_image_root(image_vm: cctui.Instance) -> None:
     # The image has no python3 and no /usr/bin/env beyond busybox's: this is not the host root.
     with pytest.raises(cctui.ExecutableNotFound):
         image_vm.command("python3", "-c", "1").start()
-    assert image_vm.command("busybox", "cat", "/etc/app/new").output() == b"from layer 2\n"
+    # /etc/app is root-only (0750): the image's default user "app" may not read it.
+    with pytest.raises(cctui.ExitError):
+        image_vm.command("busybox", "cat", "/etc/app/new").output()
+    root_cat = image_vm.command("busybox", "cat", "/etc/app/new").set_user("root")
+    assert root_cat.output() == b"from layer 2\n"
 
 
 def test_whiteouts_took_effect(image_vm: cctui.Instance) -> None:
-    run = lambda script: image_vm.command("sh", "-c", script).output()  # noqa: E731
+    run = lambda script: image_vm.command("sh", "-c", script).set_user(0).output()  # noqa: E731
     assert run("busybox cat /etc/motd") == b"layer 2 motd\n"
     assert run("test -e /etc/remove-me && echo present || echo gone") == b"gone\n"
     assert run("busybox ls /etc/app") == b"new\n"                  # opaque dir hid old-a, sub/
@@ -103,3 +107,19 @@ def test_bad_image_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a tarball")
     with pytest.raises(cctui.ImageError, match="broken.tar"):
         cctui.boot(image=str(bad))
+
+
+def test_cli_run_takes_the_same_image_argument(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    files, _ = oci_files([(OCI_TAR, base_layer()), (OCI_TAR, passwd_layer())],
+                         image_config([base_layer(), passwd_layer()], CONFIG))
+    image = write_dir(files, tmp_path / "layout")
+    done = subprocess.run([sys.executable, "-m", "cctui", "run", "--image", str(image), "--",
+                           "sh", "-c", "echo $GREETING; exit 4"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout == "hello from the image\n", done.stderr
+    assert done.returncode == 4
+    bad = subprocess.run([sys.executable, "-m", "cctui", "run", "--image", str(tmp_path / "nope")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 125 and "nope" in bad.stderr
