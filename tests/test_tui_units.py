@@ -1,0 +1,107 @@
+"""The TUI's pure parts: key encoding, the split tree, theme files, cell painting."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from pyte.screens import Char
+
+from cctui.tui.keys import encode_key, encode_mouse, encode_paste
+from cctui.tui.layout_tree import LayoutTree
+from cctui.tui.render import Painter, row_strip
+from cctui.tui.themes import ThemeError, load_settings, load_themes, parse_theme, save_setting
+
+
+@pytest.mark.parametrize("key,char,app,expected", [
+    ("a", "a", False, b"a"),
+    ("A", "A", False, b"A"),
+    ("enter", "\r", False, b"\r"),
+    ("ctrl+c", None, False, b"\x03"),
+    ("ctrl+a", None, False, b"\x01"),
+    ("alt+x", None, False, b"\x1bx"),
+    ("up", None, False, b"\x1b[A"),
+    ("up", None, True, b"\x1bOA"),
+    ("shift+up", None, True, b"\x1b[1;2A"),
+    ("ctrl+right", None, False, b"\x1b[1;5C"),
+    ("ctrl+shift+left", None, False, b"\x1b[1;6D"),
+    ("delete", None, False, b"\x1b[3~"),
+    ("ctrl+delete", None, False, b"\x1b[3;5~"),
+    ("pageup", None, False, b"\x1b[5~"),
+    ("f1", None, False, b"\x1bOP"),
+    ("f5", None, False, b"\x1b[15~"),
+    ("shift+f5", None, False, b"\x1b[15;2~"),
+    ("shift+tab", None, False, b"\x1b[Z"),
+    ("backspace", None, False, b"\x7f"),
+    ("escape", None, False, b"\x1b"),
+    ("é", "é", False, "é".encode()),
+])
+def test_keys_encode_like_xterm(key, char, app, expected):
+    assert encode_key(key, char, app) == expected
+
+
+def test_paste_is_bracketed_only_when_asked_and_cannot_break_out():
+    assert encode_paste("a\nb", False) == b"a\rb"
+    assert encode_paste("x\x1b[201~rm -rf /\n", True) == b"\x1b[200~xrm -rf /\r\x1b[201~"
+
+
+def test_mouse_reports():
+    assert encode_mouse(0, 4, 2, True, False, sgr=True) == b"\x1b[<0;5;3M"
+    assert encode_mouse(0, 4, 2, False, False, sgr=True) == b"\x1b[<0;5;3m"
+    assert encode_mouse(64, 0, 0, True, False, sgr=False) == b"\x1b[M`!!"
+
+
+def test_layout_splits_focus_neighbours_and_resize():
+    tree = LayoutTree()
+    tree.add("a")
+    tree.add("b", "a", "row")
+    tree.add("c", "b", "column")
+    regions, dividers = tree.regions((101, 40))
+    assert regions["a"].right + 1 == regions["b"].x          # one divider column between
+    assert regions["b"].bottom + 1 == regions["c"].y
+    assert len(dividers) == 2
+    assert sum(r.width for k, r in regions.items() if k != "c") + 1 == 101
+    assert tree.neighbour("a", "right", (101, 40)) in ("b", "c")
+    assert tree.neighbour("c", "up", (101, 40)) == "b"
+    assert tree.neighbour("b", "left", (101, 40)) == "a"
+    assert tree.neighbour("a", "left", (101, 40)) is None
+    width = regions["a"].width
+    assert tree.resize("a", "row", 10, (101, 40))
+    assert tree.regions((101, 40))[0]["a"].width == width + 10
+    tree.remove("b")
+    assert tree.panes() == ["a", "c"]
+    tree.remove("a")
+    assert tree.root == "c"
+    assert tree.regions((10, 5))[0]["c"].width == 10
+
+
+def test_themes_bundled_and_user(tmp_path, monkeypatch):
+    monkeypatch.setenv("CCTUI_CONFIG_DIR", str(tmp_path))
+    themes, problems = load_themes()
+    assert len(themes) >= 4 and not problems
+    for theme in themes.values():
+        assert len(theme.terminal.palette) == 16
+        theme.to_textual()
+    user = tmp_path / "themes"
+    user.mkdir()
+    mine = {"name": "mine", "app": {"primary": "#123456"},
+            "terminal": {"palette": ["#000000"] * 16}}
+    (user / "mine.json").write_text(json.dumps(mine))
+    (user / "broken.json").write_text('{"name": "broken", "app": {"primary": "blue"}}')
+    themes, problems = load_themes()
+    assert "mine" in themes and "broken" not in themes and len(problems) == 1
+    save_setting("theme", "mine")
+    assert load_settings()["theme"] == "mine"
+    with pytest.raises(ThemeError):
+        parse_theme({"name": "x", "app": {"primary": "#fff"}, "terminal": {"palette": []}})
+
+
+def test_painter_maps_ansi_and_256_through_the_palette_and_skips_wide_stubs():
+    themes, _ = load_themes()
+    painter = Painter(themes["nord"].terminal)
+    red = painter.colour("red", None)
+    assert painter.colour("cd0000", None) == red          # 38;5;1 as pyte spells it
+    assert painter.colour("123456", None).triplet.hex == "#123456"
+    cells = [Char("漢", "red"), Char("", "red"), Char("x")]
+    strip = row_strip(cells, 6, painter, [(2, 3, "cursor")])
+    assert strip.cell_length == 6
+    assert strip.text.startswith("漢x")
