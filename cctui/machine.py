@@ -110,24 +110,38 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
         raise HypervisorUnavailable(f"vsock transport requested but {vsock_problem}")
     use_vsock = transport in ("auto", "vsock") and not vsock_problem
     inst.transport = "vsock" if use_vsock else "virtio-serial"
-    state_dir = new_state_dir()
-    config = QemuConfig(kernel=kernel.image, initrd=initrd, state_dir=state_dir,
-                        accel=choice.name, memory_mb=memory_mb, cpus=cpus,
-                        image_path=image_path, python=base_python(),
-                        vsock_cid=random.randint(3, 0xFFFF_FFF0) if use_vsock else None)
+    timeout = boot_timeout or (30.0 if choice.name == "kvm" else 120.0)
+    for attempt in range(3):
+        config = QemuConfig(kernel=kernel.image, initrd=initrd, state_dir=new_state_dir(),
+                            accel=choice.name, memory_mb=memory_mb, cpus=cpus,
+                            image_path=image_path, python=base_python(),
+                            vsock_cid=random.randint(3, 0xFFFF_FFF0) if use_vsock else None)
+        try:
+            machine, session = await _launch(inst, config, timeout)
+            break
+        except NotRunning as exc:
+            # Another VM on this host may hold the random vsock CID: pick another.
+            if not use_vsock or "cid" not in str(exc).lower() or attempt == 2:
+                raise
+    inst.boot_seconds = time.monotonic() - started
+    inst.attach(session, _MachineBackend(machine, inst))
+
+
+async def _launch(inst: AsyncInstance, config: QemuConfig, timeout: float) -> tuple:
+    """Start QEMU and wait for its agent; on any failure leave nothing behind."""
     qemu = QemuProcess(config)
-    inst.progress(f"starting QEMU ({choice.name})")
+    inst.progress(f"starting QEMU ({config.accel})")
     try:
         await qemu.start()
     except Error:
-        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(config.state_dir, ignore_errors=True)
         raise
     machine = Machine(qemu)
-    timeout = boot_timeout or (30.0 if choice.name == "kvm" else 120.0)
+    session: Optional[AgentSession] = None
     try:
         inst.progress("booting the guest kernel")
-        if use_vsock:
-            reader, writer = await connect_vsock(config.vsock_cid, qemu.exited, timeout)  # type: ignore[arg-type]
+        if config.vsock_cid is not None:
+            reader, writer = await connect_vsock(config.vsock_cid, qemu.exited, timeout)
         else:
             reader, writer = await connect_virtio_serial(config.agent_socket, qemu.exited)
         session = AgentSession(reader, writer, lost_reason=machine.lost_reason)
@@ -136,15 +150,15 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
             await session.handshake(timeout, abort=qemu.exited)
         except NotRunning:
             raise NotRunning(f"the VM stopped while booting: {qemu.describe_exit()}") from None
-    except BaseException:
-        session_ = locals().get("session")
-        if session_ is not None:
-            session_.fail(NotRunning("boot failed"))
+    except BaseException as exc:
+        if session is not None:
+            session.fail(NotRunning("boot failed"))
         await qemu.quit(timeout=2.0)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(config.state_dir, ignore_errors=True)
+        if isinstance(exc, NotRunning) and qemu.exited.done() and "QEMU exited" not in str(exc):
+            raise NotRunning(f"the VM stopped while booting: {qemu.describe_exit()}") from None
         raise
-    inst.boot_seconds = time.monotonic() - started
-    inst.attach(session, _MachineBackend(machine, inst))
+    return machine, session
 
 
 def _prepare_image(inst: AsyncInstance, image: str) -> str:
