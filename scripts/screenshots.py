@@ -87,6 +87,7 @@ async def shoot(out: Path) -> None:
         await pilot.press("escape")
         app.apply_theme("nord", remember=False)
         await pilot.press("ctrl+b", "z")
+        await pilot.pause(0.3)
         await pilot.press("ctrl+b", "slash")
         await pilot.pause(0.2)
         await pilot.press(*"root", "enter")
