@@ -15,7 +15,7 @@ from typing import Callable, Dict, Optional, Sequence
 
 from .api.instance import AsyncInstance
 from .errors import Error, HypervisorUnavailable, NotRunning, Timeout
-from .paths import new_state_dir
+from .paths import cache_dir, new_state_dir
 from .session import AgentSession
 from .transport import connect_virtio_serial, connect_vsock, spawn_local_agent, vhost_vsock_usable
 from .vm.accel import choose_accel
@@ -60,6 +60,18 @@ class _MachineBackend:
     def __init__(self, machine: Machine, instance: AsyncInstance) -> None:
         self.machine = machine
         self.instance = instance
+        self.events: list = []
+        machine.qemu.on_event = self._event
+
+    def _event(self, name: str) -> None:
+        """QMP events (SHUTDOWN, STOP, RESUME, ...): kept for status and diagnostics."""
+        self.events.append(name)
+        if name == "SHUTDOWN":
+            self.instance.progress("the guest powered off")
+
+    async def status(self) -> str:
+        """QEMU's run state over QMP (running, paused, shutdown, ...)."""
+        return await self.machine.qemu.query_status()
 
     async def stop(self) -> None:
         await self.machine.stop(self.instance.session)
@@ -154,18 +166,32 @@ async def _launch(inst: AsyncInstance, config: QemuConfig, timeout: float) -> tu
         if session is not None:
             session.fail(NotRunning("boot failed"))
         await qemu.quit(timeout=2.0)
+        saved = _keep_console_log(config)
         shutil.rmtree(config.state_dir, ignore_errors=True)
+        if isinstance(exc, Error) and saved:
+            exc.args = (f"{exc} (console log: {saved})",)
         if isinstance(exc, NotRunning) and qemu.exited.done() and "QEMU exited" not in str(exc):
-            raise NotRunning(f"the VM stopped while booting: {qemu.describe_exit()}") from None
+            raise NotRunning(f"the VM stopped while booting: {qemu.describe_exit()}"
+                             + (f" (console log: {saved})" if saved else "")) from None
         raise
     return machine, session
+
+
+def _keep_console_log(config: QemuConfig) -> Optional[Path]:
+    """Save a failed boot's serial console where the user can read it."""
+    try:
+        target = cache_dir() / "logs" / "last-failed-boot.log"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(config.console_log, target)
+        return target
+    except OSError:
+        return None
 
 
 def _prepare_image(inst: AsyncInstance, image: str) -> str:
     """Unpack an OCI image or check a rootfs directory; returns the path to share."""
     from .images import ImageError as UnpackError, resolve_image
     from .errors import ImageError
-    from .paths import cache_dir
     try:
         resolved = resolve_image(image, cache_dir() / "images")
     except UnpackError as exc:

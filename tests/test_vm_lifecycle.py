@@ -62,6 +62,7 @@ def test_vm_killed_from_outside_fails_pending_calls_promptly() -> None:
 def test_closed_instance_refuses_commands() -> None:
     vm = cctui.boot()
     assert vm.command("echo", "ok").output() == b"ok\n"
+    assert vm.hypervisor_status() == "running"          # QEMU's own view, over QMP
     qemu = vm.qemu_pid
     vm.close()
     assert vm.state == "stopped"
@@ -89,3 +90,12 @@ def test_no_orphan_qemu_after_sigkill_of_python(tmp_path) -> None:
         wait_until(lambda: not _alive(qemu), 10, what="QEMU to die with its parent")
     finally:
         proc.kill()
+
+
+def test_failed_boot_says_why_and_keeps_the_console_log() -> None:
+    with pytest.raises(cctui.NotRunning) as info:
+        cctui.boot(memory_mb=40)            # too little memory for the kernel to start
+    message = str(info.value)
+    assert "QEMU exited" in message and "\x1b" not in message
+    log = message.rsplit("console log: ", 1)[1].rstrip(")")
+    assert os.path.getsize(log) > 0

@@ -108,6 +108,10 @@ class Instance:
     def accel(self) -> str:
         return self._core.accel
 
+    def hypervisor_status(self) -> str:
+        """QEMU's run state over QMP ("running", "paused", ...)."""
+        return runtime.run(self._core.hypervisor_status())
+
     @property
     def qemu_pid(self) -> Optional[int]:
         return self._core.qemu_pid

@@ -95,6 +95,13 @@ class AsyncInstance:
             raise NotRunning(f"{self.name} is not running: {self.session.failed}")
         return self.session
 
+    async def hypervisor_status(self) -> str:
+        """QEMU's own run state over QMP ("running", "paused", ...), or this instance's state."""
+        status = getattr(self._backend, "status", None)
+        if status is None:
+            return self.state
+        return await status()
+
     @property
     def qemu_pid(self) -> Optional[int]:
         """The QEMU process id (None for a local agent): for diagnostics and tests."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,6 +25,9 @@ from .initramfs import AGENT_PORT_NAME, IMAGE_TAG, ROOT_TAG
 VSOCK_PORT = 1024
 
 PR_SET_PDEATHSIG = 1
+# Firmware and kernel write terminal control sequences to the console; a log
+# tail shown to users must not carry them.
+_ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_]|c)|[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _die_with_parent() -> None:
@@ -159,6 +163,7 @@ class QemuProcess:
             text = self.config.console_log.read_text(errors="replace")
         except OSError:
             return ""
+        text = _ESCAPES.sub("", text)
         all_lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
         for i, line in enumerate(all_lines):
             if "Kernel panic" in line:
