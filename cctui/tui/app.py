@@ -6,6 +6,7 @@ adopt instances booted elsewhere (``instances=``), which it leaves running.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import time
 from typing import Dict, List, Optional, Sequence
@@ -22,6 +23,7 @@ from .commands import CctuiCommands
 from .dialogs import BootDialog, NewPaneDialog, SearchDialog
 from .help_screen import HelpScreen
 from .keymap import DEFAULT_PREFIX, key_table
+from .layout_tree import LayoutTree
 from .messages import PaneChanged, PaneFocused, VmChanged
 from .pane_frame import PaneFrame, describe_state
 from .pane_layout import PaneLayout
@@ -230,7 +232,6 @@ class CctuiApp(App):
                         beside: Optional[str] = None, direction: str = "row") -> PaneFrame:
         number = next(self._pane_numbers)
         pane_id = f"pane-{number}"
-        frames = self.layout_widget.frames
         holder: Dict[str, PaneFrame] = {}
 
         def on_output() -> None:
@@ -249,16 +250,12 @@ class CctuiApp(App):
         await self.layout_widget.add_frame(frame, beside, direction)
         frame.view.focus()
         self.run_worker(self._run_pane(frame), group="panes", exit_on_error=False)
-        del frames
         return frame
 
     def _predict_size(self, pane_id: str, beside: Optional[str], direction: str):
         """The new pane's terminal size, so the command starts at its real size."""
-        from .layout_tree import LayoutTree
         tree = LayoutTree()
-        tree.root = self.layout_widget.layout_tree.root
-        import copy
-        tree.root = copy.deepcopy(tree.root)
+        tree.root = copy.deepcopy(self.layout_widget.layout_tree.root)
         tree.add(pane_id, beside, direction)
         width, height = self.layout_widget.area
         if width <= 0 or height <= 0:
@@ -390,7 +387,6 @@ class CctuiApp(App):
             self.notify(f"{process.instance.name} is {process.instance.state}", severity="error")
             return
         frame.view.redraw()
-        process.runs += 0
         self.run_worker(self._rerun(frame), group="panes", exit_on_error=False)
 
     async def _rerun(self, frame: PaneFrame) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ..errors import Error, ExitError
@@ -34,7 +35,7 @@ class PaneProcess:
         self.cwd = ""
         self.env: Dict[str, str] = {}
         self.fg_pid: Optional[int] = None
-        self._pending: List[bytes] = []
+        self._pending: deque = deque()
         self._pending_len = 0
         self._on_change = on_change
         self._on_output = on_output
@@ -136,9 +137,9 @@ class PaneProcess:
         """Feed buffered output for up to ``budget`` seconds; True if some is left."""
         deadline = time.monotonic() + budget
         while self._pending:
-            chunk = self._pending.pop(0)
+            chunk = self._pending.popleft()
             if len(chunk) > SLICE:
-                self._pending.insert(0, chunk[SLICE:])
+                self._pending.appendleft(chunk[SLICE:])
                 chunk = chunk[:SLICE]
             self._pending_len -= len(chunk)
             self.model.feed(chunk)
