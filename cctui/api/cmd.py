@@ -179,6 +179,9 @@ class AsyncCmd:
             raise
         self.started_at = time.time()
         self._waited = asyncio.ensure_future(self._collect())
+        # A command nobody waits for (a closed pane, a dead VM) must not log
+        # "exception never retrieved": wait() re-raises it for those who do.
+        self._waited.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._start_stdin()
         if self.ctx is not None:
             loop = asyncio.get_event_loop()
