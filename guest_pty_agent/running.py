@@ -30,6 +30,9 @@ MAX_CREDIT = 2**32 - 1
 Push = Callable[[bytes], None]
 
 
+PTY_GATHER_READS = 32       # extra non-blocking reads per readiness event
+
+
 class RunningExec:
     """State of one exec between STARTED and EXIT; the session drives it."""
 
@@ -191,9 +194,30 @@ class RunningExec:
         if not data:
             self.readers.pop(fd, None)
             return
+        if self.tty:
+            data = self._read_more(fd, data)
         self.credit -= len(data)
         self._idle_since = time.monotonic()
         self._push(protocol.encode(self.readers[fd], self.ident, data))
+
+    def _read_more(self, fd: int, data: bytes) -> bytes:
+        """A pty hands out at most a few KiB a read: gather what is already there
+        into one frame (a flood then costs one frame per 64 KiB, not per 4 KiB)."""
+        parts = [data]
+        size = len(data)
+        limit = min(MAX_DATA_CHUNK, self.credit)
+        for _ in range(PTY_GATHER_READS):
+            if size >= limit:
+                break
+            try:
+                more = os.read(fd, limit - size)
+            except OSError:           # EAGAIN (nothing more now) or EIO (slave closed)
+                break
+            if not more:
+                break
+            parts.append(more)
+            size += len(more)
+        return b"".join(parts) if len(parts) > 1 else data
 
     def _write_stdin(self) -> None:
         fd = self.stdin_fd

@@ -39,6 +39,7 @@ class AsyncCmd:
         self.tty: Optional[tuple] = None           # (rows, cols) for a pty
         self.reports = False
         self.init = False
+        self.window: Optional[int] = None          # output credit; None: the protocol default
         self._stdin: StdinSource = None
         self._stdin_pipe: Optional[PipeWriter] = None
         self._stdout: Any = None
@@ -95,6 +96,15 @@ class AsyncCmd:
         """Run on a pty of this size (the TUI's panes); reports = live cwd/env."""
         self.tty = (rows, cols)
         self.reports = reports
+        return self
+
+    def set_window(self, nbytes: int) -> "AsyncCmd":
+        """Output bytes the guest may send ahead of acknowledgement.
+
+        The host buffers at most this much for the command; a pane whose
+        emulator swallows floods in large gulps wants more than the default.
+        """
+        self.window = max(4096, min(int(nbytes), 64 << 20))
         return self
 
     def set_output_handler(self, handler: Callable[[bytes], None]) -> "AsyncCmd":
@@ -159,6 +169,8 @@ class AsyncCmd:
         }
         if self.instance.guest_root:
             spec["root"] = self.instance.guest_root
+        if self.window is not None:
+            spec["window"] = self.window
 
         def setup(channel: ExecChannel) -> None:
             if stdout is not None:

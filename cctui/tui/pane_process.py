@@ -17,6 +17,10 @@ from ..terminal import TerminalModel
 
 SLICE = 16 * 1024           # bytes fed to the model per step
 FRAME_BUDGET = 0.012        # seconds of feeding per pane per frame
+# Output a guest may send ahead of the pane: one frame's worth of a flood. The
+# model lays out only the last screenful of a flood, so big gulps are cheap,
+# and 16 panes still hold at most 32 MiB of unprocessed output.
+OUTPUT_WINDOW = 2 << 20
 
 
 class PaneProcess:
@@ -69,6 +73,7 @@ class PaneProcess:
         self._pending_len = 0
         self._changed()
         cmd = self.instance.command(self.argv[0], *self.argv[1:]).set_tty(self.rows, self.cols)
+        cmd.set_window(OUTPUT_WINDOW)
         cmd.set_output_handler(self._output)
         cmd.on_report = self._report
         self.cmd = cmd
