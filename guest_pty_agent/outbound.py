@@ -10,27 +10,60 @@ import os
 import select
 import time
 from collections import deque
-from typing import Deque
+from typing import Deque, Dict
 
-CONGESTED = 1 << 20      # stop reading exec output above this
+from .protocol import HEADER
+
+CONGESTED = 512 * 1024   # stop reading exec output above this
 FULL = 4 << 20           # stop reading host frames above this
-_WRITE_CHUNK = 256 * 1024
+# Bytes committed to the wire order at a time: what a keystroke's echo may
+# have to wait behind, so small (64 KiB is one flood frame).
+_WRITE_CHUNK = 64 * 1024
 
 
 class OutQueue:
-    """FIFO of encoded frames; urgent frames (PONG) jump ahead of bulk data."""
+    """Frames in one FIFO per exec id, served round-robin.
+
+    Order within an exec is kept (output before EXIT); between execs a flood
+    cannot hold back another pane's echo by more than one frame. Urgent frames
+    (PONG) go first.
+    """
 
     def __init__(self) -> None:
-        self._frames: Deque[bytes] = deque()
+        self._queues: Dict[int, Deque[bytes]] = {}
+        self._turns: Deque[int] = deque()   # ids with frames waiting, in serving order
+        self._urgent: Deque[bytes] = deque()
         self._head = bytearray()     # bytes already committed to the wire order
         self.size = 0
 
     def push(self, frame: bytes, urgent: bool = False) -> None:
-        if urgent:
-            self._frames.appendleft(frame)
-        else:
-            self._frames.append(frame)
         self.size += len(frame)
+        if urgent:
+            self._urgent.append(frame)
+            return
+        ident = HEADER.unpack_from(frame)[2]
+        queue = self._queues.get(ident)
+        if queue is None:
+            queue = self._queues[ident] = deque()
+        if not queue:
+            self._turns.append(ident)
+        queue.append(frame)
+
+    def _next_frame(self) -> bytes:
+        if self._urgent:
+            return self._urgent.popleft()
+        ident = self._turns.popleft()
+        queue = self._queues[ident]
+        frame = queue.popleft()
+        if queue:
+            self._turns.append(ident)
+        else:
+            del self._queues[ident]
+        return frame
+
+    @property
+    def _waiting(self) -> bool:
+        return bool(self._urgent or self._turns)
 
     @property
     def empty(self) -> bool:
@@ -47,8 +80,8 @@ class OutQueue:
     def write_to(self, fd: int) -> None:
         """Write as much as the fd takes now; OSError (EPIPE...) propagates."""
         while self.size:
-            while self._frames and len(self._head) < _WRITE_CHUNK:
-                self._head += self._frames.popleft()
+            while self._waiting and len(self._head) < _WRITE_CHUNK:
+                self._head += self._next_frame()
             try:
                 n = os.write(fd, self._head)
             except BlockingIOError:

@@ -8,6 +8,12 @@ import pytest
 
 import cctui
 
+# CPython 3.11.7's AST compiler keeps a process-wide recursion counter
+# (cpython#106905): an import that pytest rewrites while another thread compiles
+# can fail with "AST constructor recursion depth mismatch". Hypothesis's plugin
+# imports this lazily at the session's end; import it up front instead.
+import hypothesis.internal.observability  # noqa: E402,F401
+
 
 @pytest.fixture(scope="module")
 def vm() -> Iterator[cctui.Instance]:

@@ -15,8 +15,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 from ..errors import Error, ExitError
 from ..terminal import TerminalModel
 
-SLICE = 16 * 1024           # bytes fed to the model per step
-FRAME_BUDGET = 0.012        # seconds of feeding per pane per frame
+SLICE = 512 * 1024          # bytes fed to and laid out by the model per step
+FRAME_BUDGET = 0.008        # seconds of emulation per pane per frame
 # Output a guest may send ahead of the pane: one frame's worth of a flood. The
 # model lays out only the last screenful of a flood, so big gulps are cheap,
 # and 16 panes still hold at most 32 MiB of unprocessed output.
@@ -139,17 +139,26 @@ class PaneProcess:
         return self._pending_len > 0
 
     def pump(self, budget: float = FRAME_BUDGET) -> bool:
-        """Feed buffered output for up to ``budget`` seconds; True if some is left."""
+        """Feed and lay out buffered output for about ``budget`` seconds; True if some is left.
+
+        Each slice is processed (``flush``) before the next, so the time spent
+        here is bounded and a flooding pane cannot stall the app's other panes;
+        what is left stays un-acked, which pauses the guest command.
+        """
         deadline = time.monotonic() + budget
         while self._pending:
-            chunk = self._pending.popleft()
-            if len(chunk) > SLICE:
-                self._pending.appendleft(chunk[SLICE:])
-                chunk = chunk[:SLICE]
-            self._pending_len -= len(chunk)
-            self.model.feed(chunk)
+            fed = 0
+            while self._pending and fed < SLICE:     # many 64 KiB frames, one layout
+                chunk = self._pending.popleft()
+                if fed + len(chunk) > SLICE:
+                    self._pending.appendleft(chunk[SLICE - fed:])
+                    chunk = chunk[:SLICE - fed]
+                self.model.feed(chunk)
+                fed += len(chunk)
+            self._pending_len -= fed
+            self.model.flush()
             if self.cmd is not None:
-                self.cmd.ack(len(chunk))
+                self.cmd.ack(fed)
             if time.monotonic() >= deadline:
                 break
         return bool(self._pending)

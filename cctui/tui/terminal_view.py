@@ -7,6 +7,8 @@ otherwise the wheel scrolls the scrollback and a drag selects text to copy.
 """
 from __future__ import annotations
 
+import time
+
 from typing import Dict, List, Optional, Tuple
 
 from textual import events
@@ -22,7 +24,8 @@ from .messages import PaneChanged, PaneFocused
 from .pane_process import PaneProcess
 from .render import Painter, row_strip
 
-FRAME = 1 / 60
+FRAME = 1 / 60               # the focused pane redraws at most this often
+BACKGROUND_FRAME = 1 / 20    # other panes: a flood there must not starve the one you type in
 Point = Tuple[int, int]   # (combined row, column)
 
 
@@ -48,6 +51,7 @@ class TerminalView(Widget, can_focus=True):
         self._cursor_row: Optional[int] = None
         self._drawn_model = process.model
         self._flush_scheduled = False
+        self._last_flush = 0.0
         self._selecting = False
         self._sel_anchor: Optional[Point] = None
         self._sel_end: Optional[Point] = None
@@ -90,11 +94,20 @@ class TerminalView(Widget, can_focus=True):
             self.post_message(self.OutputReady())
 
     def on_terminal_view_output_ready(self, message: "TerminalView.OutputReady") -> None:
+        """Draw at once after a quiet spell (an echo), else at the frame rate (a flood)."""
         message.stop()
-        self.set_timer(FRAME, self._flush)
+        wait = self._frame_interval() - (time.monotonic() - self._last_flush)
+        if wait <= 0:
+            self._flush()
+        else:
+            self.set_timer(wait, self._flush)
+
+    def _frame_interval(self) -> float:
+        return FRAME if self.has_focus else BACKGROUND_FRAME
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._last_flush = time.monotonic()
         self.follow_model()
         model = self.model
         before = model.history_len
@@ -117,7 +130,7 @@ class TerminalView(Widget, can_focus=True):
                 self._cache.pop(y, None)
                 self.refresh(Region(0, y, width, 1))
         if more:
-            self.set_timer(FRAME, self._flush)
+            self.set_timer(self._frame_interval(), self._flush)
             self._flush_scheduled = True
 
     def follow_model(self) -> None:

@@ -1,0 +1,157 @@
+"""End-to-end pane benchmarks through the real app and a real VM (issue 5).
+
+1. ``time cat`` of a 20 MB log (SGR colour) inside a guest pane of the app,
+   beside ``time cat`` of the same file to /dev/null in the same guest (what the
+   guest alone costs), and a host tmux pane ``cat`` of the same bytes.
+2. Keystroke echo latency in one pane, idle and while another pane of the
+   same app floods (``yes``): p50/p99 over N keys, from the key event to the
+   character on the pane's screen (the guest's pty echoes it).
+
+    .venv/bin/python bench/pane_e2e.py [--keys 100] [--size-mb 20]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.terminal_corpus import CORPORA  # noqa: E402
+
+from textual import events  # noqa: E402
+
+from cctui.machine import boot_async  # noqa: E402
+from cctui.tui.app import CctuiApp  # noqa: E402
+
+SIZE = (160, 48)
+SHELL = ["env", "PS1=bench$ ", "TIMEFORMAT=real=%R", "bash", "--norc", "--noprofile"]
+
+
+async def until(predicate: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.002)
+
+
+def screen_text(frame) -> str:
+    model = frame.process.model
+    return "\n".join(model.display)
+
+
+def tmux_cat_seconds(path: str) -> float:
+    """A detached 120x40 tmux pane doing ``cat`` of the file (the reference multiplexer)."""
+    if not shutil.which("tmux"):
+        return float("nan")
+    name = f"cctui-bench-{os.getpid()}"
+    subprocess.run(["tmux", "new", "-d", "-s", name, "-x", "120", "-y", "40"], check=True)
+    try:
+        start = time.perf_counter()
+        subprocess.run(["tmux", "send-keys", "-t", name, f"cat {path}; tmux wait -S {name}", "Enter"],
+                       check=True)
+        subprocess.run(["tmux", "wait", name], check=True)
+        return time.perf_counter() - start
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], check=False)
+
+
+async def pane_cat(vm, data_path: str, nbytes: int) -> tuple:
+    app = CctuiApp(instances=[vm], first_command=SHELL)
+    async with app.run_test(size=SIZE) as pilot:
+        frame = list(app.layout_widget.frames.values())[0]
+        await until(lambda: "bench$" in screen_text(frame), 120, "the shell prompt")
+        command = f"time cat {data_path}; time cat {data_path} > /dev/null"
+        frame.process.write(command.encode() + b"\r")
+        text = await until(lambda: screen_text(frame).count("real=") >= 2 and screen_text(frame),
+                           600, "both timings")
+        values = [float(line.split("real=")[1].split()[0])
+                  for line in str(text).splitlines() if line.startswith("real=")]
+        return values[-2], values[-1]
+
+
+async def typing_latency(vm, keys: int, flood: bool) -> List[float]:
+    app = CctuiApp(instances=[vm], first_command=SHELL)
+    samples: List[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        typer = list(app.layout_widget.frames.values())[0]
+        await until(lambda: "bench$" in screen_text(typer), 120, "the shell prompt")
+        if flood:
+            flooder = await app.open_pane(vm, ["yes", "a flood of output from another pane"],
+                                          beside=typer.pane_id, direction="row")
+            await until(lambda: flooder.process.model.history_len > 100, 60, "the flood")
+            typer.view.focus()
+        await pilot.pause()
+        model = typer.process.model
+        for i in range(keys):
+            char = "abcdefghij"[i % 10]
+            row, col = model.cursor.y, model.cursor.x
+            start = time.perf_counter()
+            # The key enters the app as a terminal driver delivers it; pilot.press
+            # would also wait for the whole app to go idle, which a flood never does.
+            app.post_message(events.Key(char, char))
+
+            def echoed() -> bool:
+                cursor = model.cursor
+                return cursor.x == col + 1 or cursor.y != row
+
+            await until(echoed, 30, f"echo of key {i}")
+            samples.append(time.perf_counter() - start)
+            await asyncio.sleep(0.02)           # a typist, not a paste
+            if model.cursor.x > model.cols - 10:
+                app.post_message(events.Key("ctrl+u", "\x15"))
+                await until(lambda: model.cursor.x < 20, 30, "line cleared")
+        if flood:
+            flooder.process.kill()
+    return samples
+
+
+def pct(samples: List[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+
+async def main(args: argparse.Namespace) -> None:
+    data = CORPORA["log-sgr"](args.size_mb * 1_000_000)
+    vm = await boot_async("host", name="bench")
+    try:
+        await vm.write_file("/tmp/bench.log", data)
+        guest_pane, guest_null = await pane_cat(vm, "/tmp/bench.log", len(data))
+        with tempfile.NamedTemporaryFile(suffix=".log") as f:
+            f.write(data)
+            f.flush()
+            tmux = tmux_cat_seconds(f.name)
+        mb = len(data) / 1e6
+        print(f"\n`cat` of a {mb:.0f} MB log with SGR colour, 160x48 app, {vm.accel}")
+        print("| where | seconds | MB/s |")
+        print("|---|---|---|")
+        print(f"| guest pane of the cctui app | {guest_pane:.2f} | {mb / guest_pane:.1f} |")
+        print(f"| same guest, `cat > /dev/null` | {guest_null:.2f} | {mb / guest_null:.1f} |")
+        print(f"| host tmux pane 120x40 (reference) | {tmux:.2f} | {mb / tmux:.1f} |")
+        idle = await typing_latency(vm, args.keys, flood=False)
+        busy = await typing_latency(vm, args.keys, flood=True)
+        print(f"\nkeystroke echo latency, {args.keys} keys, same VM")
+        print("| condition | p50 ms | p99 ms | max ms |")
+        print("|---|---|---|---|")
+        for name, s in (("idle", idle), ("another pane runs `yes`", busy)):
+            print(f"| {name} | {pct(s, 0.5):.1f} | {pct(s, 0.99):.1f} | {max(s) * 1000:.1f} |")
+    finally:
+        await vm.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keys", type=int, default=100)
+    parser.add_argument("--size-mb", type=int, default=20)
+    asyncio.run(main(parser.parse_args()))
