@@ -6,6 +6,7 @@ runs the agent as a host process instead (tests, development: no isolation).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import random
 import shutil
@@ -174,6 +175,9 @@ async def _launch(inst: AsyncInstance, config: QemuConfig, timeout: float) -> tu
             raise NotRunning(f"the VM stopped while booting: {qemu.describe_exit()}"
                              + (f" (console log: {saved})" if saved else "")) from None
         raise
+    # A script that exits without close(): QEMU dies with us (PDEATHSIG), and
+    # its sockets and console log go too.
+    atexit.register(shutil.rmtree, config.state_dir, True)
     return machine, session
 
 
