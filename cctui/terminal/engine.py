@@ -67,6 +67,27 @@ _TOKEN = re.compile(
     r"|([\x00-\x06\x10-\x1a\x1c-\x1f\x80-\x9f])"      # 13 other C0/C1: ignored
 )
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
+# The non-text alternatives of _TOKEN, in the same order, as one group for
+# re.split (text runs come out between them), then any other CSI shape (for
+# pyte as a whole) and a lone ESC (pyte's state machine from there on).
+_SEQ = re.compile(
+    r"(\r?\n"
+    r"|\x1b\[[0-9;]*m"
+    r"|\x1b\[[?>]?[0-9;]*[@-~]"
+    r"|\r"
+    r"|\x1b\](?![PR])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[^\[\]#%()P_^X\x00-\x1f\x7f-\x9f]"
+    r"|[\x07-\x0f\x7f]"
+    r"|\x1b[()][^\x00-\x1f\x7f-\x9f]"
+    r"|\x1b#[^\x00-\x1f\x7f-\x9f]"
+    r"|\x1b%[^\x00-\x1f\x7f-\x9f]"
+    r"|\x1b[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)"
+    r"|[\x00-\x06\x10-\x1a\x1c-\x1f\x80-\x9f]"
+    r"|\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b)"
+)
+(_OP_SGR, _OP_CUP, _OP_LF, _OP_EL, _OP_CR, _OP_CALL, _OP_MISC, _OP_NOP, _OP_PYTE,
+ _OP_FALLBACK) = range(10)
 _SGR_PARAMS = re.compile(r"\x1b\[([0-9;]*)m")
 _NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]*m)")
 _NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
@@ -132,6 +153,8 @@ class Emulator(pyte.Screen):
         self._no_flood_until = -1
         self._sgr_cache: Dict[Tuple[Char, str], Char] = {}
         self._cmaps: Dict[Char, _CellMap] = {}
+        self._infos: Dict[Char, Tuple[Char, Dict[str, Any], _CellMap]] = {}
+        self._decoded: Dict[str, tuple] = {}
         self._fallback = False
         self._fallback_count = 0
         self.scrolled = False
@@ -151,81 +174,258 @@ class Emulator(pyte.Screen):
 
     def feed_text(self, text: str) -> None:
         """Consume decoded text."""
-        pos = 0
-        n = len(text)
         self._no_flood_until = -1
+        pos = 0
         if self._fallback:
             pos = self._run_fallback(text, 0)
-        cursor = self.cursor
-        csi = self._csi
-        draw = self.draw
+        n = len(text)
         while pos < n:
-            smatch = _TOKEN.scanner(text, pos).match
-            restart = False
-            end = pos
-            for m in iter(smatch, None):
-                end = m.end()
-                kind = m.lastindex
-                if kind == 1:
-                    draw(m.group(1))
-                elif kind == 2:
-                    if m.end() - m.start() == 2:
-                        self.cursor.x = 0
-                    self.scrolled = False
-                    self.linefeed()
-                    if self.scrolled and end >= self._no_flood_until and self._flood_enabled:
-                        newpos = self._try_flood(text, end)
-                        if newpos != end:
-                            pos = newpos
-                            restart = True
-                            break
-                elif kind == 3:
-                    self.select_graphic_rendition_str(m.group(3))
-                elif kind == 6:
-                    prefix, params, final = m.group(4, 5, 6)
-                    if final == "H" and not prefix and mo.DECOM not in self.mode:
-                        y, _, x = params.partition(";")
-                        cursor = self.cursor
-                        try:
-                            cursor.x = min(max(0, int(x or 1) - 1), self.columns - 1)
-                            cursor.y = min(max(0, int(y or 1) - 1), self.lines - 1)
-                        except ValueError:  # "1;2;3"
-                            self._dispatch_csi(prefix, params, final)
-                    else:
-                        self._dispatch_csi(prefix, params, final)
-                elif kind == 7:
-                    self.cursor.x = 0
-                elif kind == 8:
-                    # OSC: title, clipboard, colours... never forwarded; the
-                    # title is kept (bounded) for the pane's own label
-                    body = m.group(8)
-                    if body[:2] in ("0;", "2;"):
-                        self.title = body[2:258]
-                elif kind == 9:
-                    self._dispatch_esc(m.group(9))
-                elif kind == 10:
-                    ch = m.group(10)
-                    if ch == "\x08":
-                        self.backspace()
-                    elif ch == "\t":
-                        self.tab()
-                    elif ch in "\x0b\x0c":
-                        self.linefeed()
-                    # BEL, SO, SI, DEL: nothing to do here
-                elif kind == 11:
-                    if m.group(11) == "8":
-                        self.alignment_display()
-                # None (charset designations), 12 (DCS...), 13 (other
-                # controls): swallowed.
-            else:
-                pos = end
-                if pos < n:
-                    # Not recognised here: let pyte's state machine decide.
-                    pos = self._run_fallback(text, pos, start=True)
-                continue
-            if not restart:
-                pos = end
+            if pos:
+                text = text[pos:]
+                n -= pos
+                self._no_flood_until -= pos
+            pos = self._feed_parts(text)
         self._discard = 0
+
+    def _attr_info(self, attrs: Char) -> Tuple[Char, Dict[str, Any], _CellMap]:
+        """(canonical attrs, SGR transitions, cell map) for ``attrs``."""
+        infos = self._infos
+        info = infos.get(attrs)
+        if info is None:
+            if len(infos) > 4096:
+                infos.clear()
+            info = infos[attrs] = (attrs, {}, _CellMap(attrs))
+        return info
+
+    def _decode(self, seq: str) -> tuple:
+        """What one non-text token of :data:`_SEQ` does (cached per string)."""
+        m = _TOKEN.match(seq)
+        if m is None or m.end() != len(seq):
+            op: tuple = (_OP_FALLBACK,) if seq == "\x1b" else (_OP_PYTE,)
+        else:
+            kind = m.lastindex
+            if kind == 2:
+                op = (_OP_LF, len(seq) == 2)
+            elif kind == 3:
+                op = (_OP_SGR, m.group(3))
+            elif kind == 6:
+                op = self._decode_csi(*m.group(4, 5, 6))
+            elif kind == 7:
+                op = (_OP_CR,)
+            elif kind in (8, 9, 10, 11):
+                op = (_OP_MISC, kind, m.group(kind))
+            else:
+                op = (_OP_NOP,)
+        if len(seq) <= 40:
+            cache = self._decoded
+            if len(cache) > 16384:
+                cache.clear()
+            cache[seq] = op
+        return op
+
+    def _decode_csi(self, prefix: str, params: str, final: str) -> tuple:
+        """The same decisions as :meth:`_dispatch_csi`, taken once."""
+        if prefix == ">":
+            if final == "c" and params in ("", "0"):
+                return (_OP_CALL, self._answer, (DA_SECONDARY_REPLY,), False)
+            return (_OP_NOP,)
+        fn = self._csi.get(final)
+        if fn is None:
+            return (_OP_NOP,)
+        args = tuple(min(int(p or 0), 9999) for p in params.split(";")) if params else (0,)
+        if prefix:
+            if final in "hlJKc":
+                return (_OP_CALL, fn, args, True)
+            return (_OP_NOP,)
+        if final == "H" or final == "f":
+            if len(args) <= 2:
+                y = args[0]
+                x = args[1] if len(args) > 1 else 0
+                return (_OP_CUP, max(0, (y or 1) - 1), max(0, (x or 1) - 1), args)
+            return (_OP_CALL, self._cup, args, False)
+        if final == "K" and len(args) == 1 and args[0] in (0, 1, 2):
+            return (_OP_EL, args[0])
+        return (_OP_CALL, fn, args, False)
+
+    def _run_misc(self, kind: int, val: str) -> None:
+        if kind == 8:
+            # OSC: title, clipboard, colours... never forwarded; the
+            # title is kept (bounded) for the pane's own label
+            if val[:2] in ("0;", "2;"):
+                self.title = val[2:258]
+        elif kind == 9:
+            self._dispatch_esc(val)
+        elif kind == 10:
+            if val == "\x08":
+                self.backspace()
+            elif val == "\t":
+                self.tab()
+            elif val in "\x0b\x0c":
+                self.linefeed()
+            # BEL, SO, SI, DEL: nothing to do here
+        elif kind == 11:
+            if val == "8":
+                self.alignment_display()
+
+    def _feed_parts(self, text: str) -> int:
+        """Emulate ``text`` (no pending fallback); returns where to go on:
+        ``len(text)``, or a position after a flood skip or a pyte fallback.
+
+        The cursor lives in locals (``x``, ``y``, ``cur_char``) and is
+        written back before anything else looks at it."""
+        parts = _SEQ.split(text)
+        tail = parts.pop()
+        decoded = self._decoded
+        decode = self._decode
+        attr_info = self._attr_info
+        cols = self.columns
+        last_col = cols - 1
+        last_line = self.lines - 1
+        dirty_add = self.dirty.add
+        flood = self._flood_enabled
+        cursor = self.cursor
+        buf = self.buffer
+        mode = self.mode
+        irm = mo.IRM in mode
+        decom = mo.DECOM in mode
+        lnm = mo.LNM in mode
+        margins = self.margins
+        bottom = last_line if margins is None else margins.bottom
+        x = cursor.x
+        y = cursor.y
+        cur_char, cur_trans, cur_cmap = attr_info(cursor.attrs)
+        done_i = 0
+        done_pos = 0
+        k = -1
+        it = iter(parts)
+        for txt, seq in zip(it, it):
+            k += 1
+            if txt:
+                n = len(txt)
+                if x + n <= cols and not irm and txt.isascii():
+                    if n == 1:
+                        buf[y][x] = cur_cmap[txt]
+                    else:
+                        buf[y].update(zip(range(x, x + n), map(cur_cmap.__getitem__, txt)))
+                    x += n
+                    dirty_add(y)
+                else:
+                    cursor.x = x
+                    cursor.y = y
+                    cursor.attrs = cur_char
+                    self.draw(txt)
+                    x = cursor.x
+                    y = cursor.y
+            nxt = cur_trans.get(seq)
+            if nxt is not None:  # an SGR seen before in this state
+                cur_char, cur_trans, cur_cmap = nxt
+                continue
+            op = decoded.get(seq)
+            if op is None:
+                op = decode(seq)
+            code = op[0]
+            if code == _OP_CUP:
+                if decom:
+                    cursor.x = x
+                    cursor.y = y
+                    try:
+                        self._cup(*op[3])
+                    except (TypeError, AssertionError, ValueError, IndexError, KeyError):
+                        pass
+                    x = cursor.x
+                    y = cursor.y
+                else:
+                    x = op[2]
+                    if x > last_col:
+                        x = last_col
+                    y = op[1]
+                    if y > last_line:
+                        y = last_line
+            elif code == _OP_SGR:
+                nxt = attr_info(self._apply_sgr(cur_char, op[1]))
+                if len(cur_trans) < 256:
+                    cur_trans[seq] = nxt
+                cur_char, cur_trans, cur_cmap = nxt
+            elif code == _OP_LF:
+                if op[1]:
+                    x = 0
+                if y < bottom:
+                    y += 1
+                elif y > bottom:
+                    y = bottom
+                else:
+                    cursor.x = x
+                    cursor.y = y
+                    cursor.attrs = cur_char
+                    self.index()
+                    if flood and self._flood_ready():
+                        j = 2 * k + 2
+                        done_pos += sum(map(len, parts[done_i:j]))
+                        done_i = j
+                        if done_pos >= self._no_flood_until:
+                            newpos = self._try_flood(text, done_pos)
+                            if newpos != done_pos:
+                                return newpos
+                if lnm:
+                    x = 0
+            elif code == _OP_EL:
+                how = op[1]
+                dirty_add(y)
+                if how == 0:
+                    interval = range(x, cols)
+                elif how == 1:
+                    interval = range(x + 1)
+                else:
+                    interval = range(cols)
+                buf[y].update(dict.fromkeys(interval, cur_char))
+            elif code == _OP_CR:
+                x = 0
+            elif code != _OP_NOP:
+                cursor.x = x
+                cursor.y = y
+                cursor.attrs = cur_char
+                if code == _OP_CALL:
+                    try:
+                        if op[3]:
+                            op[1](*op[2], private=True)
+                        else:
+                            op[1](*op[2])
+                    except (TypeError, AssertionError, ValueError, IndexError, KeyError):
+                        pass  # parameters pyte cannot take: ignore the sequence
+                elif code == _OP_MISC:
+                    self._run_misc(op[1], op[2])
+                else:
+                    # not recognised here: pyte's state machine decides
+                    j = 2 * k + 2
+                    done_pos += sum(map(len, parts[done_i:j]))
+                    done_i = j
+                    start = done_pos - len(seq)
+                    if code == _OP_PYTE:
+                        end = self._run_fallback(seq, 0, start=True)
+                        if end != len(seq) or self._fallback:
+                            return self._run_fallback(text, start + end) if self._fallback else start + end
+                    else:
+                        return self._run_fallback(text, start, start=True)
+                # anything may have changed
+                cursor = self.cursor
+                buf = self.buffer
+                mode = self.mode
+                irm = mo.IRM in mode
+                decom = mo.DECOM in mode
+                lnm = mo.LNM in mode
+                margins = self.margins
+                bottom = last_line if margins is None else margins.bottom
+                x = cursor.x
+                y = cursor.y
+                # (always: a DECSCNM change drops the SGR transitions)
+                cur_char, cur_trans, cur_cmap = attr_info(cursor.attrs)
+                cursor.attrs = cur_char
+        cursor.x = x
+        cursor.y = y
+        cursor.attrs = cur_char
+        if tail:
+            self.draw(tail)
+        return len(text)
 
     def _run_fallback(self, text: str, pos: int, start: bool = False) -> int:
         send = self._pstream._send_to_parser
@@ -744,6 +944,7 @@ class Emulator(pyte.Screen):
         if private and 5 in modes:
             self._sgr_cache.clear()
             self._cmaps.clear()
+            self._infos.clear()
 
     def reset_mode(self, *modes: int, **kwargs: Any) -> None:
         private = kwargs.get("private")
@@ -758,6 +959,7 @@ class Emulator(pyte.Screen):
         if private and 5 in modes:
             self._sgr_cache.clear()
             self._cmaps.clear()
+            self._infos.clear()
 
     def _new_buffer(self) -> Any:
         return defaultdict(lambda: StaticDefaultDict[int, Char](self.default_char))
@@ -798,6 +1000,7 @@ class Emulator(pyte.Screen):
         if hasattr(self, "_sgr_cache"):
             self._sgr_cache.clear()
             self._cmaps.clear()
+            self._infos.clear()
 
     # ----------------------------------------------------------- replies
     def _answer(self, text: str) -> None:
