@@ -191,9 +191,6 @@ class AsyncCmd:
             raise
         self.started_at = time.time()
         self._waited = asyncio.ensure_future(self._collect())
-        # A command nobody waits for (a closed pane, a dead VM) must not log
-        # "exception never retrieved": wait() re-raises it for those who do.
-        self._waited.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._start_stdin()
         if self.ctx is not None:
             loop = asyncio.get_event_loop()
@@ -246,29 +243,31 @@ class AsyncCmd:
         except (Error, ValueError):
             pass  # the command exited before reading all its input, as in Go
 
-    async def _collect(self) -> tuple:
+    async def _collect(self) -> Optional[Error]:
+        """Wait for the exit and finish the sinks; the failure (a dead VM) is returned,
+        not raised, so a command nobody waits for never logs an unretrieved error."""
         assert self.channel is not None
+        failure: Optional[Error] = None
         try:
             self._exit = await self.channel.exited
+        except Error as exc:
+            failure = exc
         finally:
             self.ended_at = time.time()
             for sink in self._sinks:
                 await sink.finish()
             if self._feeder is not None and not self._feeder.done():
                 self._feeder.cancel()
-        return self._exit
+        return failure
 
     async def wait(self) -> None:
         """Wait for exit; raise ExitError on non-zero, Timeout/Canceled from the context."""
         if self._waited is None:
             raise Error("wait called before start")
-        try:
-            code, sig = await asyncio.shield(self._waited)
-        except Error:
-            for sink in self._sinks:
-                if isinstance(sink, PipeReader):
-                    sink.set_eof()
-            raise
+        failure = await asyncio.shield(self._waited)
+        if failure is not None:
+            raise failure
+        code, sig = self._exit  # type: ignore[misc]
         if self._ctx_fired is not None:
             raise self._ctx_fired
         if sig is not None or code != 0:
