@@ -202,3 +202,58 @@ def test_generated_floods_match_pyte(data: bytes, cuts: list, size: tuple) -> No
     assert model.history_len == slow.history_len
     for i in range(model.history_len):
         assert model.history_line(i) == slow.history_line(i)
+
+
+# ------------------------------------------------- windowed tokenizing
+_LONG = st.sampled_from([
+    "\x1b]0;multi\nline title\x07", "\x1b]2;t\r\nx\x1b\\", "\x1b]0;unterminated\n", "\x1b]Pxx\n",
+    "\x1bPq#0;2;0;0;0\n#1\x1b\\", "\x1b_apc\nbody\x9c", "\x1b^pm\n\x1b\\", "\x1bXsos\n\n\x1b\\",
+    "\x1b", "\x1b\n", "\x1b[2 q", "\x1b[<u", "\x1b[=5u",
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_PIECE, _LONG, _LONG), min_size=1, max_size=200).map(lambda p: "".join(p).encode()),
+       st.sampled_from([(ROWS, COLS), (5, 20), (3, 17)]), st.sampled_from([1, 16, 64, 300]))
+def test_windowed_tokenizing_equals_unwindowed(data: bytes, size: tuple, window: int) -> None:
+    """feed_text cuts big inputs into windows after a LF (never inside an
+    OSC/DCS string); tiny windows must give what one window gives."""
+    from cctui.terminal import engine
+
+    rows, cols = size
+    saved = engine._WINDOW
+    try:
+        engine._WINDOW = 1 << 30
+        whole = TerminalModel(rows, cols)
+        whole.feed(data)
+        whole.flush()
+        engine._WINDOW = window
+        cut = TerminalModel(rows, cols)
+        cut.feed(data)
+        cut.flush()
+    finally:
+        engine._WINDOW = saved
+    assert cut.lines == whole.lines
+    assert cut.cursor == whole.cursor
+    assert cut._screen.cursor.attrs == whole._screen.cursor.attrs
+    assert cut.title == whole.title
+    assert cut.history_len == whole.history_len
+    for i in range(cut.history_len):
+        assert cut.history_line(i) == whole.history_line(i)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_STREAM, st.sampled_from([(ROWS, COLS), (5, 20)]))
+def test_generated_streams_match_pyte_with_tiny_windows(data: bytes, size: tuple) -> None:
+    from cctui.terminal import engine
+
+    rows, cols = size
+    saved = engine._WINDOW
+    engine._WINDOW = 8
+    try:
+        model = TerminalModel(rows, cols)
+        model.feed(data)
+        model.flush()
+    finally:
+        engine._WINDOW = saved
+    assert_same(model, reference(data, rows, cols))

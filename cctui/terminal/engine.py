@@ -67,24 +67,18 @@ _TOKEN = re.compile(
     r"|([\x00-\x06\x10-\x1a\x1c-\x1f\x80-\x9f])"      # 13 other C0/C1: ignored
 )
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
-# The non-text alternatives of _TOKEN, in the same order, as one group for
-# re.split (text runs come out between them), then any other CSI shape (for
+# The non-text alternatives of _TOKEN as one group for re.split (text runs
+# come out between them), factored by first character (alternatives that can
+# match at the same place keep _TOKEN's order), plus any other CSI shape (for
 # pyte as a whole) and a lone ESC (pyte's state machine from there on).
 _SEQ = re.compile(
-    r"(\r?\n"
-    r"|\x1b\[[0-9;]*m"
-    r"|\x1b\[[?>]?[0-9;]*[@-~]"
-    r"|\r"
-    r"|\x1b\](?![PR])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
-    r"|\x1b[^\[\]#%()P_^X\x00-\x1f\x7f-\x9f]"
-    r"|[\x07-\x0f\x7f]"
-    r"|\x1b[()][^\x00-\x1f\x7f-\x9f]"
-    r"|\x1b#[^\x00-\x1f\x7f-\x9f]"
-    r"|\x1b%[^\x00-\x1f\x7f-\x9f]"
-    r"|\x1b[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)"
-    r"|[\x00-\x06\x10-\x1a\x1c-\x1f\x80-\x9f]"
-    r"|\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b)"
+    r"(\x1b(?:\[(?:[0-9;]*m|[?>]?[0-9;]*[@-~]|[0-?]*[ -/]*[@-~])"
+    r"|\](?![PR])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+    r"|[^\[\]#%()P_^X\x00-\x1f\x7f-\x9f]"
+    r"|[()#%][^\x00-\x1f\x7f-\x9f]"
+    r"|[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)"
+    r"|)"
+    r"|\r\n?|\n|[\x00-\x1a\x1c-\x1f\x7f-\x9f])"
 )
 (_OP_SGR, _OP_CUP, _OP_LF, _OP_EL, _OP_CR, _OP_CALL, _OP_MISC, _OP_NOP, _OP_PYTE,
  _OP_FALLBACK) = range(10)
@@ -93,6 +87,10 @@ _NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]*m)")
 _NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
 _FALLBACK_LIMIT = 1 << 16
+_WINDOW = 8192
+_LONG_STRING = re.compile(r"\x1b[\]P_^X]")  # OSC, DCS, APC, PM, SOS: may hold a LF
+_OSC_END = re.compile(r"[\x07\x1b\x9c]")  # where an OSC body stops at the latest
+_DCS_END = re.compile(r"[\x1b\x9c]")
 
 
 class _WidthTable(dict):
@@ -155,6 +153,7 @@ class Emulator(pyte.Screen):
         self._cmaps: Dict[Char, _CellMap] = {}
         self._infos: Dict[Char, Tuple[Char, Dict[str, Any], _CellMap]] = {}
         self._decoded: Dict[str, tuple] = {}
+        self._erase_cache: Dict[tuple, Dict[int, Char]] = {}  # EL cells, per screen width
         self._fallback = False
         self._fallback_count = 0
         self.scrolled = False
@@ -180,11 +179,26 @@ class Emulator(pyte.Screen):
             pos = self._run_fallback(text, 0)
         n = len(text)
         while pos < n:
-            if pos:
-                text = text[pos:]
-                n -= pos
-                self._no_flood_until -= pos
-            pos = self._feed_parts(text)
+            # windows of ~8 KiB cut after a LF, so that a flood skip or a
+            # fallback does not waste the tokenizing of what follows; no
+            # token but OSC/DCS/... holds a LF: the cut goes past where any
+            # of those that starts in the window could end
+            stop = n
+            if n - pos > _WINDOW:
+                cut = text.find("\n", pos + _WINDOW) + 1
+                scan = pos
+                while 0 < cut < n:
+                    m = _LONG_STRING.search(text, scan, cut)
+                    if m is None:
+                        stop = cut
+                        break
+                    end = (_OSC_END if m.group() == "\x1b]" else _DCS_END).search(text, m.end())
+                    if end is None:
+                        break
+                    scan = end.start()
+                    if cut <= end.end() + 1:
+                        cut = text.find("\n", end.end() + 1) + 1
+            pos = self._feed_parts(text, pos, stop)
         self._discard = 0
 
     def _attr_info(self, attrs: Char) -> Tuple[Char, Dict[str, Any], _CellMap]:
@@ -267,16 +281,18 @@ class Emulator(pyte.Screen):
             if val == "8":
                 self.alignment_display()
 
-    def _feed_parts(self, text: str) -> int:
-        """Emulate ``text`` (no pending fallback); returns where to go on:
-        ``len(text)``, or a position after a flood skip or a pyte fallback.
+    def _feed_parts(self, text: str, begin: int, stop: int) -> int:
+        """Emulate ``text[begin:stop]`` (no pending fallback); returns where
+        to go on: ``stop``, or a position after a flood skip or a pyte
+        fallback (which may run past ``stop``).
 
         The cursor lives in locals (``x``, ``y``, ``cur_char``) and is
         written back before anything else looks at it."""
-        parts = _SEQ.split(text)
+        parts = _SEQ.split(text[begin:stop] if begin or stop != len(text) else text)
         tail = parts.pop()
         decoded = self._decoded
         decode = self._decode
+        erase_cache = self._erase_cache
         attr_info = self._attr_info
         cols = self.columns
         last_col = cols - 1
@@ -295,7 +311,7 @@ class Emulator(pyte.Screen):
         y = cursor.y
         cur_char, cur_trans, cur_cmap = attr_info(cursor.attrs)
         done_i = 0
-        done_pos = 0
+        done_pos = begin
         k = -1
         it = iter(parts)
         for txt, seq in zip(it, it):
@@ -306,7 +322,13 @@ class Emulator(pyte.Screen):
                     if n == 1:
                         buf[y][x] = cur_cmap[txt]
                     else:
-                        buf[y].update(zip(range(x, x + n), map(cur_cmap.__getitem__, txt)))
+                        # the cmap also keeps runs (n > 1) as tuples of cells
+                        cells = cur_cmap.get(txt)
+                        if cells is None:
+                            cells = tuple(map(cur_cmap.__getitem__, txt))
+                            if len(cur_cmap) < 4096:
+                                cur_cmap[txt] = cells
+                        buf[y].update(zip(range(x, x + n), cells))
                     x += n
                     dirty_add(y)
                 else:
@@ -369,15 +391,22 @@ class Emulator(pyte.Screen):
                 if lnm:
                     x = 0
             elif code == _OP_EL:
-                how = op[1]
                 dirty_add(y)
-                if how == 0:
-                    interval = range(x, cols)
-                elif how == 1:
-                    interval = range(x + 1)
-                else:
-                    interval = range(cols)
-                buf[y].update(dict.fromkeys(interval, cur_char))
+                key = (op[1], x, cur_char)
+                cells = erase_cache.get(key)
+                if cells is None:
+                    how = op[1]
+                    if how == 0:
+                        interval = range(x, cols)
+                    elif how == 1:
+                        interval = range(x + 1)
+                    else:
+                        interval = range(cols)
+                    cells = dict.fromkeys(interval, cur_char)
+                    if len(erase_cache) > 1024:
+                        erase_cache.clear()
+                    erase_cache[key] = cells
+                buf[y].update(cells)
             elif code == _OP_CR:
                 x = 0
             elif code != _OP_NOP:
@@ -425,7 +454,7 @@ class Emulator(pyte.Screen):
         cursor.attrs = cur_char
         if tail:
             self.draw(tail)
-        return len(text)
+        return stop
 
     def _run_fallback(self, text: str, pos: int, start: bool = False) -> int:
         send = self._pstream._send_to_parser
@@ -1053,6 +1082,7 @@ class Emulator(pyte.Screen):
                     for x in [k for k in row if k >= columns]:
                         del row[x]
         self.lines, self.columns = lines, columns
+        self._erase_cache.clear()
         self.tabstops = {t for t in self.tabstops if t < columns} | set(range(((old_cols + 7) // 8) * 8, columns, 8))
         self.margins = None
         self.cursor.x = min(self.cursor.x, columns - 1)
