@@ -31,6 +31,7 @@ from .pane_process import PaneProcess
 from .panels import CwdPanel, EnvPanel, ExitPanel
 from .render import Painter
 from .status_line import StatusLine
+from .too_small import TooSmallNotice
 from .themes import DEFAULT_THEME, CctuiTheme, TerminalColors, load_settings, load_themes, save_setting
 from .vm_tree import VmTree
 
@@ -40,7 +41,7 @@ RESIZE_STEP = 2
 class CctuiApp(App):
     TITLE = "cctui"
     CSS = """
-    Screen { layers: base; }
+    Screen { layers: base notice; }
     #main { height: 1fr; }
     #panels { width: 42; height: 1fr; background: $surface; }
     #panels.-hidden, VmTree.-hidden { display: none; }
@@ -75,6 +76,7 @@ class CctuiApp(App):
         self.sidebar = VmTree()
         self.cwd_panel, self.exit_panel, self.env_panel = CwdPanel(), ExitPanel(), EnvPanel()
         self.status = StatusLine("", id="status")
+        self.too_small = TooSmallNotice()
 
     # -- composition -------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -86,6 +88,10 @@ class CctuiApp(App):
                 yield self.exit_panel
                 yield self.env_panel
         yield self.status
+        yield self.too_small
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.too_small.check(event.size.width, event.size.height)
 
     async def on_mount(self) -> None:
         self._load_themes()
