@@ -549,10 +549,27 @@ class Emulator(pyte.Screen):
         if text.count("\n", start, stop) < 2 * lines + 2:
             self._no_flood_until = stop
             return start
+        # the tail left to lay out must scroll at least a screenful (each
+        # LF and each wrap scrolls once): count LFs back from the end, plus
+        # the wraps of lines simple enough to measure (others count none,
+        # which only makes the tail longer)
         split = stop
         rfind = text.rfind
-        for _ in range(lines):
-            split = rfind("\n", start, split)
+        cols = self.columns
+        scrolls = 0
+        while scrolls < lines:
+            lf = rfind("\n", start, split)
+            seg = text[lf + 1:split]
+            split = lf
+            scrolls += 1
+            if len(seg) > cols:
+                if "\x1b" in seg:
+                    seg = _SGR.sub("", seg)
+                if seg[-1:] == "\r":
+                    seg = seg[:-1]
+                v = len(seg)
+                if v > cols and seg.isascii() and "\r" not in seg and "\t" not in seg and "\x08" not in seg:
+                    scrolls += (v - 1) // cols
         self._skip_lines(text[start:split])
         return split
 
@@ -589,7 +606,8 @@ class Emulator(pyte.Screen):
             and stripped.isascii()
             and "\t" not in stripped
             and "\x08" not in stripped
-            and stripped.count("\r") == k - 1 == stripped.count("\r\n")
+            and stripped.count("\r", 0, len(stripped) - len(parts[-1]))
+            == k - 1 == stripped.count("\r\n")
         ):
             # every line but the last ends in CR, so each starts at column 0
             r0, _ = self._measure_line(parts[0], x)
@@ -819,8 +837,22 @@ class Emulator(pyte.Screen):
                 self._discard -= 1
             elif self.history is not None or self._recorder is not None:
                 self._record(compact_row(buf.get(0), self.columns))
-        for y in range(top, bottom):
-            buf[y] = buf[y + 1]
+        # shift rows up in bulk; a missing row stays missing (it reads the
+        # same as an empty one: pyte keeps every row's default current)
+        if top == 0 and bottom == self.lines - 1:
+            rows = [(y - 1, row) for y, row in buf.items() if y]
+            buf.clear()
+            buf.update(rows)
+        else:
+            moved = list(map(buf.get, range(top + 1, bottom + 1)))
+            if None in moved:
+                for y, row in zip(range(top, bottom), moved):
+                    if row is None:
+                        buf.pop(y, None)
+                    else:
+                        buf[y] = row
+            else:
+                buf.update(zip(range(top, bottom), moved))
         buf.pop(bottom, None)
         dirty = self.dirty
         if margins is None:
