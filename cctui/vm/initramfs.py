@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
+import py_compile
+import tempfile
 import os
 import shutil
 from pathlib import Path
@@ -99,11 +102,26 @@ def find_busybox() -> Path:
 
 
 def _package_files(package) -> List[tuple]:
-    """(relative name, bytes) for every .py file of a package."""
+    """(relative name, bytes) for every .py file of a package, and its bytecode.
+
+    The guest runs the agent with this same interpreter (``base_python``), so
+    bytecode compiled here is valid there; unchecked-hash pycs need no matching
+    mtimes. Compiling under TCG would cost the guest a few hundred ms per boot.
+    """
     root = Path(package.__file__).parent
     files = []
     for path in sorted(root.rglob("*.py")):
-        files.append((f"{root.name}/{path.relative_to(root)}", path.read_bytes()))
+        relative = f"{root.name}/{path.relative_to(root)}"
+        source = path.read_bytes()
+        files.append((relative, source))
+        with tempfile.TemporaryDirectory() as tmp:
+            target = os.path.join(tmp, "x.pyc")
+            try:
+                py_compile.compile(str(path), cfile=target, dfile=relative, doraise=True,
+                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+            except py_compile.PyCompileError:
+                continue
+            files.append((importlib.util.cache_from_source(relative), Path(target).read_bytes()))
     return files
 
 
