@@ -6,6 +6,8 @@ prints MB/s for
 * pyte: ``pyte.Screen(120, 40)`` + ``ByteStream`` fed 64 KiB chunks (on a
   prefix of the corpus: pyte needs ~30 s for 17 MB),
 * model: ``TerminalModel(40, 120)`` fed the whole corpus in 64 KiB chunks,
+* slice512: the same with ``flush()`` after every 512 KiB (what the pane does
+  per layout slice), eager: ``flush()`` after every 64 KiB chunk,
 * tmux: a detached ``tmux new -d -x 120 -y 40`` pane doing ``cat`` of the
   corpus file, timed from start to ``tmux wait-for`` returning,
 
@@ -119,26 +121,28 @@ def main() -> None:
         t_pyte = time_pyte(prefix, args.chunk)
         t_model_prefix = time_model(prefix, args.chunk)
         t_model = time_model(data, args.chunk)
+        t_slice = time_model(data, 512 * 1024, eager=True)
         t_eager = time_model(data, args.chunk, eager=True)
         t_tmux = time_tmux(path) if have_tmux else float("nan")
         mb = len(data) / 1e6
         rows.append((name, mb, len(prefix) / 1e6 / t_pyte, len(prefix) / 1e6 / t_model_prefix,
-                     mb / t_model, mb / t_eager, mb / t_tmux))
+                     mb / t_model, mb / t_slice, mb / t_eager, mb / t_tmux))
         os.unlink(path)
     os.rmdir(tmpdir)
 
     print("\n%dx%d, %d-byte chunks; pyte and 'model (same bytes)' on the first %.1f MB of each corpus"
           % (COLS, ROWS, args.chunk, args.pyte_mb))
-    head = "%-17s %5s %9s %11s %10s %10s %9s %10s %10s %10s" % (
-        "corpus", "MB", "pyte MB/s", "model(same)", "model MB/s", "eager MB/s", "tmux MB/s",
-        "model/pyte", "model/tmux", "eager/tmux")
+    head = "%-17s %5s %9s %11s %10s %9s %10s %9s %10s %10s %11s %10s" % (
+        "corpus", "MB", "pyte MB/s", "model(same)", "model MB/s", "slice512", "eager MB/s", "tmux MB/s",
+        "model/pyte", "model/tmux", "slice/tmux", "eager/tmux")
     print(head)
     print("-" * len(head))
-    for name, mb, pyte_rate, model_same, model_rate, eager_rate, tmux_rate in rows:
-        print("%-17s %5.1f %9.2f %11.1f %10.1f %10.1f %9.1f %9.1fx %9.2fx %9.2fx" % (
-            name, mb, pyte_rate, model_same, model_rate, eager_rate, tmux_rate, model_same / pyte_rate,
-            model_rate / tmux_rate, eager_rate / tmux_rate))
-    print("model: feed() coalescing up to 1 MiB until read; eager: flush() after every chunk")
+    for name, mb, pyte_rate, model_same, model_rate, slice_rate, eager_rate, tmux_rate in rows:
+        print("%-17s %5.1f %9.2f %11.1f %10.1f %9.1f %10.1f %9.1f %9.1fx %9.2fx %10.2fx %9.2fx" % (
+            name, mb, pyte_rate, model_same, model_rate, slice_rate, eager_rate, tmux_rate,
+            model_same / pyte_rate, model_rate / tmux_rate, slice_rate / tmux_rate, eager_rate / tmux_rate))
+    print("model: feed() coalescing up to 1 MiB until read; slice512: flush() after every 512 KiB "
+          "(the pane's layout slice); eager: flush() after every %d-byte chunk" % args.chunk)
 
     hist, lazy, laid_out = memory_16_models()
     print("\nmemory, 16 models x %d-row scrollback at %d cols (tracemalloc): %.1f MB as fed, "
