@@ -87,6 +87,8 @@ _NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]*m)")
 _NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
 _FALLBACK_LIMIT = 1 << 16
+_DEFAULT_CHAR = Char(data=" ", fg="default", bg="default", reverse=False)
+_DEFAULT_REVERSE = Char(data=" ", fg="default", bg="default", reverse=True)
 _WINDOW = 8192
 _LONG_STRING = re.compile(r"\x1b[\]P_^X]")  # OSC, DCS, APC, PM, SOS: may hold a LF
 _OSC_END = re.compile(r"[\x07\x1b\x9c]")  # where an OSC body stops at the latest
@@ -161,6 +163,11 @@ class Emulator(pyte.Screen):
         super().__init__(columns, lines)
         self._pstream = pyte.Stream(self)
         self._csi = self._build_csi()
+
+    @property
+    def default_char(self) -> Char:
+        """pyte's, shared instead of built per call (a new row costs one)."""
+        return _DEFAULT_REVERSE if mo.DECSCNM in self.mode else _DEFAULT_CHAR
 
     # ------------------------------------------------------------------ parser
     def _build_csi(self) -> Dict[str, Callable[..., None]]:
