@@ -154,7 +154,7 @@ _REGIONS = st.one_of(
 _MISC = st.sampled_from([
     "\x1b]0;a title\x07", "\x1b]2;other\x1b\\", "\x1b]52;c;aGVsbG8=\x07", "\x1b(B", "\x1b)0",
     "\x1b[?1049h", "\x1b[?1049l", "\x1b[?2004h", "\x1b[?1000h", "\x1b[?1006h", "\x1b[?1h", "\x1b=",
-    "\x1b>", "\x1bH", "\x1b[g", "\x1b[3g",
+    "\x1b>", "\x1bH", "\x1b[g", "\x1b[3g", "\x1b[?5h", "\x1b[?5l",
 ])
 _PIECE = st.one_of(_TEXT, _TEXT, _TEXT, _SGR, _CONTROL, _CONTROL, _MOVES, _ERASES, _REGIONS, _MISC)
 _STREAM = st.lists(_PIECE, min_size=1, max_size=200).map(lambda parts: "".join(parts).encode())
