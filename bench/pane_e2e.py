@@ -117,6 +117,32 @@ async def typing_latency(vm, keys: int, flood: bool) -> List[float]:
     return samples
 
 
+async def engine_latency(vm, keys: int) -> List[float]:
+    """The same keystrokes without the app: what the guest and the channel cost
+    while another exec of the same VM floods (its output consumed at once)."""
+    flood = vm.command("yes", "a flood of output from another pane").set_tty(40, 120)
+    flood.set_window(2 << 20).set_output_handler(lambda data: flood.ack(len(data)))
+    typer = vm.command("cat").set_tty(40, 120)
+    echoed = asyncio.Event()
+    typer.set_output_handler(lambda data: (echoed.set(), typer.ack(len(data))))
+    await typer.start()
+    await flood.start()
+    samples: List[float] = []
+    try:
+        await asyncio.sleep(1.0)          # let the flood reach its steady state
+        for _ in range(keys):
+            echoed.clear()
+            start = time.perf_counter()
+            typer.write(b"x")
+            await asyncio.wait_for(echoed.wait(), 30)
+            samples.append(time.perf_counter() - start)
+            await asyncio.sleep(0.02)
+    finally:
+        flood.kill()
+        typer.kill()
+    return samples
+
+
 def pct(samples: List[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
@@ -141,10 +167,12 @@ async def main(args: argparse.Namespace) -> None:
         print(f"| host tmux pane 120x40 (reference) | {tmux:.2f} | {mb / tmux:.1f} |")
         idle = await typing_latency(vm, args.keys, flood=False)
         busy = await typing_latency(vm, args.keys, flood=True)
+        engine = await engine_latency(vm, args.keys)
         print(f"\nkeystroke echo latency, {args.keys} keys, same VM")
         print("| condition | p50 ms | p99 ms | max ms |")
         print("|---|---|---|---|")
-        for name, s in (("idle", idle), ("another pane runs `yes`", busy)):
+        for name, s in (("idle", idle), ("another pane runs `yes`", busy),
+                        ("no app, engine only: another exec runs `yes` (reference)", engine)):
             print(f"| {name} | {pct(s, 0.5):.1f} | {pct(s, 0.99):.1f} | {max(s) * 1000:.1f} |")
     finally:
         await vm.close()
