@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,9 +26,33 @@ def config_dir() -> Path:
 def new_state_dir() -> Path:
     """A private directory for one VM's sockets and console log.
 
-    Kept short because unix socket paths are limited to 107 bytes.
+    Kept short because unix socket paths are limited to 107 bytes. It records
+    the owning process, so directories left by a killed process are swept.
     """
     base = os.environ.get("XDG_RUNTIME_DIR")
     if not base or not os.access(base, os.W_OK):
         base = tempfile.gettempdir()
-    return Path(tempfile.mkdtemp(prefix="cctui-", dir=base))
+    _sweep_orphaned(Path(base))
+    path = Path(tempfile.mkdtemp(prefix="cctui-", dir=base))
+    (path / "owner.pid").write_text(str(os.getpid()))
+    return path
+
+
+def _sweep_orphaned(base: Path) -> None:
+    for path in base.glob("cctui-*"):
+        try:
+            pid = int((path / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if not _alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

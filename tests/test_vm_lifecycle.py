@@ -11,6 +11,7 @@ import time
 import pytest
 
 import cctui
+import cctui.paths
 from conftest import wait_until
 
 
@@ -77,17 +78,24 @@ def test_no_orphan_qemu_after_sigkill_of_python(tmp_path) -> None:
     script.write_text(textwrap.dedent("""
         import sys, cctui
         vm = cctui.boot()
-        print(vm.qemu_pid, flush=True)
+        print(vm.qemu_pid, vm.aio._backend.machine.qemu.config.state_dir, flush=True)
         sys.stdin.read()
     """))
     proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     try:
-        qemu = int(proc.stdout.readline())
-        assert _alive(qemu)
+        pid_text, state_dir = proc.stdout.readline().split()
+        qemu = int(pid_text)
+        assert _alive(qemu) and os.path.isdir(state_dir)
         proc.kill()
         proc.wait()
         wait_until(lambda: not _alive(qemu), 10, what="QEMU to die with its parent")
+        # The killed process could not clean up; the next VM's set-up sweeps it.
+        assert os.path.isdir(state_dir)
+        fresh = cctui.paths.new_state_dir()
+        assert not os.path.exists(state_dir)
+        os.remove(fresh / "owner.pid")
+        fresh.rmdir()
     finally:
         proc.kill()
 
