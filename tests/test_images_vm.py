@@ -32,13 +32,18 @@ def passwd_layer() -> bytes:
                  file("etc/group", b"root:x:0:\napp:x:1000:\n"))
 
 
-@pytest.fixture(scope="module")
-def image_vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cctui.Instance]:
+def build_image_tarball(directory: Path) -> Path:
+    """An OCI tarball: busybox, a layer with whiteouts, a passwd layer, CONFIG."""
     layers = [(OCI_TAR, base_layer()), (OCI_TAR_GZIP, gzip.compress(top_layer(), mtime=0)),
               (OCI_TAR, passwd_layer())]
     uncompressed = [base_layer(), top_layer(), passwd_layer()]
     files, _ = oci_files(layers, image_config(uncompressed, CONFIG))
-    path = write_tar(files, tmp_path_factory.mktemp("img") / "image.tar")
+    return write_tar(files, directory / "image.tar")
+
+
+@pytest.fixture(scope="module")
+def image_vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cctui.Instance]:
+    path = build_image_tarball(tmp_path_factory.mktemp("img"))
     vm = cctui.boot(image=str(path))
     try:
         yield vm
@@ -123,3 +128,42 @@ def test_cli_run_takes_the_same_image_argument(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "cctui", "run", "--image", str(tmp_path / "nope")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 125 and "nope" in bad.stderr
+
+
+def test_tui_boots_the_image_and_its_boot_dialog_takes_the_same_argument(tmp_path: Path) -> None:
+    """`cctui --image X` and the boot dialog: each pane runs the image's entrypoint."""
+    import asyncio
+    import time
+
+    from cctui.tui.app import CctuiApp
+
+    image = str(build_image_tarball(tmp_path))
+
+    async def until(predicate, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.05)
+
+    def screen(frame) -> str:
+        return "\n".join(frame.process.model.display)
+
+    async def scenario() -> None:
+        app = CctuiApp(image=image)
+        async with app.run_test(size=(160, 48)) as pilot:
+            first = list(app.layout_widget.frames.values())[0]
+            await until(lambda: first.process.state == "exited", 120, "the entrypoint to run")
+            assert "ep:default cmd" in screen(first)
+            assert first.process.exit_status == (0, None)
+            await pilot.press("ctrl+b", "v")                 # boot another VM: the dialog
+            await pilot.pause()
+            await pilot.press("enter")                       # its field holds the same image
+            await until(lambda: len(app.layout_widget.frames) == 2, 30, "a pane for the new VM")
+            second = list(app.layout_widget.frames.values())[1]
+            assert second.process.instance is not first.process.instance
+            await until(lambda: second.process.state == "exited", 120, "the second entrypoint")
+            assert "ep:default cmd" in screen(second)
+            await app.shutdown_owned_vms()
+
+    asyncio.run(scenario())

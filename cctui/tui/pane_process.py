@@ -30,6 +30,9 @@ class PaneProcess:
                  on_change: Callable[["PaneProcess"], None],
                  on_output: Callable[[], None]) -> None:
         self.instance = instance
+        # No argv: the image's entrypoint, decided at start (an image's config
+        # is only known once its VM has booted).
+        self._explicit = bool(argv)
         self.argv: List[str] = list(argv) if argv else list(instance.entrypoint_argv(()))
         self.rows, self.cols = max(1, rows), max(1, cols)
         self.model = self._new_model()
@@ -72,6 +75,8 @@ class PaneProcess:
         self._pending.clear()
         self._pending_len = 0
         self._changed()
+        if not self._explicit:
+            self.argv = list(self.instance.entrypoint_argv(()))
         cmd = self.instance.command(self.argv[0], *self.argv[1:]).set_tty(self.rows, self.cols)
         cmd.set_window(OUTPUT_WINDOW)
         cmd.set_output_handler(self._output)
