@@ -164,6 +164,14 @@ def test_tui_boots_the_image_and_its_boot_dialog_takes_the_same_argument(tmp_pat
             assert second.process.instance is not first.process.instance
             await until(lambda: second.process.state == "exited", 120, "the second entrypoint")
             assert "ep:default cmd" in screen(second)
+            await pilot.press("ctrl+b", "percent_sign")      # a split is a shell in the image
+            await until(lambda: len(app.layout_widget.frames) == 3, 30, "the split")
+            third = list(app.layout_widget.frames.values())[2]
+            assert third.process.argv == ["/bin/sh"]
+            await until(lambda: third.process.state == "running", 30, "the shell")
+            # uid of the image's user "app", and the length of the image's $GREETING
+            third.process.write(b"echo u$(busybox id -u)g${#GREETING}\r")
+            await until(lambda: "u1000g20" in screen(third), 30, "the image's user and env")
             await app.shutdown_owned_vms()
 
     asyncio.run(scenario())

@@ -163,9 +163,13 @@ class AsyncInstance:
         """
         entrypoint = self._entrypoint or []
         if not entrypoint and not self._cmd:
-            entrypoint = [login_shell() if self.image == "host" else "/bin/sh"]
+            entrypoint = self.shell_argv()
         rest = list(args) if args else list(self._cmd or [])
         return list(entrypoint) + rest
+
+    def shell_argv(self) -> List[str]:
+        """An interactive shell in this guest: the login shell, or the image's /bin/sh."""
+        return [login_shell()] if self.image in ("host", "local") else ["/bin/sh"]
 
     def entrypoint_command(self, *args: str) -> AsyncCmd:
         argv = self.entrypoint_argv(args)

@@ -337,7 +337,8 @@ class CctuiApp(App):
         if inst is None:
             self.notify("no VM is running: ctrl+b v boots one", severity="warning")
             return
-        await self.open_pane(inst, None, self.focused_pane, direction)
+        # A split is a new shell, whatever the image's entrypoint is.
+        await self.open_pane(inst, inst.shell_argv(), self.focused_pane, direction)
 
     async def action_split_right(self) -> None:
         await self._split("row")
