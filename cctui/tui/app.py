@@ -356,7 +356,9 @@ class CctuiApp(App):
         async def chosen(result) -> None:
             if result:
                 vm, argv, direction = result
-                await self.open_pane(self.vms[vm], argv, self.focused_pane, direction)
+                chosen_vm = self.vms[vm]
+                await self.open_pane(chosen_vm, argv or chosen_vm.shell_argv(),
+                                     self.focused_pane, direction)
         self.push_screen(NewPaneDialog(names, inst.name if inst else None), chosen)
 
     async def action_close_pane(self) -> None:
