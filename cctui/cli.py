@@ -62,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import cctui
-    argv = [a for a in args.argv if a != "--"] if args.argv[:1] == ["--"] else args.argv
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     try:
         with cctui.boot(args.image, accel=args.accel, memory_mb=args.memory,
                         cpus=args.cpus) as vm:
