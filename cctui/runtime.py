@@ -45,9 +45,3 @@ def run(coro: Coroutine[Any, Any, Any], timeout: Optional[float] = None) -> Any:
                            "use cctui.aio in async code")
     return asyncio.run_coroutine_threadsafe(coro, target).result(timeout)
 
-
-def call(fn: Any, *args: Any) -> Any:
-    """Run a plain function on the loop thread (objects bound to the loop)."""
-    async def wrapper() -> Any:
-        return fn(*args)
-    return run(wrapper())
