@@ -129,3 +129,29 @@ def test_too_small_terminal_shows_a_notice_and_keeps_the_panes() -> None:
             await vm.close()
 
     asyncio.run(scenario())
+
+
+def test_panels_step_aside_when_the_terminal_narrows() -> None:
+    import asyncio
+
+    from cctui.machine import connect_local
+    from cctui.tui.app import CctuiApp
+
+    async def scenario() -> None:
+        vm = await connect_local()
+        try:
+            app = CctuiApp(instances=[vm], first_command=["sh"])
+            async with app.run_test(size=(160, 40)) as pilot:
+                panels = app.query_one("#panels")
+                await pilot.pause()
+                assert panels.display and not panels.has_class("-narrow")
+                await pilot.resize_terminal(100, 40)
+                await pilot.pause()
+                assert panels.has_class("-narrow")
+                await pilot.resize_terminal(160, 40)
+                await pilot.pause()
+                assert not panels.has_class("-narrow")
+        finally:
+            await vm.close()
+
+    asyncio.run(scenario())

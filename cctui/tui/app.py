@@ -38,13 +38,16 @@ from .vm_tree import VmTree
 RESIZE_STEP = 2
 
 
+PANELS_MIN_WIDTH = 120
+
+
 class CctuiApp(App):
     TITLE = "cctui"
     CSS = """
     Screen { layers: base notice; }
     #main { height: 1fr; }
     #panels { width: 42; height: 1fr; background: $surface; }
-    #panels.-hidden, VmTree.-hidden { display: none; }
+    #panels.-hidden, #panels.-narrow, VmTree.-hidden { display: none; }
     """
     # Nothing here is a priority binding: every key reaches the guest unless it
     # follows the prefix (handled in on_event). F1 works outside panes.
@@ -77,6 +80,7 @@ class CctuiApp(App):
         self.cwd_panel, self.exit_panel, self.env_panel = CwdPanel(), ExitPanel(), EnvPanel()
         self.status = StatusLine("", id="status")
         self.too_small = TooSmallNotice()
+        self._narrow: Optional[bool] = None
 
     # -- composition -------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -92,12 +96,20 @@ class CctuiApp(App):
 
     def on_resize(self, event: events.Resize) -> None:
         self.too_small.check(event.size.width, event.size.height)
+        self._fit_panels(event.size.width)
+
+    def _fit_panels(self, width: int) -> None:
+        """Below PANELS_MIN_WIDTH columns the panes need the room: the panels step
+        aside (and come back when the terminal widens), unless toggled on by hand."""
+        narrow = width < PANELS_MIN_WIDTH
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self.query_one("#panels").set_class(narrow, "-narrow")
 
     async def on_mount(self) -> None:
         self._load_themes()
         self.env_panel.display = False
-        if self.size.width < 120:
-            self.query_one("#panels").set_class(True, "-hidden")
+        self._fit_panels(self.size.width)
         self.set_interval(0.5, self._tick)
         for inst in self._adopt:
             self._track(inst)
@@ -487,6 +499,7 @@ class CctuiApp(App):
     # -- view toggles --------------------------------------------------------------------------------
     def _toggle_panel(self, panel) -> None:
         panels = self.query_one("#panels")
+        panels.set_class(False, "-narrow")
         if panels.has_class("-hidden"):
             panels.set_class(False, "-hidden")
             panel.display = True
