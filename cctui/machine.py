@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import os
 import random
 import shutil
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
 from .api.instance import AsyncInstance
-from .errors import Error, HypervisorUnavailable, NotRunning, Timeout
+from .errors import Error, HypervisorUnavailable, NotRunning
 from .paths import cache_dir, new_state_dir
 from .session import AgentSession
 from .transport import connect_virtio_serial, connect_vsock, spawn_local_agent, vhost_vsock_usable

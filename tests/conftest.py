@@ -1,6 +1,7 @@
 """Shared fixtures: real VMs under TCG (or KVM where usable), one per test module."""
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Callable, Iterator
 
@@ -23,6 +24,18 @@ def vm() -> Iterator[cctui.Instance]:
         yield instance
     finally:
         instance.close()
+
+
+async def until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
+    """``wait_until`` for async tests: the event loop keeps running while we poll."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+        await asyncio.sleep(0.05)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 30.0,

@@ -133,18 +133,12 @@ def test_cli_run_takes_the_same_image_argument(tmp_path: Path) -> None:
 def test_tui_boots_the_image_and_its_boot_dialog_takes_the_same_argument(tmp_path: Path) -> None:
     """`cctui --image X` and the boot dialog: each pane runs the image's entrypoint."""
     import asyncio
-    import time
+
+    from conftest import until
 
     from cctui.tui.app import CctuiApp
 
     image = str(build_image_tarball(tmp_path))
-
-    async def until(predicate, timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            await asyncio.sleep(0.05)
 
     def screen(frame) -> str:
         return "\n".join(frame.process.model.display)

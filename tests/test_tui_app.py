@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -17,6 +16,7 @@ from cctui.aio import AsyncInstance
 from cctui.machine import boot_async
 from cctui.tui.app import CctuiApp
 from cctui.tui.pane_frame import PaneFrame
+from conftest import until
 
 # bash without the user's rc files: a host's ~/.bashrc (pyenv init...) takes tens
 # of seconds under TCG, which is the guest's business, not the multiplexer's.
@@ -41,18 +41,6 @@ def vm(loop) -> Iterator[AsyncInstance]:
 @pytest.fixture(autouse=True)
 def config_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("CCTUI_CONFIG_DIR", str(tmp_path / "config"))
-
-
-async def until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
-    """Poll the app's state (the loop keeps running while we sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
-        await asyncio.sleep(0.05)
 
 
 def drawn(frame: PaneFrame) -> str:

@@ -1,7 +1,7 @@
 """The blocking facade: Instance and Cmd for scripts, over the asyncio core."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Union
 
 from .. import runtime
 from ..context import Context

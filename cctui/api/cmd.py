@@ -6,14 +6,13 @@ background event loop, so scripts and the TUI share one implementation.
 from __future__ import annotations
 
 import asyncio
-import io
 import signal as signal_module
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from ..context import Context
-from ..errors import Canceled, Error, ExitError, NotRunning, Timeout
+from ..errors import Canceled, Error, ExitError
 from ..session import ExecChannel
 from .sinks import BufferSink, CallbackSink, PipeReader, PipeWriter, WriterSink
 

@@ -6,14 +6,11 @@ import errno as errno_module
 import itertools
 import os
 import pwd
-import shutil
 import sys
-import time
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..context import Context
-from ..errors import AlreadyClosed, Error, HypervisorUnavailable, NotRunning, Timeout
+from ..errors import AlreadyClosed, Error, NotRunning
 from ..session import AgentSession
 from .cmd import AsyncCmd
 from .sinks import WriterSink

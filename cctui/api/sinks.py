@@ -9,7 +9,7 @@ import asyncio
 import collections
 import io
 import threading
-from typing import Any, BinaryIO, Callable, Deque, Optional
+from typing import Any, Callable, Deque, Optional
 
 from ..errors import Error
 

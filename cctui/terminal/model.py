@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional
 
 from pyte import modes as mo
 from pyte.screens import Char

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.strip import Strip
 from textual.widget import Widget

@@ -8,7 +8,7 @@ theme recolours ``38;5;1`` the same as ``31``.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from rich.color import Color
 from rich.segment import Segment

@@ -12,7 +12,6 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive

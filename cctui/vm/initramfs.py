@@ -12,7 +12,6 @@ import importlib.util
 import py_compile
 import tempfile
 import os
-import shutil
 from pathlib import Path
 from typing import List
 
