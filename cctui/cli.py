@@ -29,8 +29,10 @@ def _parser() -> argparse.ArgumentParser:
                                       "stream its output, power off; exits with its status")
     _vm_options(run, False)
     run.add_argument("argv", nargs=argparse.REMAINDER)
-    tui = sub.add_parser("tui", help="open the full-screen multiplexer (the default)")
+    tui = sub.add_parser("tui", help="open the full-screen multiplexer (the default); "
+                                      "`cctui tui -- htop` starts its first pane on a command")
     _vm_options(tui, False)
+    tui.add_argument("argv", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -57,7 +59,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "run":
         return _run(args)
     from .tui.app import run_app
-    return run_app(image=args.image, accel=args.accel, memory_mb=args.memory, cpus=args.cpus)
+    command = getattr(args, "argv", None) or []
+    command = command[1:] if command[:1] == ["--"] else command
+    return run_app(image=args.image, accel=args.accel, memory_mb=args.memory, cpus=args.cpus,
+                   command=command)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -633,8 +633,11 @@ class CctuiApp(App):
             self.focus_pane(data[1])
 
 
-def run_app(image: str = "host", accel: str = "auto", memory_mb: int = 1024, cpus: int = 2) -> int:
-    """The `cctui` command with no arguments: boot one VM and open a shell pane on it."""
-    app = CctuiApp(image=image, accel=accel, memory_mb=memory_mb, cpus=cpus)
+def run_app(image: str = "host", accel: str = "auto", memory_mb: int = 1024, cpus: int = 2,
+            command: Optional[List[str]] = None) -> int:
+    """The `cctui` command: boot one VM and open a pane on it running ``command``
+    (default: the image's entrypoint, for the host image the login shell)."""
+    app = CctuiApp(image=image, accel=accel, memory_mb=memory_mb, cpus=cpus,
+                   first_command=command or None)
     result = app.run()
     return result if isinstance(result, int) else 0
