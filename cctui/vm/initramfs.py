@@ -9,11 +9,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
-import py_compile
-import tempfile
 import os
+import py_compile
+import sys
+import tempfile
 from pathlib import Path
-from typing import List
+from typing import List, Optional, Tuple
 
 import ptyprocess
 
@@ -100,47 +101,56 @@ def find_busybox() -> Path:
     raise HypervisorUnavailable("busybox not found: install busybox-static")
 
 
-def _package_files(package) -> List[tuple]:
-    """(relative name, bytes) for every .py file of a package, and its bytecode.
+def _package_sources(package) -> List[Tuple[str, Path, bytes]]:
+    """(name inside the initramfs, path, source) for every .py file of a package."""
+    root = Path(package.__file__).parent
+    return [(f"{root.name}/{path.relative_to(root)}", path, path.read_bytes())
+            for path in sorted(root.rglob("*.py"))]
+
+
+def _bytecode(path: Path, relative: str) -> Optional[bytes]:
+    """An unchecked-hash pyc of ``path``, or None if it does not compile.
 
     The guest runs the agent with this same interpreter (``base_python``), so
-    bytecode compiled here is valid there; unchecked-hash pycs need no matching
-    mtimes. Compiling under TCG would cost the guest a few hundred ms per boot.
+    bytecode compiled here is valid there, and needs no matching mtimes.
+    Compiling under TCG would cost the guest a few hundred ms per boot.
     """
-    root = Path(package.__file__).parent
-    files = []
-    for path in sorted(root.rglob("*.py")):
-        relative = f"{root.name}/{path.relative_to(root)}"
-        source = path.read_bytes()
-        files.append((relative, source))
-        with tempfile.TemporaryDirectory() as tmp:
-            target = os.path.join(tmp, "x.pyc")
-            try:
-                py_compile.compile(str(path), cfile=target, dfile=relative, doraise=True,
-                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-            except py_compile.PyCompileError:
-                continue
-            files.append((importlib.util.cache_from_source(relative), Path(target).read_bytes()))
-    return files
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, "x.pyc")
+        try:
+            py_compile.compile(str(path), cfile=target, dfile=relative, doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        except py_compile.PyCompileError:
+            return None
+        return Path(target).read_bytes()
 
 
 def initramfs_for(kernel: Kernel) -> Path:
-    """The cached initramfs for this kernel and agent version, built when missing."""
+    """The cached initramfs for this kernel and agent version, built when missing.
+
+    The cache key is cheap (sources, init, kernel, interpreter); resolving the
+    modules and compiling the agent happen only when the image is built.
+    """
     busybox = find_busybox()
-    modules = kernel.resolve_modules()
-    agent_files = _package_files(guest_pty_agent) + _package_files(ptyprocess)
+    sources = _package_sources(guest_pty_agent) + _package_sources(ptyprocess)
     init = (INIT_SCRIPT.replace("__TAG__", ROOT_TAG).replace("__PORT__", AGENT_PORT_NAME)
             .replace("__ITAG__", IMAGE_TAG).replace("__IMAGE__", IMAGE_MOUNT))
     digest = hashlib.sha256()
     digest.update(init.encode())
     digest.update(str(busybox.stat().st_size).encode())
-    for path in modules:
-        digest.update(str(path).encode())
-    for name, data in agent_files:
-        digest.update(name.encode() + data)
+    digest.update(f"{kernel.image}|{kernel.modules_dir}|{sys.implementation.cache_tag}".encode())
+    for name, _, source in sources:
+        digest.update(name.encode() + source)
     target = cache_dir() / "initramfs" / f"{kernel.release}-{digest.hexdigest()[:16]}.cpio.gz"
     if target.exists():
         return target
+    modules = kernel.resolve_modules()
+    agent_files: List[Tuple[str, bytes]] = []
+    for name, path, source in sources:
+        agent_files.append((name, source))
+        pyc = _bytecode(path, name)
+        if pyc is not None:
+            agent_files.append((importlib.util.cache_from_source(name), pyc))
     entries: List[tuple] = [("dir", "bin"), ("dir", "modules"), ("dir", "agent"),
                             ("file", "bin/busybox", busybox.read_bytes(), 0o755),
                             ("link", "bin/sh", "busybox"),
