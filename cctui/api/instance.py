@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..context import Context
 from ..errors import AlreadyClosed, Error, NotRunning
+from ..images.config import ImageConfig, entrypoint_argv
 from ..session import AgentSession
 from .cmd import AsyncCmd
 from .sinks import WriterSink
@@ -158,11 +159,11 @@ class AsyncInstance:
         With neither ENTRYPOINT nor CMD the entrypoint is a shell: the user's
         login shell for the host image, /bin/sh in an image.
         """
-        entrypoint = self._entrypoint or []
+        entrypoint = list(self._entrypoint or [])
         if not entrypoint and not self._cmd:
             entrypoint = self.shell_argv()
-        rest = list(args) if args else list(self._cmd or [])
-        return list(entrypoint) + rest
+        config = ImageConfig(entrypoint=entrypoint, cmd=list(self._cmd or []))
+        return entrypoint_argv(config, args, default_shell=self.shell_argv()[0])
 
     def shell_argv(self) -> List[str]:
         """An interactive shell in this guest: the login shell, or the image's /bin/sh."""
@@ -240,7 +241,7 @@ class AsyncInstance:
     # -- lifetime ----------------------------------------------------------------
     async def close(self) -> None:
         """Power the guest off (QMP quit, then kill, if it does not go)."""
-        if self._closed and self.state in ("stopped", "failed") and self._backend is None:
+        if self._closed and self._backend is None:
             return
         self._closed = True
         backend, self._backend = self._backend, None
