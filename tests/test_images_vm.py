@@ -15,7 +15,6 @@ import cctui
 from test_images_unpack import (BUSYBOX, OCI_TAR, OCI_TAR_GZIP, base_layer, file, image_config,
                                 layer, oci_files, top_layer, write_dir, write_tar)
 
-pytestmark = pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static (quickstart installs it)")
 
 CONFIG = {
     "Env": ["PATH=/usr/bin:/bin", "GREETING=hello from the image"],
