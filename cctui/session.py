@@ -45,6 +45,9 @@ class ExecChannel:
         self.report: Dict[str, Any] = {}
         self._window = window
         self._out_available = window       # bytes the agent may still send us
+        # A shrink is not trusted to have reached the agent: the check keeps the
+        # old bound, and a later growth first uses up this slack.
+        self._shrink_slack = 0
         self._ungranted = 0
         self._grant_threshold = max(1, min(16 * 1024, window // 4))
         self._stdin_credit = P.DEFAULT_WINDOW
@@ -65,6 +68,34 @@ class ExecChannel:
             grant, self._ungranted = self._ungranted, 0
             self._out_available += grant
             self.session.send(P.encode_credit(self.id, grant))
+
+    def set_window(self, nbytes: int) -> None:
+        """Change how much output the agent may send ahead of acknowledgement.
+
+        Data the agent sent under the old window may still be on its way, so a
+        shrink never tightens the overrun check (the host's memory bound stays
+        the largest window set); growth counts at once.
+        """
+        nbytes = max(1, min(int(nbytes), 2**32 - 1))
+        if nbytes == self._window or self.exited.done() or self.session.failed:
+            return
+        caps = self.session.hello.get("caps")
+        if not isinstance(caps, list) or "window" not in caps:
+            return          # an agent without WINDOW keeps its start window
+        delta = nbytes - self._window
+        if delta < 0:
+            self._shrink_slack -= delta
+        else:
+            used = min(delta, self._shrink_slack)
+            self._shrink_slack -= used
+            self._out_available += delta - used
+        self._window = nbytes
+        self._grant_threshold = max(1, min(16 * 1024, nbytes // 4))
+        self.session.send(P.encode_window(self.id, nbytes))
+
+    @property
+    def window(self) -> int:
+        return self._window
 
     def _stdin_credited(self, nbytes: int) -> None:
         self._stdin_credit += nbytes

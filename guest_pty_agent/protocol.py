@@ -17,7 +17,10 @@ Flow control is credit based and per exec and direction: the sender may have at
 most ``window`` unacknowledged bytes in flight; the receiver returns credit with
 CREDIT frames (payload: u32 byte count) once it has consumed the data. A flooding
 command therefore stops in the guest (its pty/pipe fills) instead of growing the
-host's memory, and cannot starve the other execs on the same stream.
+host's memory, and cannot starve the other execs on the same stream. The host
+may change an exec's output window while it runs (WINDOW, payload: u32 bytes);
+the agent's credit moves by the difference, so a shrink takes effect at once,
+even when it leaves the credit below zero.
 """
 from __future__ import annotations
 
@@ -51,6 +54,7 @@ class FrameType(enum.IntEnum):
     EXIT = 19          # agent -> host: {"code": n|null, "signal": n|null}
     CREDIT = 20        # both ways: u32 bytes consumed
     REPORT = 21        # agent -> host: {"cwd": ..., "env": {...}, "pid": n}
+    WINDOW = 22        # host -> agent: u32, the exec's new output window
     REQUEST = 30       # host -> agent: file ops etc (blob payload)
     RESPONSE = 31      # agent -> host: {"ok": bool, ...} + blob
     POWEROFF = 40      # host -> agent, id 0: sync and power the VM off
@@ -79,10 +83,18 @@ def encode_credit(ident: int, nbytes: int) -> bytes:
     return encode(FrameType.CREDIT, ident, struct.pack(">I", nbytes))
 
 
-def decode_credit(payload: bytes) -> int:
+def encode_window(ident: int, nbytes: int) -> bytes:
+    return encode(FrameType.WINDOW, ident, struct.pack(">I", nbytes))
+
+
+def decode_credit(payload: bytes, what: str = "CREDIT") -> int:
     if len(payload) != 4:
-        raise ProtocolError(f"CREDIT payload must be 4 bytes, got {len(payload)}")
+        raise ProtocolError(f"{what} payload must be 4 bytes, got {len(payload)}")
     return struct.unpack(">I", payload)[0]
+
+
+def decode_window(payload: bytes) -> int:
+    return decode_credit(payload, "WINDOW")
 
 
 def _depth(obj: Any, level: int = 0) -> int:

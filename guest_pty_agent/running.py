@@ -48,7 +48,8 @@ class RunningExec:
         self._push = push
         self._congested = congested
         self._close_fd = close_fd
-        self.credit = spec.window
+        self.window = spec.window
+        self.credit = spec.window                # may go below zero when the window shrinks
         self.status: Optional[int] = None        # wait status once reaped
         self.finished = False
         self.watched: Set[int] = set()           # fds the session registered for us
@@ -83,6 +84,12 @@ class RunningExec:
 
     def add_credit(self, n: int) -> None:
         self.credit = min(MAX_CREDIT, self.credit + n)
+
+    def set_window(self, n: int) -> None:
+        """The host changed how much it lets ahead: a shrink stops reading until
+        enough credit comes back (the TUI quiets a background flood this way)."""
+        self.credit = min(MAX_CREDIT, self.credit + n - self.window)
+        self.window = n
 
     def resize(self, rows: int, cols: int) -> None:
         if self.tty and self.proc.master is not None:

@@ -20,7 +20,7 @@ from .outbound import OutQueue
 from .protocol import FrameType, ProtocolError
 from .running import RunningExec
 
-CAPS = ["tty", "pipes", "signal", "resize", "credit", "reports", "files", "init", "poweroff"]
+CAPS = ["tty", "pipes", "signal", "resize", "credit", "reports", "files", "init", "poweroff", "window"]
 READ_SIZE = 256 * 1024
 
 EOF = "eof"              # the host went away
@@ -43,6 +43,7 @@ class Session:
             FrameType.START: self._start, FrameType.STDIN: self._stdin,
             FrameType.STDIN_CLOSE: self._stdin_close, FrameType.RESIZE: self._resize,
             FrameType.SIGNAL: self._signal, FrameType.CREDIT: self._credit,
+            FrameType.WINDOW: self._window,
             FrameType.REQUEST: self._request, FrameType.POWEROFF: self._poweroff,
             FrameType.ERROR: self._peer_error,
         }
@@ -208,6 +209,12 @@ class Session:
         ex = self._execs.get(ident)
         if ex is not None:
             ex.add_credit(n)
+
+    def _window(self, ident: int, payload: bytes) -> None:
+        n = protocol.decode_window(payload)
+        ex = self._execs.get(ident)
+        if ex is not None:
+            ex.set_window(n)
 
     def _request(self, ident: int, payload: bytes) -> None:
         header, blob = protocol.unpack_blob(payload)

@@ -483,3 +483,28 @@ def test_a_bare_python_without_ptyprocess_still_serves_ttys():
     assert c.start_failed(c.start(["true"], tty=True, dir="/no/such/dir"))["kind"] == "bad_dir"
     assert c.run(["echo", "pipes"])[0] == b"pipes\n"
     assert c.close() == 0
+
+
+def test_a_shrunk_window_pauses_output_until_the_host_catches_up(agent):
+    """WINDOW moves the credit by the difference, even below zero (the TUI's yielding panes)."""
+    ident = agent.start(["yes"], window=64 * 1024)
+    agent.started(ident)
+    received = 0
+    while received < 64 * 1024:
+        received += len(agent.wait(lambda f: f[1] == ident and f[0] == T.STDOUT)[2])
+    assert received == 64 * 1024
+    agent.sock.sendall(protocol.encode_window(ident, 16 * 1024))       # credit: 0 - 48 KiB
+    agent.sock.sendall(protocol.encode_credit(ident, 48 * 1024))      # credit: 0
+    assert not [f for f in agent.frames_within(0.5) if f[0] in (T.STDOUT, T.STDERR)]
+    agent.sock.sendall(protocol.encode_credit(ident, 16 * 1024))      # credit: 16 KiB
+    while received < 80 * 1024:
+        received += len(agent.wait(lambda f: f[1] == ident and f[0] == T.STDOUT)[2])
+    assert received == 80 * 1024
+    assert not [f for f in agent.frames_within(0.3) if f[0] in (T.STDOUT, T.STDERR)]
+    agent.sock.sendall(protocol.encode_window(ident, 48 * 1024))       # growth counts at once
+    while received < 112 * 1024:
+        received += len(agent.wait(lambda f: f[1] == ident and f[0] == T.STDOUT)[2])
+    assert received == 112 * 1024
+    agent.send_json(T.SIGNAL, ident, {"signal": 9, "group": True})
+    agent.sock.sendall(protocol.encode_credit(ident, received))
+    assert agent.collect(ident, credit=True)[2]["signal"] == 9

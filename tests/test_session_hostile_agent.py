@@ -38,8 +38,9 @@ class FakeAgent:
             await loop.sock_sendall(self.sock, data)
         self._last = asyncio.ensure_future(later())
 
-    def hello(self, version: int = P.VERSION) -> None:
-        self.send(P.encode_json(T.HELLO, 0, {"version": version, "env": {"PATH": "/bin"}}))
+    def hello(self, version: int = P.VERSION, caps: tuple = ()) -> None:
+        self.send(P.encode_json(T.HELLO, 0, {"version": version, "env": {"PATH": "/bin"},
+                                             "caps": list(caps)}))
 
     async def next_frame(self, ftype: int) -> tuple:
         loop = asyncio.get_event_loop()
@@ -62,8 +63,8 @@ def _run(coro) -> object:
     return asyncio.run(asyncio.wait_for(coro, 20))
 
 
-async def _started_exec(session: AgentSession, agent: FakeAgent):
-    agent.hello()
+async def _started_exec(session: AgentSession, agent: FakeAgent, caps: tuple = ()):
+    agent.hello(caps=caps)
     await session.handshake(5)
     start = asyncio.ensure_future(session.start_exec({"argv": ["x"], "env": {}}))
     ftype, ident, payload = await agent.next_frame(T.START)
@@ -112,6 +113,53 @@ def test_flooding_past_the_window_is_a_protocol_error() -> None:
             agent.send(chunk)
         with pytest.raises(ProtocolError, match="flow-control window"):
             await channel.exited
+    _run(scenario())
+
+
+async def _answer_one_request(session: AgentSession, agent: FakeAgent) -> None:
+    """A round trip: every frame the agent sent before it has been accepted."""
+    request = asyncio.ensure_future(session.request({"op": "stat", "path": "/"}))
+    _, ident, _ = await agent.next_frame(T.REQUEST)
+    agent.send(P.encode(T.RESPONSE, ident, P.pack_blob({"ok": True})))
+    await request
+
+
+def test_a_shrunk_window_keeps_the_old_bound_until_it_grows_back() -> None:
+    """Output sent before the agent saw a shrink is legal; the bound never ratchets up."""
+    async def scenario() -> None:
+        session, agent = await _pair()
+        channel, ident = await _started_exec(session, agent, caps=("window",))
+        received = []
+        channel.on_stdout = lambda data: received.append(len(data))   # never acks
+        channel.set_window(64 * 1024)
+        assert P.decode_window((await agent.next_frame(T.WINDOW))[2]) == 64 * 1024
+        chunk = P.encode(T.STDOUT, ident, b"x" * P.MAX_DATA_CHUNK)
+        for _ in range(P.DEFAULT_WINDOW // P.MAX_DATA_CHUNK):      # the whole old window
+            agent.send(chunk)
+        await _answer_one_request(session, agent)
+        assert sum(received) == P.DEFAULT_WINDOW and not channel.exited.done()
+        channel.set_window(P.DEFAULT_WINDOW)                        # back: no extra room
+        assert P.decode_window((await agent.next_frame(T.WINDOW))[2]) == P.DEFAULT_WINDOW
+        agent.send(P.encode(T.STDOUT, ident, b"y"))
+        with pytest.raises(ProtocolError, match="flow-control window"):
+            await channel.exited
+    _run(scenario())
+
+
+def test_a_grown_window_counts_at_once_and_only_with_an_agent_that_knows_it() -> None:
+    async def scenario() -> None:
+        for caps, room in ((("window",), 2 * P.DEFAULT_WINDOW), ((), P.DEFAULT_WINDOW)):
+            session, agent = await _pair()
+            channel, ident = await _started_exec(session, agent, caps=caps)
+            channel.on_stdout = lambda data: None
+            channel.set_window(2 * P.DEFAULT_WINDOW)
+            for _ in range(room // P.MAX_DATA_CHUNK):
+                agent.send(P.encode(T.STDOUT, ident, b"x" * P.MAX_DATA_CHUNK))
+            await _answer_one_request(session, agent)
+            assert not channel.exited.done()
+            agent.send(P.encode(T.STDOUT, ident, b"y"))
+            with pytest.raises(ProtocolError, match="flow-control window"):
+                await channel.exited
     _run(scenario())
 
 

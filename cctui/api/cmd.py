@@ -102,8 +102,12 @@ class AsyncCmd:
 
         The host buffers at most this much for the command; a pane whose
         emulator swallows floods in large gulps wants more than the default.
+        On a running command the change reaches the guest at once: a shrink
+        pauses a flood within the new window (the TUI's background panes).
         """
         self.window = max(4096, min(int(nbytes), 64 << 20))
+        if self.channel is not None:
+            self.channel.set_window(self.window)
         return self
 
     def set_output_handler(self, handler: Callable[[bytes], None]) -> "AsyncCmd":
