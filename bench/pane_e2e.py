@@ -5,7 +5,9 @@
    guest alone costs), and a host tmux pane ``cat`` of the same bytes.
 2. Keystroke echo latency in one pane, idle and while another pane of the
    same app floods (``yes``): p50/p99 over N keys, from the key event to the
-   character on the pane's screen (the guest's pty echoes it).
+   character on the pane's screen (the guest's pty echoes it). The flood row is
+   run with the app's typing priority (other panes yield while you type) and
+   without it, and says how fast the flood went meanwhile.
 
     .venv/bin/python bench/pane_e2e.py [--keys 100] [--size-mb 20]
 """
@@ -80,9 +82,12 @@ async def pane_cat(vm, data_path: str, nbytes: int) -> tuple:
         return values[-2], values[-1]
 
 
-async def typing_latency(vm, keys: int, flood: bool) -> List[float]:
+async def typing_latency(vm, keys: int, flood: bool, priority: bool = True) -> tuple:
+    """Echo latencies, and the flood's MB/s while they were measured."""
     app = CctuiApp(instances=[vm], first_command=SHELL)
+    app.typing_priority.enabled = priority
     samples: List[float] = []
+    flood_rate = float("nan")
     async with app.run_test(size=SIZE) as pilot:
         typer = list(app.layout_widget.frames.values())[0]
         await until(lambda: "bench$" in screen_text(typer), 120, "the shell prompt")
@@ -93,6 +98,7 @@ async def typing_latency(vm, keys: int, flood: bool) -> List[float]:
             typer.view.focus()
         await pilot.pause()
         model = typer.process.model
+        began, flooded = time.perf_counter(), flooder.process.received if flood else 0
         for i in range(keys):
             char = "abcdefghij"[i % 10]
             row, col = model.cursor.y, model.cursor.x
@@ -112,8 +118,9 @@ async def typing_latency(vm, keys: int, flood: bool) -> List[float]:
                 app.post_message(events.Key("ctrl+u", "\x15"))
                 await until(lambda: model.cursor.x < 20, 30, "line cleared")
         if flood:
+            flood_rate = (flooder.process.received - flooded) / (time.perf_counter() - began) / 1e6
             flooder.process.kill()
-    return samples
+    return samples, flood_rate
 
 
 async def engine_latency(vm, keys: int) -> List[float]:
@@ -164,15 +171,20 @@ async def main(args: argparse.Namespace) -> None:
         print(f"| guest pane of the cctui app | {guest_pane:.2f} | {mb / guest_pane:.1f} |")
         print(f"| same guest, `cat > /dev/null` | {guest_null:.2f} | {mb / guest_null:.1f} |")
         print(f"| host tmux pane 120x40 (reference) | {tmux:.2f} | {mb / tmux:.1f} |")
-        idle = await typing_latency(vm, args.keys, flood=False)
-        busy = await typing_latency(vm, args.keys, flood=True)
+        idle, _ = await typing_latency(vm, args.keys, flood=False)
+        busy, busy_rate = await typing_latency(vm, args.keys, flood=True)
+        plain, plain_rate = await typing_latency(vm, args.keys, flood=True, priority=False)
         engine = await engine_latency(vm, args.keys)
         print(f"\nkeystroke echo latency, {args.keys} keys, same VM")
-        print("| condition | p50 ms | p99 ms | max ms |")
-        print("|---|---|---|---|")
-        for name, s in (("idle", idle), ("another pane runs `yes`", busy),
-                        ("no app, engine only: another exec runs `yes` (reference)", engine)):
-            print(f"| {name} | {pct(s, 0.5):.1f} | {pct(s, 0.99):.1f} | {max(s) * 1000:.1f} |")
+        print("| condition | p50 ms | p99 ms | max ms | flood MB/s meanwhile |")
+        print("|---|---|---|---|---|")
+        for name, s, rate in (
+                ("idle", idle, None),
+                ("another pane runs `yes` (typing priority on, the default)", busy, busy_rate),
+                ("another pane runs `yes`, typing priority off (reference)", plain, plain_rate),
+                ("no app, engine only: another exec runs `yes` (reference)", engine, None)):
+            flood = "" if rate is None else f"{rate:.2f}"
+            print(f"| {name} | {pct(s, 0.5):.1f} | {pct(s, 0.99):.1f} | {max(s) * 1000:.1f} | {flood} |")
     finally:
         await vm.close()
 

@@ -16,6 +16,7 @@ from cctui.aio import AsyncInstance
 from cctui.machine import boot_async
 from cctui.tui.app import CctuiApp
 from cctui.tui.pane_frame import PaneFrame
+from cctui.tui.pane_process import OUTPUT_WINDOW, YIELD_WINDOW
 from conftest import until
 
 # bash without the user's rc files: a host's ~/.bashrc (pyenv init...) takes tens
@@ -141,6 +142,34 @@ def test_cwd_panel_follows_cd_and_exit_panel_shows_code(loop, vm):
             await pilot.press("ctrl+b", "r")                   # re-run it in its pane
             await until(lambda: frame.process.state == "running" and frame.process.runs == 2)
             await until(lambda: "tui$" in drawn(frame), 60, "the prompt again")
+    run(loop, scenario())
+
+
+def test_a_flood_yields_while_another_pane_is_typed_in(loop, vm):
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        app.typing_priority.hold = 0.5
+        async with app.run_test(size=SIZE) as pilot:
+            typer = frames(app)[0]
+            await shell_ready(app, typer)
+            flooder = await app.open_pane(vm, ["yes", "flood"], beside=typer.pane_id)
+            await until(lambda: flooder.process.model.history_len > 50, 60, "the flood")
+            channel = flooder.process.cmd.channel
+            assert channel.window == OUTPUT_WINDOW
+            await pilot.click(f"#{typer.pane_id} TerminalView")
+            await until(lambda: app.focused_pane == typer.pane_id, what="focus on the shell")
+            await type_line(pilot, "echo $((6*7))XY")
+            # the flood's guest window shrank; the typed pane kept its own
+            assert flooder.process.yielding and channel.window == YIELD_WINDOW
+            assert typer.process.cmd.channel.window == OUTPUT_WINDOW
+            await until(lambda: "42XY" in drawn(typer), 30, "the echo and output")
+            received = flooder.process.received
+            await until(lambda: flooder.process.received > received + YIELD_WINDOW, 30,
+                        "the flood to go on, slower, while yielding")
+            # the full window comes back once the keys stop
+            await until(lambda: channel.window == OUTPUT_WINDOW, 30, "the flood's window back")
+            assert not flooder.process.yielding
+            flooder.process.kill()
     run(loop, scenario())
 
 

@@ -1,6 +1,7 @@
 """The TUI's pure parts: key encoding, the split tree, theme files, cell painting."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from cctui.tui.keys import encode_key, encode_mouse, encode_paste
 from cctui.tui.layout_tree import LayoutTree
 from cctui.tui.render import Painter, row_strip
 from cctui.tui.themes import ThemeError, load_settings, load_themes, parse_theme, save_setting
+from cctui.tui.typing_priority import TypingPriority
 
 
 @pytest.mark.parametrize("key,char,app,expected", [
@@ -154,4 +156,63 @@ def test_panels_step_aside_when_the_terminal_narrows() -> None:
         finally:
             await vm.close()
 
+    asyncio.run(scenario())
+
+
+class _Pane:
+    """Records what the priority tells it (a PaneProcess's set_yielding)."""
+
+    def __init__(self) -> None:
+        self.yielding = False
+        self.released = asyncio.Event()
+
+    def set_yielding(self, flag: bool) -> None:
+        self.yielding = flag
+        if not flag:
+            self.released.set()
+
+
+def test_typing_priority_makes_the_other_panes_yield_for_a_while() -> None:
+    async def scenario() -> None:
+        now = [100.0]
+        priority = TypingPriority(hold=0.05, clock=lambda: now[0])
+        a, b = _Pane(), _Pane()
+        priority.add(a)
+        priority.add(b)
+        assert not a.yielding and not b.yielding
+        priority.typed(a)
+        assert priority.typist is a and b.yielding and not a.yielding
+        c = _Pane()
+        priority.add(c)                       # a pane opened meanwhile yields too
+        assert c.yielding
+        priority.typed(b)                     # typing moves: a yields, b gets the guest
+        assert a.yielding and not b.yielding and c.yielding
+        now[0] += 10                          # the hold has passed by the clock
+        a.released.clear()
+        await asyncio.wait_for(a.released.wait(), 5)
+        assert priority.typist is None and not (a.yielding or b.yielding or c.yielding)
+        priority.typed(a)
+        assert b.yielding
+        priority.discard(a)                   # the typist's pane closed: nobody yields
+        assert priority.typist is None and not b.yielding and not c.yielding
+    asyncio.run(scenario())
+
+
+def test_typing_priority_holds_while_keys_keep_coming() -> None:
+    async def scenario() -> None:
+        now = [0.0]
+        priority = TypingPriority(hold=0.02, clock=lambda: now[0])
+        a, b = _Pane(), _Pane()
+        priority.add(a)
+        priority.add(b)
+        priority.typed(a)
+        b.released.clear()
+        # the real timer fires, but by the clock the last key was just now: still yielding
+        done = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.1, done.set_result, None)
+        await done
+        assert b.yielding and priority.typist is a
+        now[0] += 1.0
+        await asyncio.wait_for(b.released.wait(), 5)
+        assert not b.yielding
     asyncio.run(scenario())

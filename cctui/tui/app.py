@@ -32,6 +32,7 @@ from .panels import CwdPanel, EnvPanel, ExitPanel
 from .render import Painter
 from .status_line import StatusLine
 from .too_small import TooSmallNotice
+from .typing_priority import TypingPriority
 from .themes import DEFAULT_THEME, CctuiTheme, TerminalColors, load_settings, load_themes, save_setting
 from .vm_tree import VmTree
 
@@ -71,6 +72,7 @@ class CctuiApp(App):
         self._boot_started: Dict[str, float] = {}
         self._vm_numbers = itertools.count(1)
         self._pane_numbers = itertools.count(1)
+        self.typing_priority = TypingPriority()
         self.focused_pane: Optional[str] = None
         self.last_pane: Optional[str] = None
         self.themes: Dict[str, CctuiTheme] = {}
@@ -262,7 +264,8 @@ class CctuiApp(App):
 
         beside = beside or self.focused_pane
         size = self._predict_size(pane_id, beside, direction)
-        process = PaneProcess(inst, argv, size[0], size[1], on_change, on_output)
+        process = PaneProcess(inst, argv, size[0], size[1], on_change, on_output,
+                              priority=self.typing_priority)
         frame = PaneFrame(pane_id, number, process, self.painter)
         holder["frame"] = frame
         await self.layout_widget.add_frame(frame, beside, direction)
@@ -379,6 +382,7 @@ class CctuiApp(App):
             return
         pane_id = frame.pane_id
         frame.process.kill()
+        self.typing_priority.discard(frame.process)
         order = self.layout_widget.layout_tree.panes()
         nxt = self.last_pane if self.last_pane in order and self.last_pane != pane_id else None
         if nxt is None and len(order) > 1:
@@ -562,7 +566,7 @@ class CctuiApp(App):
         if key == self.prefix:
             frame = self.current_frame()
             if frame is not None:
-                frame.process.write(chr(ord(self.prefix.split("+")[-1]) & 0x1F).encode())
+                frame.process.type(chr(ord(self.prefix.split("+")[-1]) & 0x1F).encode())
             return
         if key == "escape":
             return

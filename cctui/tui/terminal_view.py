@@ -199,7 +199,7 @@ class TerminalView(Widget, can_focus=True):
         if self.scroll_back:
             self.scroll_back = 0
             self._invalidate()
-        self.process.write(data)
+        self.process.type(data)
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
@@ -207,7 +207,7 @@ class TerminalView(Widget, can_focus=True):
 
     def paste(self, text: str) -> None:
         if text:
-            self.process.write(encode_paste(text, self.model.bracketed_paste))
+            self.process.type(encode_paste(text, self.model.bracketed_paste))
 
     # -- scrollback and copy mode -----------------------------------------------------------
     def scroll_by(self, lines: int) -> None:
@@ -314,7 +314,7 @@ class TerminalView(Widget, can_focus=True):
         data = encode_mouse(button, max(0, event.x), max(0, event.y), press, motion,
                             self.model.mouse_sgr, event.shift, event.meta, event.ctrl)
         if data:
-            self.process.write(data)
+            self.process.type(data)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         event.stop()
@@ -372,7 +372,7 @@ class TerminalView(Widget, can_focus=True):
         elif self.model.alternate_screen and not self.copy_mode:
             # xterm's alternateScroll: a pager in the alternate screen gets arrow keys
             key = encode_key("up" if up else "down", None, self.model.app_cursor_keys)
-            self.process.write((key or b"") * 3)
+            self.process.type((key or b"") * 3)
         else:
             self.scroll_by(3 if up else -3)
 
