@@ -7,9 +7,10 @@
    same app floods (``yes``): p50/p99 over N keys, from the key event to the
    character on the pane's screen (the guest's pty echoes it). The flood row is
    run with the app's typing priority (other panes yield while you type) and
-   without it, and says how fast the flood went meanwhile.
+   without it, and says how fast the flood went meanwhile; a last row types each
+   key after a pause longer than the priority's hold (the flood at full speed).
 
-    .venv/bin/python bench/pane_e2e.py [--keys 100] [--size-mb 20]
+    .venv/bin/python bench/pane_e2e.py [--keys 100] [--cold-keys 15] [--size-mb 20]
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from textual import events  # noqa: E402
 
 from cctui.machine import boot_async  # noqa: E402
 from cctui.tui.app import CctuiApp  # noqa: E402
+from cctui.tui.typing_priority import HOLD  # noqa: E402
 
 SIZE = (160, 48)
 SHELL = ["env", "PS1=bench$ ", "TIMEFORMAT=real=%R", "bash", "--norc", "--noprofile"]
@@ -82,8 +84,9 @@ async def pane_cat(vm, data_path: str, nbytes: int) -> tuple:
         return values[-2], values[-1]
 
 
-async def typing_latency(vm, keys: int, flood: bool, priority: bool = True) -> tuple:
-    """Echo latencies, and the flood's MB/s while they were measured."""
+async def typing_latency(vm, keys: int, flood: bool, priority: bool = True,
+                         gap: float = 0.02) -> tuple:
+    """Echo latencies with ``gap`` seconds between keys, and the flood's MB/s meanwhile."""
     app = CctuiApp(instances=[vm], first_command=SHELL)
     app.typing_priority.enabled = priority
     samples: List[float] = []
@@ -113,7 +116,7 @@ async def typing_latency(vm, keys: int, flood: bool, priority: bool = True) -> t
 
             await until(echoed, 30, f"echo of key {i}")
             samples.append(time.perf_counter() - start)
-            await asyncio.sleep(0.02)           # a typist, not a paste
+            await asyncio.sleep(gap)            # a typist, not a paste
             if model.cursor.x > model.cols - 10:
                 app.post_message(events.Key("ctrl+u", "\x15"))
                 await until(lambda: model.cursor.x < 20, 30, "line cleared")
@@ -174,6 +177,9 @@ async def main(args: argparse.Namespace) -> None:
         idle, _ = await typing_latency(vm, args.keys, flood=False)
         busy, busy_rate = await typing_latency(vm, args.keys, flood=True)
         plain, plain_rate = await typing_latency(vm, args.keys, flood=True, priority=False)
+        # each key after a pause longer than the hold: the flood is at full speed when it comes
+        pause = HOLD + 0.5
+        cold, cold_rate = await typing_latency(vm, args.cold_keys, flood=True, gap=pause)
         engine = await engine_latency(vm, args.keys)
         print(f"\nkeystroke echo latency, {args.keys} keys, same VM")
         print("| condition | p50 ms | p99 ms | max ms | flood MB/s meanwhile |")
@@ -182,6 +188,8 @@ async def main(args: argparse.Namespace) -> None:
                 ("idle", idle, None),
                 ("another pane runs `yes` (typing priority on, the default)", busy, busy_rate),
                 ("another pane runs `yes`, typing priority off (reference)", plain, plain_rate),
+                (f"another pane runs `yes`, {args.cold_keys} keys each after a {pause:.1f} s pause",
+                 cold, cold_rate),
                 ("no app, engine only: another exec runs `yes` (reference)", engine, None)):
             flood = "" if rate is None else f"{rate:.2f}"
             print(f"| {name} | {pct(s, 0.5):.1f} | {pct(s, 0.99):.1f} | {max(s) * 1000:.1f} | {flood} |")
@@ -192,5 +200,6 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=100)
+    parser.add_argument("--cold-keys", type=int, default=15)
     parser.add_argument("--size-mb", type=int, default=20)
     asyncio.run(main(parser.parse_args()))

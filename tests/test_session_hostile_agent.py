@@ -82,6 +82,7 @@ async def _started_exec(session: AgentSession, agent: FakeAgent, caps: tuple = (
     ("exit without status", P.encode_json(T.EXIT, 1, {})),
     ("output for unknown exec", P.encode(T.STDOUT, 999, b"hi")),
     ("host-only frame type", P.encode(T.STDIN, 1, b"hi")),
+    ("host-only window frame", P.encode_window(1, 4096)),
     ("bad credit size", P.encode(T.CREDIT, 1, b"\x00")),
     ("report env not strings", P.encode_json(T.REPORT, 1, {"cwd": "/", "env": {"A": 1}})),
     ("response to nothing", P.encode(T.RESPONSE, 77, P.pack_blob({"ok": True}))),

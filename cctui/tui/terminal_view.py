@@ -25,6 +25,7 @@ from .render import Painter, row_strip
 
 FRAME = 1 / 60               # the focused pane redraws at most this often
 BACKGROUND_FRAME = 1 / 20    # other panes: a flood there must not starve the one you type in
+YIELD_FRAME = 1 / 10         # a pane yielding to typing elsewhere (typing_priority)
 Point = Tuple[int, int]   # (combined row, column)
 
 
@@ -102,6 +103,8 @@ class TerminalView(Widget, can_focus=True):
             self.set_timer(wait, self._flush)
 
     def _frame_interval(self) -> float:
+        if self.process.yielding:
+            return YIELD_FRAME
         return FRAME if self.has_focus else BACKGROUND_FRAME
 
     def _flush(self) -> None:

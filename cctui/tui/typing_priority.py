@@ -7,9 +7,9 @@ went from 15 ms idle to about 100 ms with a flood beside it, and the same with n
 app at all. So for a moment after each keystroke every other pane's output
 window shrinks to ``YIELD_WINDOW``: the guest agent stops reading that flood at
 once (a WINDOW frame), the command blocks on its full pty and the CPU goes to
-the echo. A yielding pane still drains at its frame rate, so its flood goes on
-at up to YIELD_WINDOW x 20 frames/s (640 KB/s, more than a build log), and
-its full window comes back ``HOLD`` seconds after the last keystroke.
+the echo. A yielding pane still drains and redraws at 10 frames/s, so its flood
+goes on at up to YIELD_WINDOW x 10/s (320 KB/s, more than a build log writes),
+and its full window comes back ``HOLD`` seconds after the last keystroke.
 """
 from __future__ import annotations
 
