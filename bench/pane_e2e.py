@@ -9,6 +9,7 @@
    run with the app's typing priority (other panes yield while you type) and
    without it, and says how fast the flood went meanwhile; a last row types each
    key after a pause longer than the priority's hold (the flood at full speed).
+3. ctrl+c typed into the flooding pane itself: time until its prompt is drawn.
 
     .venv/bin/python bench/pane_e2e.py [--keys 100] [--cold-keys 15] [--size-mb 20]
 """
@@ -126,6 +127,25 @@ async def typing_latency(vm, keys: int, flood: bool, priority: bool = True,
     return samples, flood_rate
 
 
+async def interrupt_latency(vm, times: int) -> List[float]:
+    """ctrl+c typed into the pane that floods: seconds until its prompt is back on screen
+    (the guest's queued output and the pane's backlog must be gone by then)."""
+    app = CctuiApp(instances=[vm], first_command=SHELL)
+    samples: List[float] = []
+    async with app.run_test(size=SIZE):
+        frame = list(app.layout_widget.frames.values())[0]
+        await until(lambda: "bench$" in screen_text(frame), 120, "the shell prompt")
+        for _ in range(times):
+            before = frame.process.received
+            frame.process.write(b"yes a flood of output in this pane\r")
+            await until(lambda: frame.process.received > before + (4 << 20), 60, "a full flood")
+            start = time.perf_counter()
+            app.post_message(events.Key("ctrl+c", "\x03"))
+            await until(lambda: screen_text(frame).rstrip().endswith("bench$"), 60, "the prompt")
+            samples.append(time.perf_counter() - start)
+    return samples
+
+
 async def engine_latency(vm, keys: int) -> List[float]:
     """The same keystrokes without the app: what the guest and the channel cost
     while another exec of the same VM floods (its output consumed at once)."""
@@ -181,6 +201,7 @@ async def main(args: argparse.Namespace) -> None:
         pause = HOLD + 0.5
         cold, cold_rate = await typing_latency(vm, args.cold_keys, flood=True, gap=pause)
         engine = await engine_latency(vm, args.keys)
+        interrupt = await interrupt_latency(vm, args.interrupts)
         print(f"\nkeystroke echo latency, {args.keys} keys, same VM")
         print("| condition | p50 ms | p99 ms | max ms | flood MB/s meanwhile |")
         print("|---|---|---|---|---|")
@@ -193,6 +214,10 @@ async def main(args: argparse.Namespace) -> None:
                 ("no app, engine only: another exec runs `yes` (reference)", engine, None)):
             flood = "" if rate is None else f"{rate:.2f}"
             print(f"| {name} | {pct(s, 0.5):.1f} | {pct(s, 0.99):.1f} | {max(s) * 1000:.1f} | {flood} |")
+        print(f"\nctrl+c in the pane that runs `yes`, until its prompt is drawn ({args.interrupts} times)")
+        print("| p50 ms | max ms | reference: idle echo p50 ms |")
+        print("|---|---|---|")
+        print(f"| {pct(interrupt, 0.5):.1f} | {max(interrupt) * 1000:.1f} | {pct(idle, 0.5):.1f} |")
     finally:
         await vm.close()
 
@@ -201,5 +226,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=100)
     parser.add_argument("--cold-keys", type=int, default=15)
+    parser.add_argument("--interrupts", type=int, default=10)
     parser.add_argument("--size-mb", type=int, default=20)
     asyncio.run(main(parser.parse_args()))
