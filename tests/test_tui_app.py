@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from typing import Iterator
 
 import pytest
@@ -142,6 +143,38 @@ def test_cwd_panel_follows_cd_and_exit_panel_shows_code(loop, vm):
             await pilot.press("ctrl+b", "r")                   # re-run it in its pane
             await until(lambda: frame.process.state == "running" and frame.process.runs == 2)
             await until(lambda: "tui$" in drawn(frame), 60, "the prompt again")
+    run(loop, scenario())
+
+
+def test_a_flood_is_paused_in_the_guest_and_redrawn_at_the_frame_rate(loop, vm):
+    """A pane acks only what it laid out: while it cannot draw, `yes` in the guest is
+    held to the window instead of filling host memory; then it resumes, and two
+    redraws are never closer than the frame interval."""
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=["yes", "flood"])
+        async with app.run_test(size=SIZE):
+            frame = frames(app)[0]
+            process, view = frame.process, frame.view
+            flush, flushes = view._flush, []
+            view._flush = lambda: None                  # the pane stalls: nothing is laid out
+            await until(lambda: process.state == "running", 60, "yes to start")
+            await until(lambda: process.received >= OUTPUT_WINDOW - 64 * 1024, 60, "a window")
+            for _ in range(5):                          # guest round trips while it stays stalled
+                await vm.command("true").run()
+            assert process.received <= OUTPUT_WINDOW and process.has_pending
+
+            def timed_flush() -> None:
+                flushes.append((time.monotonic(), view._frame_interval()))
+                flush()
+            view._flush = timed_flush
+            view._flush_scheduled = False
+            view.output_arrived()
+            await until(lambda: process.received > 4 * OUTPUT_WINDOW, 120, "the flood to resume")
+            assert process.model.history_len == 10_000          # the scrollback's bound
+            gaps = [(b[0] - a[0], b[1]) for a, b in zip(flushes, flushes[1:])]
+            assert len(gaps) > 10
+            assert all(gap >= interval * 0.9 for gap, interval in gaps), min(gaps)
+            process.kill()
     run(loop, scenario())
 
 
