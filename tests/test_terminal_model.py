@@ -261,3 +261,41 @@ def test_malformed_sequences_do_not_raise() -> None:
     m.feed(b"\x1b[?5A\x1b[1;2;3;4A\x1b[?6h\x1b[0d\x1b[99999999999999999999Hok\x1b[<1;2;3M\x1b")
     m.feed(b"\x1b[?1;2$p\x1b[38:2:1:2:3mz")
     assert "ok" in "".join(m.display)
+
+
+# ------------------------------------------------------------ memory
+PANE_MEMORY_BUDGET = 8 << 20    # per pane: 16 panes with full scrollback stay under 128 MiB
+
+
+def test_a_full_scrollback_stays_within_the_pane_memory_budget() -> None:
+    """10 000 rows of coloured 120-column log, every row laid out (scrolled into view),
+    then as much again: held memory stays under the stated budget and does not grow."""
+    import tracemalloc
+    line = ("\x1b[32m2026-11-26 12:00:%02d\x1b[0m \x1b[1;34mINFO\x1b[0m worker-%d: "
+            "request served in %d ms, bytes=%d path=/api/v1/items/%d\r\n")
+
+    def flood(start: int) -> bytes:
+        return "".join(line % (i % 60, i % 16, i % 997, i * 7, i)
+                       for i in range(start, start + 12_000)).encode()
+
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        m = TerminalModel(40, 120, scrollback=10_000)
+        for start in (0, 12_000):
+            data = flood(start)
+            for i in range(0, len(data), 65536):
+                m.feed(data[i:i + 65536])
+            m.flush()
+            del data
+            for row in range(m.history_len):           # scroll all the way back
+                m.history_line(row)
+            held = tracemalloc.get_traced_memory()[0] - base
+            assert m.history_len == 10_000
+            assert held < PANE_MEMORY_BUDGET, held
+            if start == 0:
+                first = held
+        assert held < first * 1.2                       # bounded: the second flood replaced the first
+        assert any(row.rstrip().endswith("items/23999") for row in m.display)
+    finally:
+        tracemalloc.stop()

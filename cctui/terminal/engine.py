@@ -697,7 +697,21 @@ class Emulator(pyte.Screen):
         scratch.cursor.attrs = raw.attrs
         scratch.feed_text(raw.text)
         rows.append(compact_row(scratch.buffer.get(0), raw.cols))
+        scratch.release()
         return rows
+
+    def release(self) -> None:
+        """Let a throwaway emulator be freed at once. Its dispatch tables, op cache,
+        buffer factory and pyte stream all refer back to it, and those cycles
+        would keep its caches (megabytes once a scrollback is laid out) alive
+        until the cyclic GC happens to run. The emulator is unusable afterwards."""
+        parser = getattr(self._pstream, "_parser", None)
+        if parser is not None:
+            parser.close()              # its frame holds the screen's bound methods
+        for _, transitions, cmap in self._infos.values():
+            transitions.clear()         # infos point at each other: another cycle
+            cmap.clear()
+        vars(self).clear()
 
     # ---------------------------------------------------------- hot methods
     def _record(self, row: CompactRow) -> None:
