@@ -119,6 +119,20 @@ def test_flood_scrollback_equals_line_by_line_scrollback(name: str) -> None:
         assert flood.history_line(i) == slow.history_line(i), i
 
 
+def test_crlf_text_through_a_pty_wrapping_in_a_narrow_pane_matches_pyte() -> None:
+    """A CRLF file cat through a pty (ONLCR) arrives as CR CR LF, and log lines wrap
+    in a pane narrower than they are: the flood path measures these too."""
+    data = corpus("log-sgr").replace(b"\r\n", b"\r\r\n")
+    for chunk in (1 << 30, 65536):
+        assert_same(model_fed(data, chunk, cols=86), reference(data, cols=86))
+    flood = model_fed(data[:120_000], 1 << 30, cols=86)
+    slow = model_fed(data[:120_000], 4093, cols=86)
+    assert flood._history.raw_blocks() > 0 and slow._history.raw_blocks() == 0
+    assert flood.history_len == slow.history_len > 1000
+    for i in range(flood.history_len):
+        assert flood.history_line(i) == slow.history_line(i), i
+
+
 # --------------------------------------------------------------- generated
 _TEXT = st.sampled_from([
     "hello", "world ", "x", "0123456789", "a" * 50, "b" * 130, "  ", "~!@#",
@@ -158,7 +172,8 @@ _MISC = st.sampled_from([
 ])
 _PIECE = st.one_of(_TEXT, _TEXT, _TEXT, _SGR, _CONTROL, _CONTROL, _MOVES, _ERASES, _REGIONS, _MISC)
 _STREAM = st.lists(_PIECE, min_size=1, max_size=200).map(lambda parts: "".join(parts).encode())
-_LINES = st.lists(st.one_of(_TEXT, _SGR, st.just("\r\n"), st.just("\r\n"), st.just("\n"), st.just("\t")),
+_LINES = st.lists(st.one_of(_TEXT, _SGR, st.just("\r\n"), st.just("\r\n"), st.just("\n"), st.just("\t"),
+                            st.just("\r\r\n"), st.just("\r")),
                   min_size=1, max_size=600).map(lambda parts: "".join(parts).encode())
 
 

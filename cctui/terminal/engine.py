@@ -83,6 +83,8 @@ _SEQ = re.compile(
 (_OP_SGR, _OP_CUP, _OP_LF, _OP_EL, _OP_CR, _OP_CALL, _OP_MISC, _OP_NOP, _OP_PYTE,
  _OP_FALLBACK) = range(10)
 _SGR_PARAMS = re.compile(r"\x1b\[([0-9;]*)m")
+# CRs before a LF: a CRLF file through a pty's ONLCR arrives as CR CR LF
+_CR_RUN_LF = re.compile(r"\r+\n")
 _NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]*m)")
 _NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
@@ -572,8 +574,7 @@ class Emulator(pyte.Screen):
             if len(seg) > cols:
                 if "\x1b" in seg:
                     seg = _SGR.sub("", seg)
-                if seg[-1:] == "\r":
-                    seg = seg[:-1]
+                seg = seg.rstrip("\r")
                 v = len(seg)
                 if v > cols and seg.isascii() and "\r" not in seg and "\t" not in seg and "\x08" not in seg:
                     scrolls += (v - 1) // cols
@@ -605,6 +606,8 @@ class Emulator(pyte.Screen):
 
     def _measure_block(self, stripped: str, x: int) -> Tuple[int, int]:
         """Rows taken and final column for SGR-free simple text from column x."""
+        if "\r\r" in stripped:           # CR CR LF moves the cursor as CR LF does
+            stripped = _CR_RUN_LF.sub("\r\n", stripped)
         parts = stripped.split("\n")
         cols = self.columns
         k = len(parts)
@@ -634,8 +637,9 @@ class Emulator(pyte.Screen):
     def _measure_line(self, s: str, x: int) -> Tuple[int, int]:
         cols = self.columns
         if "\r" in s:
-            if s[-1] == "\r" and s.count("\r") == 1:
-                return self._measure_line(s[:-1], x)[0], 0
+            text = s.rstrip("\r")
+            if "\r" not in text:
+                return self._measure_line(text, x)[0], 0
             return self._simulate(s, x)
         if "\t" in s or "\x08" in s:
             return self._simulate(s, x)
