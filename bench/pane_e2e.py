@@ -85,6 +85,16 @@ async def pane_cat(vm, data_path: str, nbytes: int) -> tuple:
         return values[-2], values[-1]
 
 
+async def engine_pty_cat(vm, data_path: str) -> float:
+    """The same ``cat`` on a guest pty of the pane's size, its output acked on arrival
+    and thrown away: what the guest and the channel deliver with no emulator or app."""
+    cmd = vm.command("cat", data_path).set_tty(SIZE[1] - 1, SIZE[0])
+    cmd.set_window(2 << 20).set_output_handler(lambda data: cmd.ack(len(data)))
+    start = time.perf_counter()
+    await cmd.run()
+    return time.perf_counter() - start
+
+
 async def typing_latency(vm, keys: int, flood: bool, priority: bool = True,
                          gap: float = 0.02) -> tuple:
     """Echo latencies with ``gap`` seconds between keys, and the flood's MB/s meanwhile."""
@@ -183,6 +193,7 @@ async def main(args: argparse.Namespace) -> None:
     try:
         await vm.write_file("/tmp/bench.log", data)
         guest_pane, guest_null = await pane_cat(vm, "/tmp/bench.log", len(data))
+        guest_pty = await engine_pty_cat(vm, "/tmp/bench.log")
         with tempfile.NamedTemporaryFile(suffix=".log") as f:
             f.write(data)
             f.flush()
@@ -193,6 +204,8 @@ async def main(args: argparse.Namespace) -> None:
         print("|---|---|---|")
         print(f"| guest pane of the cctui app | {guest_pane:.2f} | {mb / guest_pane:.1f} |")
         print(f"| same guest, `cat > /dev/null` | {guest_null:.2f} | {mb / guest_null:.1f} |")
+        print(f"| same guest, `cat` on a pty, output acked at once, no app (engine only) "
+              f"| {guest_pty:.2f} | {mb / guest_pty:.1f} |")
         print(f"| host tmux pane 120x40 (reference) | {tmux:.2f} | {mb / tmux:.1f} |")
         idle, _ = await typing_latency(vm, args.keys, flood=False)
         busy, busy_rate = await typing_latency(vm, args.keys, flood=True)

@@ -18,6 +18,7 @@ from cctui.machine import boot_async
 from cctui.tui.app import CctuiApp
 from cctui.tui.pane_frame import PaneFrame
 from cctui.tui.pane_process import OUTPUT_WINDOW, YIELD_WINDOW
+from cctui.tui.terminal_view import FLOOD_FRAME, FRAME
 from conftest import until
 
 # bash without the user's rc files: a host's ~/.bashrc (pyenv init...) takes tens
@@ -174,6 +175,10 @@ def test_a_flood_is_paused_in_the_guest_and_redrawn_at_the_frame_rate(loop, vm):
             gaps = [(b[0] - a[0], b[1]) for a, b in zip(flushes, flushes[1:])]
             assert len(gaps) > 10
             assert all(gap >= interval * 0.9 for gap, interval in gaps), min(gaps)
+            # a long flood nobody types into is drawn at the lower flood rate...
+            assert gaps[-1][1] == FLOOD_FRAME and gaps[0][1] == FRAME
+            process.type(b"x")                     # ...until a key goes into the pane
+            assert view._frame_interval() == FRAME
             process.kill()
     run(loop, scenario())
 

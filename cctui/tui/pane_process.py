@@ -53,6 +53,7 @@ class PaneProcess:
         self._on_output = on_output
         self.runs = 0
         self.yielding = False
+        self.last_input = 0.0           # monotonic time of the user's last key into this pane
         self._priority = priority
         if priority is not None:
             priority.add(self)
@@ -195,6 +196,7 @@ class PaneProcess:
 
     def type(self, data: bytes) -> None:
         """Input from the user (keys, paste, wheel): this pane gets priority for a moment."""
+        self.last_input = time.monotonic()
         if self._priority is not None and self.state == "running":
             self._priority.typed(self)
         self.write(data)
