@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from ..errors import Error, ExitError
 from ..terminal import TerminalModel
+from .typing_priority import TypingPriority
 
 SLICE = 512 * 1024          # bytes fed to and laid out by the model per step
 FRAME_BUDGET = 0.008        # seconds of emulation per pane per frame
@@ -32,7 +33,8 @@ class PaneProcess:
 
     def __init__(self, instance, argv: Optional[Sequence[str]], rows: int, cols: int,
                  on_change: Callable[["PaneProcess"], None],
-                 on_output: Callable[[], None], priority=None) -> None:
+                 on_output: Callable[[], None],
+                 priority: Optional[TypingPriority] = None) -> None:
         self.instance = instance
         # No argv: the image's entrypoint, decided at start (an image's config
         # is only known once its VM has booted).

@@ -3,8 +3,8 @@
 A guest command that floods output (``yes``, ``cat`` of a big log) keeps the
 host's cores busy in QEMU and in the terminal emulator, and the echo of a key
 typed in another pane waits behind it: measured under TCG on 2 cores, echo p99
-went from 15 ms idle to about 100 ms with a flood beside it, and the same with no
-app at all. So for a moment after each keystroke every other pane's output
+went from 15 ms idle to about 100 ms with a flood beside it (50-90 ms with no app
+at all, so it is not the drawing). So for a moment after each keystroke every other pane's output
 window shrinks to ``YIELD_WINDOW``: the guest agent stops reading that flood at
 once (a WINDOW frame), the command blocks on its full pty and the CPU goes to
 the echo. A yielding pane still drains and redraws at 10 frames/s, so its flood
