@@ -211,6 +211,28 @@ def test_a_flood_yields_while_another_pane_is_typed_in(loop, vm):
     run(loop, scenario())
 
 
+def test_focus_changes_are_reported_to_a_guest_that_asks(loop, vm):
+    """DECSET 1004: the pane sends ESC [ O when it loses focus and ESC [ I when it gets
+    it back; `cat -v` in the guest shows what arrived (the tty echoes it as ^[[O)."""
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            first = frames(app)[0]
+            await shell_ready(app, first)
+            await pilot.press("ctrl+b", "percent_sign")          # focus moves: nothing asked yet
+            await until(lambda: len(frames(app)) == 2, what="a second pane")
+            await pilot.click(f"#{first.pane_id} TerminalView")
+            await until(lambda: app.focused_pane == first.pane_id, what="focus back")
+            assert "^[[" not in drawn(first)
+            await type_line(pilot, "printf '\\033[?1004h'; cat -v")
+            await until(lambda: first.process.model.focus_events, 30, "focus reporting on")
+            await pilot.press("ctrl+b", "o")                       # away...
+            await until(lambda: "^[[O" in drawn(first), 30, "the focus-out report")
+            await pilot.click(f"#{first.pane_id} TerminalView")   # ...and back
+            await until(lambda: "^[[O^[[I" in drawn(first), 30, "the focus-in report")
+    run(loop, scenario())
+
+
 def test_less_uses_the_alternate_screen_and_the_shell_comes_back(loop, vm):
     async def scenario():
         app = CctuiApp(instances=[vm], first_command=SHELL)

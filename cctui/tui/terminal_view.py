@@ -198,11 +198,18 @@ class TerminalView(Widget, can_focus=True):
     def on_focus(self) -> None:
         self._cache.clear()
         self.refresh()
+        self._report_focus(True)
         self.post_message(PaneFocused(self.pane_id))
 
     def on_blur(self) -> None:
         self._cache.clear()
         self.refresh()
+        self._report_focus(False)
+
+    def _report_focus(self, focused: bool) -> None:
+        """xterm focus reporting (DECSET 1004), which vim and tmux-in-the-guest ask for."""
+        if self.model.focus_events:
+            self.process.write(b"\x1b[I" if focused else b"\x1b[O")
 
     # -- keys --------------------------------------------------------------------------
     async def on_key(self, event: events.Key) -> None:
