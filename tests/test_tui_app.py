@@ -233,6 +233,28 @@ def test_focus_changes_are_reported_to_a_guest_that_asks(loop, vm):
     run(loop, scenario())
 
 
+def test_copy_mode_selects_with_the_keyboard_and_pastes(loop, vm):
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frames(app)[0]
+            await shell_ready(app, frame)
+            await type_line(pilot, "printf 'alpha beta\\ngamma delta\\n'")
+            await until(lambda: drawn(frame).count("tui$") == 2, 30, "the output and a prompt")
+            await pilot.press("ctrl+b", "left_square_bracket")
+            await until(lambda: frame.view.copy_mode, what="copy mode")
+            # from the prompt: up to "alpha beta", its second word, select to the end of
+            # the next line, copy
+            await pilot.press("k", "k", "0", "w", "space", "j", "dollar_sign", "y")
+            await until(lambda: not frame.view.copy_mode, what="copy mode left")
+            assert frame.view.last_selection == "beta\ngamma delta"
+            await pilot.press("ctrl+b", "right_square_bracket")   # paste it at the prompt
+            # bash takes it as a bracketed paste: both lines at the prompt, nothing run
+            await until(lambda: drawn(frame).rstrip().endswith("tui$ beta\ngamma delta"), 30,
+                        "the paste")
+    run(loop, scenario())
+
+
 def test_less_uses_the_alternate_screen_and_the_shell_comes_back(loop, vm):
     async def scenario():
         app = CctuiApp(instances=[vm], first_command=SHELL)

@@ -7,6 +7,7 @@ import json
 import pytest
 from pyte.screens import Char
 
+from cctui.tui.copy_cursor import CopyCursor
 from cctui.tui.keys import encode_key, encode_mouse, encode_paste
 from cctui.tui.layout_tree import LayoutTree
 from cctui.tui.render import Painter, row_strip
@@ -216,3 +217,53 @@ def test_typing_priority_holds_while_keys_keep_coming() -> None:
         await asyncio.wait_for(b.released.wait(), 5)
         assert not b.yielding
     asyncio.run(scenario())
+
+
+def _cursor(rows, row=0, col=0, width=20):
+    return CopyCursor(row, col, len(rows), width, lambda r: rows[r])
+
+
+def test_copy_cursor_moves_like_tmux_vi_copy_mode() -> None:
+    rows = ["alpha beta  gamma", "", "   indented word", "last"]
+    cur = _cursor(rows)
+    assert cur.move("w", 10) and cur.point == (0, 6)          # beta
+    cur.move("w", 10)
+    assert cur.point == (0, 12)                               # gamma, past two spaces
+    cur.move("w", 10)
+    assert cur.point == (2, 3)                                # skips the empty row, lands on text
+    cur.move("b", 10)
+    assert cur.point == (0, 12)                               # back over the empty row
+    cur.move("b", 10)
+    assert cur.point == (0, 6)
+    cur.move("e", 10)
+    assert cur.point == (0, 9)                                # the end of beta
+    cur.move("e", 10)
+    assert cur.point == (0, 16)                               # the end of gamma
+    cur.move("e", 10)
+    assert cur.point == (2, 10)                               # "indented", two rows on
+    cur.move("g", 10)
+    cur.move("$", 10)
+    assert cur.point == (0, 16)                               # the last character, not the width
+    cur.move("0", 10)
+    assert cur.point == (0, 0)
+    cur.move("j", 10), cur.move("j", 10), cur.move("^", 10)
+    assert cur.point == (2, 3)
+    cur.move("l", 10), cur.move("right", 10), cur.move("h", 10)
+    assert cur.point == (2, 4)
+    cur.move("G", 10)
+    assert cur.point == (3, 0)
+    cur.move("down", 10), cur.move("pagedown", 10)            # clamped at the last row
+    assert cur.point == (3, 0)
+    cur.move("ctrl+u", 4)
+    assert cur.point == (1, 0)
+    cur.move("g", 10), cur.move("h", 10), cur.move("up", 10)  # clamped at the first cell
+    assert cur.point == (0, 0)
+    assert not cur.move("x", 10) and cur.point == (0, 0)      # not a move
+
+
+def test_copy_cursor_clamps_to_the_pane_width() -> None:
+    cur = _cursor(["x" * 50], width=20)
+    cur.move("$", 10)
+    assert cur.point == (0, 19)
+    cur = _cursor(["ab"], col=99, width=20)
+    assert cur.point == (0, 19)

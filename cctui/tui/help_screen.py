@@ -21,7 +21,11 @@ def help_text(prefix: str) -> str:
             lines.append(f"[b $accent]{group}[/]")
         keys = display_keys(item).replace("[", "\\[")
         lines.append(f"  {prefix} [b]{keys:<14}[/b] {item.description}")
-    lines += ["", "[b $accent]Mouse[/]",
+    lines += ["", "[b $accent]Copy mode[/] (tmux's vi keys)",
+              "  h j k l / arrows move · w b e words · 0 ^ $ line · g G top, bottom",
+              "  ctrl+u ctrl+d half page · ctrl+b ctrl+f / pgup pgdn page · n N search hits",
+              "  space or v starts a selection · y or enter copies and leaves · Esc, q leave",
+              "", "[b $accent]Mouse[/]",
               "  click a pane to focus it; drag a divider to resize",
               "  wheel scrolls the scrollback (or goes to the guest if it asked for the mouse)",
               "  drag selects and copies; shift+drag selects even when the guest has the mouse",

@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .copy_cursor import CopyCursor
 from .keys import encode_key, encode_mouse, encode_paste
 from .messages import PaneChanged, PaneFocused
 from .pane_process import PaneProcess
@@ -68,6 +69,8 @@ class TerminalView(Widget, can_focus=True):
         self.match_index = -1
         self.search_text = ""
         self.last_selection = ""
+        self.copy_cursor: Optional[CopyCursor] = None
+        self._sel_by_keys = False
 
     # -- geometry ------------------------------------------------------------------
     @property
@@ -190,8 +193,12 @@ class TerminalView(Widget, can_focus=True):
         if sel is not None:
             marks.append((sel[0], sel[1], "selection"))
         cursor = self.model.cursor
-        if (row == hist + cursor.y and self.has_focus and not cursor.hidden
-                and self.process.state == "running" and not self.copy_mode):
+        if self.copy_mode:
+            copy = self.copy_cursor
+            if copy is not None and copy.row == row:
+                marks.append((copy.col, copy.col + 1, "cursor"))
+        elif (row == hist + cursor.y and self.has_focus and not cursor.hidden
+                and self.process.state == "running"):
             marks.append((cursor.x, cursor.x + 1, "cursor"))
         return marks or None
 
@@ -244,35 +251,71 @@ class TerminalView(Widget, can_focus=True):
 
     def enter_copy_mode(self) -> None:
         self.copy_mode = True
+        self._copy_cursor_here()
         self._invalidate()
         self.post_message(PaneChanged(self.pane_id))
 
     def leave_copy_mode(self) -> None:
         self.copy_mode = False
+        self.copy_cursor = None
         self.scroll_back = 0
         self.matches = []
         self.clear_selection()
         self._invalidate()
         self.post_message(PaneChanged(self.pane_id))
 
+    def _copy_cursor_here(self) -> CopyCursor:
+        """The copy-mode cursor starts where the terminal's cursor is, as in tmux."""
+        model = self.model
+        hist = model.history_len
+        cursor = model.cursor
+        self.copy_cursor = CopyCursor(hist + cursor.y, cursor.x, hist + model.rows,
+                                      self.size.width, self._row_text)
+        return self.copy_cursor
+
+    def _row_text(self, row: int) -> str:
+        hist = self.model.history_len
+        cells = self.model.history_line(row) if row < hist else self.model.line(row - hist)
+        return "".join(cell.data for cell in cells)
+
     def _copy_mode_key(self, key: str) -> None:
-        page = max(1, self.size.height - 1)
-        moves = {"up": 1, "k": 1, "down": -1, "j": -1, "pageup": page, "ctrl+b": page,
-                 "pagedown": -page, "ctrl+f": -page, "ctrl+u": page // 2, "ctrl+d": -page // 2}
-        if key in moves:
-            self.scroll_by(moves[key])
-        elif key in ("g", "home"):
-            self.scroll_by(self.model.history_len)
-        elif key in ("G", "end", "shift+g"):
-            self.scroll_by(-self.scroll_back)
-        elif key == "n":
-            self.next_match(-1)
-        elif key in ("N", "shift+n"):
-            self.next_match(1)
-        elif key in ("q", "escape", "enter"):
-            if key == "enter" and self.last_selection:
-                self.app.copy_to_clipboard(self.last_selection)
+        """tmux's vi copy mode: move, space or v to start a selection, y or enter to copy."""
+        cur = self.copy_cursor or self._copy_cursor_here()
+        cur.rows = self.model.history_len + self.model.rows    # output may have arrived
+        cur.width = max(1, self.size.width)
+        if key in ("space", "v"):
+            self._sel_anchor = self._sel_end = cur.point
+            self._sel_by_keys = True
+        elif key in ("y", "enter"):
+            text = self.selected_text()
+            if text:
+                self.last_selection = text
+                self.app.copy_to_clipboard(text)
             self.leave_copy_mode()
+            return
+        elif key == "escape" and self._sel_anchor is not None:
+            self.clear_selection()
+        elif key in ("q", "escape"):
+            self.leave_copy_mode()
+            return
+        elif key in ("n", "N", "shift+n"):
+            self.next_match(-1 if key == "n" else 1)
+        elif not cur.move(key, max(1, self.size.height - 1)):
+            return
+        if self._sel_anchor is not None and self._sel_by_keys:
+            self._sel_end = cur.point                  # the selection follows the cursor
+        self._keep_visible(cur.row)
+        self._invalidate()
+        self.post_message(PaneChanged(self.pane_id))
+
+    def _keep_visible(self, row: int) -> None:
+        hist, height = self.model.history_len, max(1, self.size.height)
+        top = self._top_row()
+        if row < top:
+            top = row
+        elif row >= top + height:
+            top = row - height + 1
+        self.scroll_back = max(0, min(hist, hist - top))
 
     def search(self, text: str) -> int:
         """Highlight ``text`` everywhere and jump to the newest hit; returns the hit count."""
@@ -281,6 +324,7 @@ class TerminalView(Widget, can_focus=True):
         self.match_index = len(self.matches)
         if not self.copy_mode:
             self.copy_mode = True
+            self._copy_cursor_here()
         self.next_match(-1)
         self._invalidate()
         return len(self.matches)
@@ -290,7 +334,9 @@ class TerminalView(Widget, can_focus=True):
         if not self.matches:
             return
         self.match_index = max(0, min(len(self.matches) - 1, self.match_index + step))
-        row = self.matches[self.match_index][0]
+        row, start, _ = self.matches[self.match_index]
+        if self.copy_cursor is not None:            # the cursor goes to the hit, as in tmux
+            self.copy_cursor.row, self.copy_cursor.col = row, min(start, self.copy_cursor.width - 1)
         hist, height = self.model.history_len, self.size.height
         top = self._top_row()
         if not top <= row < top + height:
@@ -306,13 +352,14 @@ class TerminalView(Widget, can_focus=True):
         if self._sel_anchor is None or self._sel_end is None:
             return None
         a, b = sorted((self._sel_anchor, self._sel_end))
-        if not a[0] <= row <= b[0] or a == b:
-            return None
+        if not a[0] <= row <= b[0] or (a == b and not self._sel_by_keys):
+            return None     # a click is not a selection; a keyboard one starts at one cell
         start = a[1] if row == a[0] else 0
         end = b[1] + 1 if row == b[0] else self.size.width
         return start, end
 
     def clear_selection(self) -> None:
+        self._sel_by_keys = False
         if self._sel_anchor is not None:
             self._sel_anchor = self._sel_end = None
             self._invalidate()
@@ -353,6 +400,7 @@ class TerminalView(Widget, can_focus=True):
             self.clear_selection()
             self._selecting = True
             self._sel_anchor = self._sel_end = self._point(event)
+            self._sel_by_keys = False
             self.capture_mouse()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
