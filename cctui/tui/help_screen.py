@@ -19,8 +19,8 @@ def help_text(prefix: str) -> str:
         if item.group != group:
             group = item.group
             lines.append(f"[b $accent]{group}[/]")
-        keys = display_keys(item).replace("[", "\\[")
-        lines.append(f"  {prefix} [b]{keys:<14}[/b] {item.description}")
+        keys = f"{display_keys(item):<14}".replace("[", "\\[")   # pad first: the escape is not drawn
+        lines.append(f"  {prefix} [b]{keys}[/b] {item.description}")
     lines += ["", "[b $accent]Copy mode[/] (tmux's vi keys)",
               "  h j k l / arrows move · w b e words · 0 ^ $ line · g G top, bottom",
               "  ctrl+u ctrl+d half page · ctrl+b ctrl+f / pgup pgdn page · n N search hits",
