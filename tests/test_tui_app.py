@@ -43,7 +43,9 @@ def vm(loop) -> Iterator[AsyncInstance]:
 
 @pytest.fixture(autouse=True)
 def config_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CCTUI_CONFIG_DIR", str(tmp_path / "config"))
+    path = tmp_path / "config"
+    monkeypatch.setenv("CCTUI_CONFIG_DIR", str(path))
+    return path
 
 
 def drawn(frame: PaneFrame) -> str:
@@ -252,6 +254,32 @@ def test_copy_mode_selects_with_the_keyboard_and_pastes(loop, vm):
             # bash takes it as a bracketed paste: both lines at the prompt, nothing run
             await until(lambda: drawn(frame).rstrip().endswith("tui$ beta\ngamma delta"), 30,
                         "the paste")
+    run(loop, scenario())
+
+
+def test_a_user_keymap_rebinds_the_prefix_and_a_bad_one_keeps_the_defaults(loop, vm, config_dir):
+    async def scenario():
+        keys = config_dir / "keys.toml"
+        keys.parent.mkdir(parents=True, exist_ok=True)
+        keys.write_text('prefix = "ctrl+a"\n[bind]\nzoom = "m"\n')
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            first = frames(app)[0]
+            await shell_ready(app, first)
+            await pilot.press("ctrl+a", "percent_sign")
+            await until(lambda: len(frames(app)) == 2, what="a split by the new prefix")
+            await pilot.press("ctrl+a", "m")
+            await until(lambda: app.layout_widget.zoomed is not None, what="zoom on m")
+            await pilot.press("ctrl+b", "z")                # now an ordinary key for the guest
+            await pilot.pause()
+            assert app.layout_widget.zoomed is not None and not app.prefix_pending
+        keys.write_text('[bind]\nzoom = "x"\n')            # x is close_pane's
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            assert "'x' is bound to both" in app.keymap_error and app.prefix == "ctrl+b"
+            await shell_ready(app, frames(app)[0])
+            await pilot.press("ctrl+b", "z")
+            await until(lambda: app.layout_widget.zoomed is not None, what="the default zoom")
     run(loop, scenario())
 
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from pyte.screens import Char
 
 from cctui.tui.copy_cursor import CopyCursor
+from cctui.tui.keymap import KeymapError, load_keymap
 from cctui.tui.keys import encode_key, encode_mouse, encode_paste
 from cctui.tui.layout_tree import LayoutTree
 from cctui.tui.render import Painter, row_strip
@@ -267,3 +269,37 @@ def test_copy_cursor_clamps_to_the_pane_width() -> None:
     assert cur.point == (0, 19)
     cur = _cursor(["ab"], col=99, width=20)
     assert cur.point == (0, 19)
+
+
+def test_user_keymap_changes_the_prefix_and_rebinds_actions(tmp_path) -> None:
+    path = tmp_path / "keys.toml"
+    path.write_text('prefix = "ctrl+a"\n[bind]\nzoom = "m"\nsplit_right = ["|", "s"]\n')
+    keymap = load_keymap(path)
+    table = keymap.table()
+    assert keymap.prefix == "ctrl+a"
+    assert table["m"].action == "zoom" and "z" not in table          # replaced, not added
+    assert table["s"].action == table["vertical_line"].action == "split_right"
+    assert "percent_sign" not in table
+    assert table["x"].action == "close_pane"                          # the rest stay
+    assert "Zoom" in next(i.description for i in keymap.actions if i.keys == ("m",))
+
+
+def test_a_missing_keys_file_means_the_defaults(tmp_path) -> None:
+    keymap = load_keymap(tmp_path / "keys.toml")
+    assert keymap.prefix == "ctrl+b" and keymap.table()["z"].action == "zoom"
+
+
+@pytest.mark.parametrize("text,message", [
+    ('prefix = "alt+x"\n', "prefix must be ctrl+<letter>"),
+    ('[bind]\nzoomm = "m"\n', "no action 'zoomm'"),
+    ('[bind]\nzoom = "x"\n', "'x' is bound to both"),
+    ('[bind]\nzoom = []\n', "zoom must be a key or a list of keys"),
+    ('prefix = "ctrl+a"\n[bind]\nzoom = "ctrl+a"\n', "the prefix ctrl+a is also bound to zoom"),
+    ('colour = 1\n', "unknown setting 'colour'"),
+    ('prefix = \n', "keys.toml"),
+])
+def test_a_bad_keys_file_is_refused_with_the_reason(tmp_path, text, message) -> None:
+    path = tmp_path / "keys.toml"
+    path.write_text(text)
+    with pytest.raises(KeymapError, match=re.escape(message)):
+        load_keymap(path)

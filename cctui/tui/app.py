@@ -22,7 +22,7 @@ from ..errors import Error
 from .commands import CctuiCommands
 from .dialogs import BootDialog, NewPaneDialog, SearchDialog
 from .help_screen import HelpScreen
-from .keymap import DEFAULT_PREFIX, key_table
+from .keymap import Keymap, KeymapError, default_keymap, load_keymap
 from .layout_tree import LayoutTree
 from .messages import PaneChanged, PaneFocused, VmChanged
 from .pane_frame import PaneFrame, describe_state
@@ -58,12 +58,21 @@ class CctuiApp(App):
 
     def __init__(self, *, image: str = "host", accel: str = "auto", memory_mb: int = 1024,
                  cpus: int = 2, instances: Sequence[AsyncInstance] = (),
-                 prefix: str = DEFAULT_PREFIX, first_command: Optional[List[str]] = None) -> None:
+                 keymap: Optional[Keymap] = None,
+                 first_command: Optional[List[str]] = None) -> None:
         super().__init__()
         self.image, self.accel, self.memory_mb, self.cpus = image, accel, memory_mb, cpus
-        self.prefix = prefix
+        self.keymap_error = ""
+        if keymap is None:
+            try:
+                keymap = load_keymap()
+            except KeymapError as exc:      # told on mount; the defaults work meanwhile
+                self.keymap_error = str(exc)
+                keymap = default_keymap()
+        self.keymap = keymap
+        self.prefix = keymap.prefix
         self.prefix_pending = False
-        self.keys = key_table()
+        self.keys = keymap.table()
         self.vms: Dict[str, AsyncInstance] = {}
         self._owned: List[AsyncInstance] = []
         self._adopt = list(instances)
@@ -110,6 +119,8 @@ class CctuiApp(App):
 
     async def on_mount(self) -> None:
         self._load_themes()
+        if self.keymap_error:
+            self.notify(f"{self.keymap_error}: using the default keys", severity="error", timeout=15)
         self.env_panel.display = False
         self._fit_panels(self.size.width)
         self.set_interval(0.5, self._tick)
@@ -526,7 +537,7 @@ class CctuiApp(App):
         self.sidebar.toggle_class("-hidden")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.prefix))
+        self.push_screen(HelpScreen(self.prefix, self.keymap.actions))
 
     def action_palette(self) -> None:
         self.action_command_palette()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Iterator, Tuple
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .keymap import ACTIONS, display_keys
+from .keymap import display_keys
 
 if TYPE_CHECKING:
     from .app import CctuiApp
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class CctuiCommands(Provider):
     def _entries(self) -> Iterator[Tuple[str, str, object]]:
         app: "CctuiApp" = self.app  # type: ignore[assignment]
-        for item in ACTIONS:
+        for item in app.keymap.actions:
             if item.action == "palette":
                 continue
             yield (item.description, f"{app.prefix} {display_keys(item)}",

@@ -1,21 +1,23 @@
 """The help screen: every prefix binding, generated from the keymap."""
 from __future__ import annotations
 
+from typing import List
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from .keymap import ACTIONS, display_keys
+from .keymap import KeyAction, display_keys
 
 
-def help_text(prefix: str) -> str:
+def help_text(prefix: str, actions: List[KeyAction]) -> str:
     lines = [f"[b]cctui[/b] — every key goes to the focused guest program, except after "
              f"the prefix [b]{prefix}[/b].", f"[dim]{prefix} {prefix} sends the prefix "
              f"itself to the guest; Esc cancels the prefix.[/dim]", ""]
     group = None
-    for item in ACTIONS:
+    for item in actions:
         if item.group != group:
             group = item.group
             lines.append(f"[b $accent]{group}[/]")
@@ -43,10 +45,11 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, actions: List[KeyAction]) -> None:
         super().__init__()
         self.prefix = prefix
+        self.actions = actions
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(help_text(self.prefix), id="help-text")
+            yield Static(help_text(self.prefix, self.actions), id="help-text")

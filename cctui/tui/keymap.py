@@ -1,12 +1,24 @@
 """The prefix keymap (tmux style): press the prefix, then one of these keys.
 
 Every key that does not follow the prefix goes to the focused guest program.
-The help screen and the command palette are generated from this table.
+The help screen and the command palette are generated from this table. Users
+change it in ``~/.config/cctui/keys.toml`` (see :func:`load_keymap`)::
+
+    prefix = "ctrl+a"
+    [bind]
+    zoom = "m"                  # replaces the action's keys
+    split_right = ["|", "%"]
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from ..paths import config_dir
+from .themes import tomllib
 
 DEFAULT_PREFIX = "ctrl+b"
 
@@ -52,16 +64,88 @@ ACTIONS: List[KeyAction] = [
 ]
 
 
-def key_table() -> Dict[str, KeyAction]:
-    table: Dict[str, KeyAction] = {}
-    for item in ACTIONS:
-        for key in item.keys:
-            table[key] = item
-    return table
-
-
 def display_keys(item: KeyAction) -> str:
     """The keys as a user types them: the printable ones first."""
     shown = [k for k in item.keys if len(k) == 1 or k.startswith("ctrl+") or k in
              ("left", "right", "up", "down")]
     return " ".join(dict.fromkeys(shown)) or item.keys[0]
+
+
+KEYS_FILE = "keys.toml"
+_PREFIX = re.compile(r"ctrl\+[a-z]")
+# what a typed character is called in Textual's key events
+_KEY_NAMES = {"%": "percent_sign", "|": "vertical_line", '"': "quotation_mark", "-": "minus",
+              ";": "semicolon", "[": "left_square_bracket", "]": "right_square_bracket",
+              "/": "slash", ":": "colon", "?": "question_mark"}
+
+
+class KeymapError(ValueError):
+    """The user's keys file cannot be used (the defaults are kept)."""
+
+
+@dataclass
+class Keymap:
+    prefix: str
+    actions: List[KeyAction]
+
+    def table(self) -> Dict[str, KeyAction]:
+        table: Dict[str, KeyAction] = {}
+        for item in self.actions:
+            for key in item.keys:
+                table[key] = item
+        return table
+
+
+def default_keymap() -> Keymap:
+    return Keymap(DEFAULT_PREFIX, list(ACTIONS))
+
+
+def load_keymap(path: Optional[Path] = None) -> Keymap:
+    """The defaults changed by the user's keys file, if there is one.
+
+    Raises KeymapError naming the file and the problem: an unknown action, a
+    key bound twice, a prefix that is not ctrl+letter (the only prefixes that can
+    also be sent to the guest by pressing them twice).
+    """
+    path = path or config_dir() / KEYS_FILE
+    if not path.exists():
+        return default_keymap()
+    if tomllib is None:
+        raise KeymapError(f"{path}: reading it needs Python 3.11 or tomli")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise KeymapError(f"{path}: {exc}") from None
+    unknown = set(data) - {"prefix", "bind"}
+    if unknown:
+        raise KeymapError(f"{path}: unknown setting {sorted(unknown)[0]!r} (prefix, [bind])")
+    prefix = data.get("prefix", DEFAULT_PREFIX)
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise KeymapError(f"{path}: prefix must be ctrl+<letter>, like \"ctrl+a\" (got {prefix!r})")
+    bind = data.get("bind", {})
+    if not isinstance(bind, dict):
+        raise KeymapError(f"{path}: [bind] must be a table of action = key(s)")
+    by_action = {item.action: item for item in ACTIONS}
+    actions = []
+    for item in ACTIONS:
+        if item.action not in bind:
+            actions.append(item)
+            continue
+        keys = bind[item.action]
+        keys = [keys] if isinstance(keys, str) else keys
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+            raise KeymapError(f"{path}: {item.action} must be a key or a list of keys")
+        names = tuple(dict.fromkeys(k for key in keys for k in (key, _KEY_NAMES.get(key, key))))
+        actions.append(dataclasses.replace(item, keys=names))
+    for name in bind:
+        if name not in by_action:
+            raise KeymapError(f"{path}: no action {name!r}; actions: {', '.join(sorted(by_action))}")
+    seen: Dict[str, str] = {}
+    for item in actions:
+        for key in item.keys:
+            if key in seen and seen[key] != item.action:
+                raise KeymapError(f"{path}: {key!r} is bound to both {seen[key]} and {item.action}")
+            seen[key] = item.action
+    if prefix in seen:
+        raise KeymapError(f"{path}: the prefix {prefix} is also bound to {seen[prefix]}")
+    return Keymap(prefix, actions)
