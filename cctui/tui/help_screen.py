@@ -22,7 +22,7 @@ def help_text(prefix: str, actions: List[KeyAction]) -> str:
             group = item.group
             lines.append(f"[b $accent]{group}[/]")
         keys = f"{display_keys(item):<14}".replace("[", "\\[")   # pad first: the escape is not drawn
-        lines.append(f"  {prefix} [b]{keys}[/b] {item.description}")
+        lines.append(f"  {prefix} [b]{keys}[/b] {item.description} [dim]{item.action}[/dim]")
     lines += ["", "[b $accent]Copy mode[/] (tmux's vi keys)",
               "  h j k l / arrows move · w b e words · 0 ^ $ line · g G top, bottom",
               "  ctrl+u ctrl+d half page · ctrl+b ctrl+f / pgup pgdn page · n N search hits",
@@ -31,7 +31,8 @@ def help_text(prefix: str, actions: List[KeyAction]) -> str:
               "  click a pane to focus it; drag a divider to resize",
               "  wheel scrolls the scrollback (or goes to the guest if it asked for the mouse)",
               "  drag selects and copies; shift+drag selects even when the guest has the mouse",
-              "", "[dim]Esc, q or ? closes this help[/dim]"]
+              "", "[dim]The dim names are what ~/.config/cctui/keys.toml binds. "
+              "Esc, q or ? closes this help[/dim]"]
     return "\n".join(lines)
 
 
