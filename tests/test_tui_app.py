@@ -12,6 +12,7 @@ import time
 from typing import Iterator
 
 import pytest
+from textual import events
 
 from cctui.aio import AsyncInstance
 from cctui.machine import boot_async
@@ -232,6 +233,12 @@ def test_focus_changes_are_reported_to_a_guest_that_asks(loop, vm):
             await until(lambda: "^[[O" in drawn(first), 30, "the focus-out report")
             await pilot.click(f"#{first.pane_id} TerminalView")   # ...and back
             await until(lambda: "^[[O^[[I" in drawn(first), 30, "the focus-in report")
+            app.post_message(events.AppBlur())                     # the terminal window too
+            await until(lambda: "^[[O^[[I^[[O" in drawn(first), 30, "the app's focus-out")
+            app.post_message(events.AppFocus())
+            # Textual blurs and refocuses the pane with the terminal window: one report each
+            await until(lambda: "^[[O^[[I^[[O^[[I" in drawn(first), 30, "the app's focus-in")
+            assert "^[[O^[[I^[[O^[[I^[[" not in drawn(first)
     run(loop, scenario())
 
 
