@@ -128,6 +128,54 @@ def test_split_focus_zoom_close(loop, vm):
     run(loop, scenario())
 
 
+def test_windows_like_tmux(loop, vm):
+    """ctrl+b c opens a window with a shell, n/p/digits switch, each window keeps its
+    own panes and focus, the status line lists them, the last pane closes its window."""
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            first = frames(app)[0]
+            await shell_ready(app, first)
+            await type_line(pilot, "echo one-$((1+0))")
+            await until(lambda: "one-1" in drawn(first), 30, "output in window 0")
+            await pilot.press("ctrl+b", "c")
+            await until(lambda: len(app.windows) == 2 and len(frames(app)) == 1, what="window 1")
+            second = frames(app)[0]
+            assert app.window_index == 1 and second is not first
+            assert not app.windows[0].display and app.windows[1].display
+            await until(lambda: app.focused_pane == second.pane_id, what="focus in window 1")
+            await until(lambda: second.process.state == "running", 60, "its shell")
+            await pilot.press("ctrl+b", "percent_sign")            # a split inside window 1
+            await until(lambda: len(frames(app)) == 2, what="a split in window 1")
+            assert len(app.windows[0].frames) == 1
+            assert "0:bash 1:bash*" in str(app.status.render())       # the list, current starred
+            await pilot.press("ctrl+b", "0")
+            await until(lambda: app.window_index == 0 and app.focused_pane == first.pane_id,
+                        what="window 0 and its pane")
+            assert "one-1" in drawn(first)                          # its screen kept
+            await pilot.press("ctrl+b", "n")
+            await until(lambda: app.window_index == 1, what="next window")
+            await pilot.press("ctrl+b", "p")
+            await until(lambda: app.window_index == 0, what="previous window")
+            await pilot.press("ctrl+b", "7")                        # no such window: nothing moves
+            await pilot.pause()
+            assert app.window_index == 0
+            app.focus_pane(second.pane_id)             # the sidebar's way: it shows the window
+            await until(lambda: app.window_index == 1 and app.focused_pane == second.pane_id,
+                        what="window 1 through its pane")
+            await pilot.press("ctrl+b", "0")
+            await until(lambda: app.window_index == 0, what="window 0 again")
+            await pilot.press("ctrl+b", "1")
+            await until(lambda: app.window_index == 1, what="window 1 by number")
+            await pilot.press("ctrl+b", "x")
+            await until(lambda: len(frames(app)) == 1, what="one pane left in window 1")
+            await pilot.press("ctrl+b", "x")                        # its last pane: the window goes
+            await until(lambda: len(app.windows) == 1 and app.window_index == 0, what="window 1 gone")
+            await until(lambda: app.focused_pane == first.pane_id, what="back in window 0")
+            assert app.windows[0].display
+    run(loop, scenario())
+
+
 def test_cwd_panel_follows_cd_and_exit_panel_shows_code(loop, vm):
     async def scenario():
         app = CctuiApp(instances=[vm], first_command=SHELL)

@@ -48,6 +48,7 @@ class CctuiApp(App):
     Screen { layers: base notice; }
     #main { height: 1fr; }
     #panels { width: 42; height: 1fr; background: $surface; }
+    #windows { width: 1fr; height: 1fr; }
     #panels.-hidden, #panels.-narrow, VmTree.-hidden { display: none; }
     """
     # Nothing here is a priority binding: every key reaches the guest unless it
@@ -86,18 +87,94 @@ class CctuiApp(App):
         self.last_pane: Optional[str] = None
         self.themes: Dict[str, CctuiTheme] = {}
         self.painter = Painter(TerminalColors())
-        self.layout_widget = PaneLayout()
+        self.windows: List[PaneLayout] = [PaneLayout(0)]
+        self.window_index = 0
         self.sidebar = VmTree()
         self.cwd_panel, self.exit_panel, self.env_panel = CwdPanel(), ExitPanel(), EnvPanel()
         self.status = StatusLine("", id="status")
         self.too_small = TooSmallNotice()
         self._narrow: Optional[bool] = None
 
+    # -- windows (tmux's): each one a layout of panes; one shown at a time ----------------
+    @property
+    def layout_widget(self) -> PaneLayout:
+        """The window on screen: splits, focus and zoom act on it."""
+        return self.windows[self.window_index]
+
+    def all_frames(self) -> List[PaneFrame]:
+        return [frame for window in self.windows for frame in window.frames.values()]
+
+    def _find_frame(self, pane_id: Optional[str]) -> Optional[PaneFrame]:
+        for window in self.windows:
+            frame = window.frames.get(pane_id or "")
+            if frame is not None:
+                return frame
+        return None
+
+    def _show_window(self, index: int) -> None:
+        for i, window in enumerate(self.windows):
+            window.display = i == index
+        self.window_index = index
+        window = self.layout_widget
+        target = window.active if window.active in window.frames else next(iter(window.frames), None)
+        if target is not None:
+            window.frames[target].view.focus()
+        self._refresh_all()
+
+    async def action_new_window(self) -> None:
+        inst = self._focused_vm()
+        if inst is None:
+            self.notify("no VM is running: ctrl+b v boots one", severity="warning")
+            return
+        if not self.layout_widget.frames:           # an empty window: fill it instead
+            await self.open_pane(inst, inst.shell_argv(), None, "row")
+            return
+        used = {w.number for w in self.windows}
+        number = next(n for n in itertools.count() if n not in used)
+        window = PaneLayout(number)
+        self.windows.append(window)
+        self.windows.sort(key=lambda w: w.number)
+        await self.query_one("#windows").mount(window)
+        self._show_window(self.windows.index(window))
+        await self.open_pane(inst, inst.shell_argv(), None, "row")
+
+    def action_next_window(self) -> None:
+        self._show_window((self.window_index + 1) % len(self.windows))
+
+    def action_previous_window(self) -> None:
+        self._show_window((self.window_index - 1) % len(self.windows))
+
+    def action_select_window(self, number: int) -> None:
+        for i, window in enumerate(self.windows):
+            if window.number == number:
+                self._show_window(i)
+                return
+        self.notify(f"no window {number}", severity="warning", timeout=2)
+
+    async def _close_window_if_empty(self) -> bool:
+        window = self.layout_widget
+        if window.frames or len(self.windows) == 1:
+            return False
+        index = self.window_index
+        self.windows.remove(window)
+        await window.remove()
+        self._show_window(min(index, len(self.windows) - 1))
+        return True
+
+    def _window_titles(self) -> str:
+        names = []
+        for i, window in enumerate(self.windows):
+            frame = window.frames.get(window.active or "") or next(iter(window.frames.values()), None)
+            title = frame.process.title.split()[0].rsplit("/", 1)[-1][:12] if frame else "-"
+            names.append(f"{window.number}:{title}{'*' if i == self.window_index else ''}")
+        return " ".join(names)
+
     # -- composition -------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield self.sidebar
-            yield self.layout_widget
+            with Vertical(id="windows"):
+                yield self.windows[0]
             with Vertical(id="panels"):
                 yield self.cwd_panel
                 yield self.exit_panel
@@ -168,7 +245,7 @@ class CctuiApp(App):
 
     def _set_painter(self, colours: TerminalColors) -> None:
         self.painter = Painter(colours)
-        for frame in self.layout_widget.frames.values():
+        for frame in self.all_frames():
             frame.view.set_painter(self.painter)
         self._refresh_status()
 
@@ -222,12 +299,12 @@ class CctuiApp(App):
         inst = self.vms.get(message.vm_name)
         if inst is not None and inst.state == "booting":
             started = self._boot_started.get(inst.name, time.time())
-            for frame in self.layout_widget.frames.values():
+            for frame in self.all_frames():
                 if frame.process.instance is inst:
                     frame.process.boot_progress(inst.status_detail, time.time() - started)
         if inst is not None and inst.state in ("failed", "stopped"):
             reason = str(inst.error or inst.status_detail or inst.state)
-            for frame in self.layout_widget.frames.values():
+            for frame in self.all_frames():
                 if frame.process.instance is inst:
                     frame.process.vm_lost(reason)
         self._refresh_all()
@@ -241,7 +318,7 @@ class CctuiApp(App):
             await inst.close()
         except Error as exc:
             self.notify(f"{name}: {exc}", severity="error")
-        for frame in self.layout_widget.frames.values():
+        for frame in self.all_frames():
             if frame.process.instance is inst:
                 frame.process.vm_lost("shut down")
         self._refresh_all()
@@ -274,6 +351,8 @@ class CctuiApp(App):
             self.post_message(PaneChanged(pane_id))
 
         beside = beside or self.focused_pane
+        if beside not in self.layout_widget.frames:
+            beside = None                       # a new window: the pane fills it
         size = self._predict_size(pane_id, beside, direction)
         process = PaneProcess(inst, argv, size[0], size[1], on_change, on_output,
                               priority=self.typing_priority)
@@ -311,7 +390,7 @@ class CctuiApp(App):
             self.post_message(PaneChanged(frame.pane_id))
 
     def on_pane_changed(self, message: PaneChanged) -> None:
-        frame = self.layout_widget.frames.get(message.pane_id)
+        frame = self._find_frame(message.pane_id)
         if frame is None:
             return
         frame.update_title()
@@ -327,6 +406,7 @@ class CctuiApp(App):
         if message.pane_id != self.focused_pane:
             self.last_pane = self.focused_pane
         self.focused_pane = message.pane_id
+        self.layout_widget.active = message.pane_id
         for pane_id, frame in self.layout_widget.frames.items():
             frame.mark_focused(pane_id == message.pane_id)
         self._refresh_panels()
@@ -338,6 +418,11 @@ class CctuiApp(App):
         return self.layout_widget.frames.get(self.focused_pane)
 
     def focus_pane(self, pane_id: Optional[str]) -> None:
+        """Focus a pane, showing its window first if it is in another one."""
+        for i, window in enumerate(self.windows):
+            if pane_id in window.frames and i != self.window_index:
+                window.active = pane_id
+                self._show_window(i)
         frame = self.layout_widget.frames.get(pane_id or "")
         if frame is not None:
             if self.layout_widget.zoomed not in (None, pane_id):
@@ -401,7 +486,9 @@ class CctuiApp(App):
             nxt = order[i - 1] if i > 0 else order[1]
         await self.layout_widget.remove_frame(pane_id)
         self.focused_pane = None
-        if nxt is not None:
+        if await self._close_window_if_empty():
+            pass                                   # the window went with its last pane
+        elif nxt is not None:
             self.focus_pane(nxt)
         else:
             self._refresh_all()
@@ -459,7 +546,7 @@ class CctuiApp(App):
             self.focus_pane(order[(i + 1) % len(order)])
 
     def action_focus_last(self) -> None:
-        if self.last_pane in self.layout_widget.frames:
+        if self._find_frame(self.last_pane) is not None:
             self.focus_pane(self.last_pane)
 
     def _grow(self, direction: str, cells: int) -> None:
@@ -547,7 +634,7 @@ class CctuiApp(App):
         self.exit(0)
 
     async def on_unmount(self) -> None:
-        for frame in self.layout_widget.frames.values():
+        for frame in self.all_frames():
             frame.process.kill()   # closing the app ends its panes' commands
         await self.shutdown_owned_vms()
 
@@ -587,13 +674,16 @@ class CctuiApp(App):
             self.notify(f"{self.prefix} {key} is not bound: {self.prefix} ? lists the keys",
                         severity="warning", timeout=3)
             return
+        if item.action == "select_window":          # one binding for ten digits
+            self.action_select_window(int((event.character or key)[-1]))
+            return
         await self.run_action(item.action)
 
     # -- refreshing the chrome ---------------------------------------------------------------------------
     def _tick(self) -> None:
         if any(i.state == "booting" for i in self.vms.values()):
             self._refresh_status()
-            for frame in self.layout_widget.frames.values():
+            for frame in self.all_frames():
                 if frame.process.state == "starting":
                     frame.update_title()
         frame = self.current_frame()
@@ -601,14 +691,14 @@ class CctuiApp(App):
             self.exit_panel.show(frame.process)
 
     def _refresh_all(self) -> None:
-        for frame in self.layout_widget.frames.values():
+        for frame in self.all_frames():
             frame.update_title()
         self._refresh_sidebar()
         self._refresh_panels()
         self._refresh_status()
 
     def _refresh_sidebar(self) -> None:
-        panes = [(pid, f.number, f.process) for pid, f in self.layout_widget.frames.items()]
+        panes = [(f.pane_id, f.number, f.process) for f in self.all_frames()]
         self.sidebar.rebuild(list(self.vms.values()), panes)
 
     def _refresh_panels(self) -> None:
@@ -638,6 +728,7 @@ class CctuiApp(App):
                 text += f" ({inst.accel})"
             parts.append(text)
         self.status.show(prefix=self.prefix, pending=self.prefix_pending,
+                         windows=self._window_titles().replace("[", "\\["),
                          pane=pane.replace("[", "\\["),
                          vms=", ".join(parts).replace("[", "\\[") or "no VM",
                          theme=self.theme)

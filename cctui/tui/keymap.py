@@ -34,10 +34,14 @@ class KeyAction:
 ACTIONS: List[KeyAction] = [
     KeyAction(("percent_sign", "vertical_line", "%", "|"), "split_right", "Split: new shell to the right", "Panes"),
     KeyAction(("quotation_mark", "minus", '"', "-"), "split_down", "Split: new shell below", "Panes"),
-    KeyAction(("c",), "new_pane", "New pane: choose VM and command", "Panes"),
+    KeyAction(("C", "shift+c"), "new_pane", "New pane: choose VM and command", "Panes"),
     KeyAction(("x",), "close_pane", "Close the focused pane (kills its command)", "Panes"),
     KeyAction(("z",), "zoom", "Zoom / unzoom the focused pane", "Panes"),
     KeyAction(("r",), "rerun", "Re-run the exited command in this pane", "Panes"),
+    KeyAction(("c",), "new_window", "New window: a shell in the focused pane's VM", "Windows"),
+    KeyAction(("n",), "next_window", "Next window", "Windows"),
+    KeyAction(("p",), "previous_window", "Previous window", "Windows"),
+    KeyAction(tuple("0123456789"), "select_window", "Window 0-9", "Windows"),
     KeyAction(("left", "h"), "focus_left", "Focus the pane to the left", "Focus"),
     KeyAction(("right", "l"), "focus_right", "Focus the pane to the right", "Focus"),
     KeyAction(("up", "k"), "focus_up", "Focus the pane above", "Focus"),
@@ -58,7 +62,7 @@ ACTIONS: List[KeyAction] = [
     KeyAction(("w",), "toggle_cwd", "Show / hide the working-directory panel", "View"),
     KeyAction(("i",), "toggle_exit", "Show / hide the exit-status panel", "View"),
     KeyAction(("t",), "next_theme", "Next theme (the palette lists them all)", "View"),
-    KeyAction(("colon", ":", "p"), "palette", "Command palette (every action)", "App"),
+    KeyAction(("colon", ":"), "palette", "Command palette (every action)", "App"),
     KeyAction(("question_mark", "?"), "help", "This help", "App"),
     KeyAction(("q",), "quit", "Quit (powers the VMs off)", "App"),
 ]
@@ -66,6 +70,8 @@ ACTIONS: List[KeyAction] = [
 
 def display_keys(item: KeyAction) -> str:
     """The keys as a user types them: the printable ones first."""
+    if item.keys == tuple("0123456789"):
+        return "0-9"
     shown = [k for k in item.keys if len(k) == 1 or k.startswith("ctrl+") or k in
              ("left", "right", "up", "down")]
     return " ".join(dict.fromkeys(shown)) or item.keys[0]

@@ -29,8 +29,10 @@ class PaneLayout(Widget):
     }
     """
 
-    def __init__(self) -> None:
-        super().__init__(id="panes")
+    def __init__(self, number: int = 0) -> None:
+        super().__init__(id=f"window-{number}")
+        self.number = number             # what ctrl+b <digit> selects, as tmux numbers windows
+        self.active: Optional[str] = None  # the pane focused last in this window
         self.layout_tree = LayoutTree()
         self.frames: Dict[str, PaneFrame] = {}
         self.zoomed: Optional[str] = None

@@ -1,4 +1,4 @@
-"""The status line: prefix state, focused pane, VMs, and where help is."""
+"""The status line: prefix state, windows, focused pane, VMs, and where help is."""
 from __future__ import annotations
 
 from textual.widgets import Static
@@ -17,8 +17,9 @@ class StatusLine(Static):
     }
     """
 
-    def show(self, *, prefix: str, pending: bool, pane: str, vms: str, theme: str) -> None:
+    def show(self, *, prefix: str, pending: bool, windows: str, pane: str, vms: str,
+             theme: str) -> None:
         mode = f"[b reverse $accent] {prefix} [/]" if pending else f"[dim] {prefix} [/]"
-        text = (f"{mode} {pane}  [dim]│[/] {vms}  [dim]│ theme {theme} │ "
+        text = (f"{mode} [b]{windows}[/b]  [dim]│[/] {pane}  [dim]│[/] {vms}  [dim]│ theme {theme} │ "
                 f"{prefix} ? help · {prefix} : palette[/]")
         self.update(text)
