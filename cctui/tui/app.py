@@ -423,6 +423,7 @@ class CctuiApp(App):
             if pane_id in window.frames and i != self.window_index:
                 window.active = pane_id
                 self._show_window(i)
+                break
         frame = self.layout_widget.frames.get(pane_id or "")
         if frame is not None:
             if self.layout_widget.zoomed not in (None, pane_id):
@@ -486,9 +487,9 @@ class CctuiApp(App):
             nxt = order[i - 1] if i > 0 else order[1]
         await self.layout_widget.remove_frame(pane_id)
         self.focused_pane = None
-        if await self._close_window_if_empty():
-            pass                                   # the window went with its last pane
-        elif nxt is not None:
+        if await self._close_window_if_empty():    # the window went with its last pane
+            nxt = None
+        if nxt is not None:
             self.focus_pane(nxt)
         else:
             self._refresh_all()
