@@ -167,6 +167,19 @@ def test_windows_like_tmux(loop, vm):
             await until(lambda: app.window_index == 0, what="window 0 again")
             await pilot.press("ctrl+b", "1")
             await until(lambda: app.window_index == 1, what="window 1 by number")
+            await pilot.press("ctrl+b", "comma")                    # rename it
+            await pilot.press(*"logs", "enter")
+            await until(lambda: "0:bash 1:logs*" in str(app.status.render()), what="the new name")
+            await pilot.press("ctrl+b", "c")                        # window 2, then close it whole
+            await until(lambda: len(app.windows) == 3 and app.window_index == 2, what="window 2")
+            await until(lambda: frames(app)[0].process.state == "running", 60, "its shell")
+            doomed = frames(app)[0].process
+            await pilot.press("ctrl+b", "ampersand", "n", "enter")   # asked, and declined
+            await pilot.pause()
+            assert len(app.windows) == 3
+            await pilot.press("ctrl+b", "ampersand", "y", "enter")
+            await until(lambda: len(app.windows) == 2 and app.window_index == 1, what="window 2 closed")
+            await until(lambda: doomed.state == "exited", 30, "its shell killed")
             await pilot.press("ctrl+b", "x")
             await until(lambda: len(frames(app)) == 1, what="one pane left in window 1")
             await pilot.press("ctrl+b", "x")                        # its last pane: the window goes

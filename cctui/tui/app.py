@@ -161,11 +161,39 @@ class CctuiApp(App):
         self._show_window(min(index, len(self.windows) - 1))
         return True
 
+    def action_rename_window(self) -> None:
+        window = self.layout_widget
+
+        def named(text: Optional[str]) -> None:
+            if text is not None:
+                window.window_name = text.strip()[:24]
+                self._refresh_status()
+        self.push_screen(SearchDialog(window.window_name, "window name (empty: the pane's command)"), named)
+
+    def action_kill_window(self) -> None:
+        window = self.layout_widget
+        count = len(window.frames)
+
+        async def answered(text: Optional[str]) -> None:
+            if text is None or text.strip().lower() not in ("y", "yes"):
+                return
+            for frame in list(window.frames.values()):
+                frame.process.kill()
+                self.typing_priority.discard(frame.process)
+                await window.remove_frame(frame.pane_id)
+            self.focused_pane = None
+            if not await self._close_window_if_empty():
+                self._refresh_all()
+            self._refresh_sidebar()
+        self.push_screen(SearchDialog("", f"close window {window.number} and its {count} pane(s)? "
+                                          "y to confirm"), answered)
+
     def _window_titles(self) -> str:
         names = []
         for i, window in enumerate(self.windows):
             frame = window.frames.get(window.active or "") or next(iter(window.frames.values()), None)
             title = frame.process.title.split()[0].rsplit("/", 1)[-1][:12] if frame else "-"
+            title = window.window_name or title
             names.append(f"{window.number}:{title}{'*' if i == self.window_index else ''}")
         return " ".join(names)
 

@@ -106,7 +106,8 @@ class BootDialog(Dialog):
 
 
 class SearchDialog(ModalScreen):
-    """A one-line search prompt at the bottom, like tmux's copy-mode search."""
+    """A one-line prompt at the bottom, like tmux's copy-mode search (and its
+    rename-window prompt: pass another placeholder)."""
 
     DEFAULT_CSS = """
     SearchDialog { align: center bottom; background: transparent; }
@@ -114,12 +115,13 @@ class SearchDialog(ModalScreen):
     """
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, last: str = "") -> None:
+    def __init__(self, last: str = "", placeholder: str = "search the scrollback") -> None:
         super().__init__()
         self.last = last
+        self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
-        yield Input(value=self.last, placeholder="search the scrollback", id="search")
+        yield Input(value=self.last, placeholder=self.placeholder, id="search")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)

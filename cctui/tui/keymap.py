@@ -42,6 +42,8 @@ ACTIONS: List[KeyAction] = [
     KeyAction(("n",), "next_window", "Next window", "Windows"),
     KeyAction(("p",), "previous_window", "Previous window", "Windows"),
     KeyAction(tuple("0123456789"), "select_window", "Window 0-9", "Windows"),
+    KeyAction(("comma", ","), "rename_window", "Rename the window (empty: named after its pane)", "Windows"),
+    KeyAction(("ampersand", "&"), "kill_window", "Close the window and its panes (asks first)", "Windows"),
     KeyAction(("left", "h"), "focus_left", "Focus the pane to the left", "Focus"),
     KeyAction(("right", "l"), "focus_right", "Focus the pane to the right", "Focus"),
     KeyAction(("up", "k"), "focus_up", "Focus the pane above", "Focus"),
@@ -80,7 +82,7 @@ def display_keys(item: KeyAction) -> str:
 KEYS_FILE = "keys.toml"
 _PREFIX = re.compile(r"ctrl\+[a-z]")
 # what a typed character is called in Textual's key events
-_KEY_NAMES = {"%": "percent_sign", "|": "vertical_line", '"': "quotation_mark", "-": "minus",
+_KEY_NAMES = {",": "comma", "&": "ampersand", "%": "percent_sign", "|": "vertical_line", '"': "quotation_mark", "-": "minus",
               ";": "semicolon", "[": "left_square_bracket", "]": "right_square_bracket",
               "/": "slash", ":": "colon", "?": "question_mark"}
 

@@ -33,6 +33,7 @@ class PaneLayout(Widget):
         super().__init__(id=f"window-{number}")
         self.number = number             # what ctrl+b <digit> selects, as tmux numbers windows
         self.active: Optional[str] = None  # the pane focused last in this window
+        self.window_name = ""            # set by the user; empty: named after its pane
         self.layout_tree = LayoutTree()
         self.frames: Dict[str, PaneFrame] = {}
         self.zoomed: Optional[str] = None
