@@ -704,7 +704,9 @@ class CctuiApp(App):
                         severity="warning", timeout=3)
             return
         if item.action == "select_window":          # one binding for ten digits
-            self.action_select_window(int((event.character or key)[-1]))
+            digit = event.character or ""
+            if digit.isdigit():
+                self.action_select_window(int(digit))
             return
         await self.run_action(item.action)
 
