@@ -29,6 +29,12 @@ def _want(obj: Dict[str, Any], key: str, kinds: tuple, optional: bool = False) -
     return value
 
 
+def _grant_threshold(window: int) -> int:
+    """Credit is returned in batches of this much: few CREDIT frames, yet well
+    inside the window so the guest never waits on a batch."""
+    return max(1, min(16 * 1024, window // 4))
+
+
 class ExecChannel:
     """The host end of one guest process: output in, stdin/resize/signals out."""
 
@@ -49,7 +55,7 @@ class ExecChannel:
         # old bound, and a later growth first uses up this slack.
         self._shrink_slack = 0
         self._ungranted = 0
-        self._grant_threshold = max(1, min(16 * 1024, window // 4))
+        self._grant_threshold = _grant_threshold(window)
         self._stdin_credit = P.DEFAULT_WINDOW
         self._stdin_event = asyncio.Event()
         self._stdin_closed = False
@@ -90,7 +96,7 @@ class ExecChannel:
             self._shrink_slack -= used
             self._out_available += delta - used
         self._window = nbytes
-        self._grant_threshold = max(1, min(16 * 1024, nbytes // 4))
+        self._grant_threshold = _grant_threshold(nbytes)
         self.session.send(P.encode_window(self.id, nbytes))
 
     @property
