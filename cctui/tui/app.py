@@ -178,9 +178,7 @@ class CctuiApp(App):
             if text is None or text.strip().lower() not in ("y", "yes"):
                 return
             for frame in list(window.frames.values()):
-                frame.process.kill()
-                self.typing_priority.discard(frame.process)
-                await window.remove_frame(frame.pane_id)
+                await self._drop_pane(window, frame)
             self.focused_pane = None
             if not await self._close_window_if_empty():
                 self._refresh_all()
@@ -506,14 +504,12 @@ class CctuiApp(App):
         if frame is None:
             return
         pane_id = frame.pane_id
-        frame.process.kill()
-        self.typing_priority.discard(frame.process)
         order = self.layout_widget.layout_tree.panes()
         nxt = self.last_pane if self.last_pane in order and self.last_pane != pane_id else None
         if nxt is None and len(order) > 1:
             i = order.index(pane_id)
             nxt = order[i - 1] if i > 0 else order[1]
-        await self.layout_widget.remove_frame(pane_id)
+        await self._drop_pane(self.layout_widget, frame)
         self.focused_pane = None
         if await self._close_window_if_empty():    # the window went with its last pane
             nxt = None
@@ -522,6 +518,12 @@ class CctuiApp(App):
         else:
             self._refresh_all()
         self._refresh_sidebar()
+
+    async def _drop_pane(self, window: PaneLayout, frame: PaneFrame) -> None:
+        """End a pane's command and take the pane out of its window."""
+        frame.process.kill()
+        self.typing_priority.discard(frame.process)
+        await window.remove_frame(frame.pane_id)
 
     def action_zoom(self) -> None:
         if self.focused_pane is not None:
