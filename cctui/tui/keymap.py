@@ -18,6 +18,12 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from ..paths import config_dir
+
+try:
+    from textual.keys import _character_to_key
+except ImportError:             # a Textual that renamed it: match by character only
+    def _character_to_key(character: str) -> str:
+        return character
 from .themes import tomllib
 
 DEFAULT_PREFIX = "ctrl+b"
@@ -81,10 +87,13 @@ def display_keys(item: KeyAction) -> str:
 
 KEYS_FILE = "keys.toml"
 _PREFIX = re.compile(r"ctrl\+[a-z]")
-# what a typed character is called in Textual's key events
-_KEY_NAMES = {",": "comma", "&": "ampersand", "%": "percent_sign", "|": "vertical_line", '"': "quotation_mark", "-": "minus",
-              ";": "semicolon", "[": "left_square_bracket", "]": "right_square_bracket",
-              "/": "slash", ":": "colon", "?": "question_mark"}
+
+
+def _key_name(key: str) -> str:
+    """What Textual calls a typed character in its key events ("|" -> "vertical_line"):
+    Textual's own naming, so every character works, not a hand-kept list. The app
+    also matches a key by its character, so without it only clash checks lose."""
+    return _character_to_key(key) if len(key) == 1 else key
 
 
 class KeymapError(ValueError):
@@ -143,7 +152,7 @@ def load_keymap(path: Optional[Path] = None) -> Keymap:
         keys = [keys] if isinstance(keys, str) else keys
         if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
             raise KeymapError(f"{path}: {item.action} must be a key or a list of keys")
-        names = tuple(dict.fromkeys(k for key in keys for k in (key, _KEY_NAMES.get(key, key))))
+        names = tuple(dict.fromkeys(k for key in keys for k in (key, _key_name(key))))
         actions.append(dataclasses.replace(item, keys=names))
     for name in bind:
         if name not in by_action:
