@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import struct
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -35,7 +36,8 @@ HEADER_SIZE = HEADER.size
 MAX_PAYLOAD = 1 << 20          # no frame may carry more than 1 MiB
 MAX_DATA_CHUNK = 64 * 1024     # data frames are cut to this size by senders
 DEFAULT_WINDOW = 256 * 1024    # initial credit per exec and direction
-MAX_JSON_DEPTH = 16
+MAX_JSON_DEPTH = 16            # arrays/objects nested in any JSON payload
+MAX_REPORT_ENV = 256 * 1024    # a REPORT's environment (its environ bytes) at most
 
 
 class FrameType(enum.IntEnum):
@@ -97,26 +99,45 @@ def decode_window(payload: bytes) -> int:
     return decode_credit(payload, "WINDOW")
 
 
-def _depth(obj: Any, level: int = 0) -> int:
-    if level > MAX_JSON_DEPTH:
-        return level
-    if isinstance(obj, dict):
-        return max([_depth(v, level + 1) for v in obj.values()] or [level])
-    if isinstance(obj, list):
-        return max([_depth(v, level + 1) for v in obj] or [level])
-    return level
+# A JSON string (escapes included) and any run of non-bracket characters:
+# stripping both leaves only the brackets that give the nesting. An unclosed
+# string runs to the end: a match never fails, so the scan stays linear.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKET = re.compile(r'[^\[\]{}]+')
+_EMPTY_PAIR = re.compile(r'\[\]|\{\}')
+
+
+def nesting_within(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``text`` nests arrays/objects at most ``limit`` deep.
+
+    json.loads recurses once per level, so a peer's ``[[[[...`` would raise
+    RecursionError (or exhaust the C stack) inside it: check first, in linear
+    passes of C regex code, and never hand a deep document to the parser.
+    Each pass removes the innermost level; unbalanced brackets never vanish and
+    so also fail (such text is no valid JSON anyway).
+    """
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    for _ in range(limit):
+        if not brackets:
+            return True
+        brackets = _EMPTY_PAIR.sub("", brackets)
+    return not brackets
 
 
 def decode_json(payload: bytes) -> Dict[str, Any]:
     """A JSON object from a frame, or ProtocolError: never anything else."""
     try:
-        obj = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"malformed JSON payload: {exc}") from None
+    if not nesting_within(text):
+        raise ProtocolError(f"JSON payload nested deeper than {MAX_JSON_DEPTH} or unbalanced")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"malformed JSON payload: {exc}") from None
     if not isinstance(obj, dict):
         raise ProtocolError("JSON payload is not an object")
-    if _depth(obj) > MAX_JSON_DEPTH:
-        raise ProtocolError("JSON payload nested too deeply")
     return obj
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Optional
 
-MAX_ENVIRON = 256 * 1024     # larger environments are reported as null
+from .protocol import MAX_REPORT_ENV
+
+MAX_ENVIRON = MAX_REPORT_ENV     # larger environments are reported as null
 
 
 def foreground_pid(master_fd: int, fallback: int) -> int:
