@@ -1,38 +1,65 @@
 """One agent session: the framed stream to a guest, multiplexing every exec.
 
-Everything the guest sends is untrusted: each frame's fields are type-checked,
-each exec's output is held to the credit the host granted, and any violation
-ends the session with a ProtocolError (never an exception in the caller's UI).
+Everything the guest sends is untrusted: each frame's fields are type-checked
+and bounded (see agent_frames), each frame must fit its exec's state, each
+exec's output is held to the credit the host granted, and what the host writes
+back is bounded too (a guest that stops reading cannot grow our buffers). Any
+violation, and any exception while handling a guest frame, ends the session
+with a ProtocolError that every pending call receives at once (never an
+exception in the caller's UI, never a hang).
 """
 from __future__ import annotations
 
 import asyncio
+import enum
 import itertools
 import time
 from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from guest_pty_agent import protocol as P
 
-from .errors import (DirectoryNotFound, Error, ExecutableNotFound, NotRunning,
-                     ProtocolError, StartFailed, Timeout)
+from . import agent_frames as frames
+from .errors import Error, NotRunning, ProtocolError, Timeout
 
 OutputCallback = Callable[[bytes], None]
 ReportCallback = Callable[[Dict[str, Any]], None]
+T = P.FrameType
+
+# What the host may have queued for a guest that does not read: one bulk frame
+# (a file chunk, a START) plus ample room for small control frames. Bulk
+# frames wait for the buffer to drain first, so only a stalled guest gets here.
+WRITE_BUFFER_CAP = P.MAX_PAYLOAD + 1024 * 1024
 
 
-def _want(obj: Dict[str, Any], key: str, kinds: tuple, optional: bool = False) -> Any:
-    value = obj.get(key)
-    if value is None and optional:
-        return None
-    if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
-        raise ProtocolError(f"agent sent {key}={value!r}, expected {kinds}")
-    return value
+class ExecState(enum.Enum):
+    """Where an exec is in its life, as the host sees it; each state admits
+    only some frames from the guest (any other is a protocol error)."""
+    STARTING = "starting"     # START sent: STARTED or START_FAILED comes next
+    RUNNING = "running"       # output, stdin credit, reports, then EXIT
+    # after EXIT or START_FAILED the exec is forgotten: its id is unknown
+
+
+ACCEPTS = {
+    ExecState.STARTING: frozenset({T.STARTED, T.START_FAILED}),
+    ExecState.RUNNING: frozenset({T.STDOUT, T.STDERR, T.CREDIT, T.REPORT, T.EXIT}),
+}
 
 
 def _grant_threshold(window: int) -> int:
     """Credit is returned in batches of this much: few CREDIT frames, yet well
     inside the window so the guest never waits on a batch."""
     return max(1, min(16 * 1024, window // 4))
+
+
+def _settle(fut: asyncio.Future, result: Any = None, error: Optional[BaseException] = None) -> None:
+    """Resolve a waiter unless its awaiting caller was cancelled (which cancels it)."""
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(result)
+    else:
+        fut.set_exception(error)
+        fut.exception()  # mark retrieved: callers that care re-raise it
 
 
 class ExecChannel:
@@ -56,6 +83,7 @@ class ExecChannel:
         self._shrink_slack = 0
         self._ungranted = 0
         self._grant_threshold = _grant_threshold(window)
+        self.state = ExecState.STARTING
         self._stdin_credit = P.DEFAULT_WINDOW
         self._stdin_event = asyncio.Event()
         self._stdin_closed = False
@@ -104,6 +132,10 @@ class ExecChannel:
         return self._window
 
     def _stdin_credited(self, nbytes: int) -> None:
+        """The agent consumed stdin: it can never hand back more than was sent."""
+        if self._stdin_credit + nbytes > P.DEFAULT_WINDOW:
+            raise ProtocolError(f"agent returned more stdin credit than exec {self.id} "
+                                "had in flight")
         self._stdin_credit += nbytes
         self._stdin_event.set()
 
@@ -123,9 +155,8 @@ class ExecChannel:
                     raise NotRunning("the command has exited")
             n = min(len(view), self._stdin_credit, P.MAX_DATA_CHUNK)
             self._stdin_credit -= n
-            self.session.send(P.encode(P.FrameType.STDIN, self.id, bytes(view[:n])))
+            await self.session.send_bulk(P.encode(P.FrameType.STDIN, self.id, bytes(view[:n])))
             view = view[n:]
-            await self.session.drain()
 
     def close_stdin(self) -> None:
         if not self._stdin_closed and not self.exited.done():
@@ -148,7 +179,8 @@ class AgentSession:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  *, heartbeat: float = 2.0, dead_after: float = 30.0,
-                 lost_reason: Optional[Callable[[], Awaitable[Error]]] = None) -> None:
+                 lost_reason: Optional[Callable[[], Awaitable[Error]]] = None,
+                 write_buffer_cap: int = WRITE_BUFFER_CAP) -> None:
         self._reader = reader
         self._writer = writer
         self._decoder = P.FrameDecoder()
@@ -165,6 +197,11 @@ class AgentSession:
         self._hello_seen: asyncio.Future = asyncio.get_event_loop().create_future()
         self._tasks: list = []
         self.frames_received = 0
+        self._write_cap = write_buffer_cap
+        self._bulk_lock = asyncio.Lock()
+        # The heartbeat's view of unsent bytes: when they last shrank, and to what.
+        self._unsent = 0
+        self._unsent_since = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------
     async def handshake(self, timeout: float, abort: Optional[asyncio.Future] = None) -> Dict[str, Any]:
@@ -184,14 +221,36 @@ class AgentSession:
         self._tasks.append(asyncio.ensure_future(self._heartbeat_loop()))
         return self.hello
 
+    def unsent(self) -> int:
+        """Bytes written to the guest that it has not read yet."""
+        transport = self._writer.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
     def send(self, frame: bytes) -> None:
+        """Queue a small frame; a guest that lets them pile up past the cap is cut off."""
         if self.failed is not None:
             raise self.failed
         self._writer.write(frame)
+        if self.unsent() > self._write_cap:
+            self.fail(ProtocolError(f"the guest agent stopped reading: {self.unsent()} bytes "
+                                    f"wait to be sent (limit {self._write_cap})"))
+            raise self.failed  # type: ignore[misc]
+
+    async def send_bulk(self, frame: bytes) -> None:
+        """Queue a large frame once earlier ones have left (backpressure): the
+        buffer then holds at most one of them, however many callers there are."""
+        async with self._bulk_lock:
+            await self.drain()
+            self.send(frame)
 
     async def drain(self) -> None:
+        """Wait until the guest has taken what was written (or the session ends)."""
+        if self.failed is not None:
+            raise self.failed
+        if self.unsent() == 0:
+            return                 # the common case: no task, no wait
         try:
-            await self._writer.drain()
+            await self.wait_or_fail(self._writer.drain())
         except (ConnectionError, OSError) as exc:
             self.fail(NotRunning(f"connection to the guest agent lost: {exc}"))
             raise self.failed  # type: ignore[misc]
@@ -206,6 +265,8 @@ class AgentSession:
                 task.cancel()
         if self.failed is not None:
             raise self.failed
+        if task.done() and not task.cancelled():
+            task.result()          # its own exception, e.g. a lost connection
 
     def fail(self, error: Error) -> None:
         """End the session: every pending start, wait and request gets ``error``."""
@@ -213,23 +274,24 @@ class AgentSession:
             return
         self.failed = error
         for channel in self._execs.values():
-            for fut in (channel.started, channel.exited):
-                if not fut.done():
-                    fut.set_exception(error)
-                    fut.exception()  # mark retrieved; callers that care re-raise
+            _settle(channel.started, error=error)
+            _settle(channel.exited, error=error)
             channel._stdin_event.set()
         for fut in self._requests.values():
-            if not fut.done():
-                fut.set_exception(error)
-                fut.exception()
+            _settle(fut, error=error)
         self._execs.clear()
         self._requests.clear()
         if not self.closed.done():
             self.closed.set_result(error)
+        transport = self._writer.transport
         try:
             self._writer.close()
         except Exception:
             pass
+        if transport is not None and self.unsent():
+            # close() waits for the buffer to flush: a guest that does not read
+            # would keep it (and the socket) forever. Give the ERROR a moment.
+            asyncio.get_event_loop().call_later(1.0, transport.abort)
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current and not task.done():
@@ -245,8 +307,7 @@ class AgentSession:
         if setup is not None:
             setup(channel)
         self._execs[ident] = channel
-        self.send(P.encode_json(P.FrameType.START, ident, spec))
-        await self.drain()
+        await self.send_bulk(P.encode_json(P.FrameType.START, ident, spec))
         await channel.started
         return channel
 
@@ -256,8 +317,7 @@ class AgentSession:
         ident = next(self._ids)
         fut = asyncio.get_event_loop().create_future()
         self._requests[ident] = fut
-        self.send(P.encode(P.FrameType.REQUEST, ident, P.pack_blob(header, blob)))
-        await self.drain()
+        await self.send_bulk(P.encode(P.FrameType.REQUEST, ident, P.pack_blob(header, blob)))
         return await fut
 
     def poweroff(self) -> None:
@@ -275,15 +335,20 @@ class AgentSession:
                 for ftype, ident, payload in self._decoder.feed(data):
                     self.frames_received += 1
                     self._dispatch(ftype, ident, payload)
-        except P.ProtocolError as exc:
-            self._protocol_error(str(exc))
-            return
-        except ProtocolError as exc:
+                    if self.failed is not None:
+                        return
+        except (P.ProtocolError, ProtocolError) as exc:
             self._protocol_error(str(exc))
             return
         except (ConnectionError, OSError):
             pass
         except asyncio.CancelledError:
+            return
+        except Exception as exc:   # noqa: BLE001 - a guest frame must never kill this loop silently
+            self._protocol_error(f"handling its frame raised {type(exc).__name__}: "
+                                 f"{frames.shown(str(exc), 200)}")
+            return
+        if self.failed is not None:
             return
         reason = NotRunning("the connection to the guest agent closed")
         if self._lost_reason is not None:
@@ -294,104 +359,93 @@ class AgentSession:
         self.fail(reason)
 
     def _protocol_error(self, message: str) -> None:
+        if self.failed is not None:
+            return
         try:
             self._writer.write(P.encode_json(P.FrameType.ERROR, 0, {"message": message[:500]}))
         except Exception:
             pass
         self.fail(ProtocolError(f"guest agent broke the protocol: {message}"))
 
-    def _channel(self, ident: int) -> ExecChannel:
+    def _channel(self, ident: int, ftype: int) -> ExecChannel:
+        """The exec a frame is for, if the frame fits where that exec is."""
         channel = self._execs.get(ident)
         if channel is None:
-            raise ProtocolError(f"frame for unknown exec id {ident}")
+            raise ProtocolError(f"{T(ftype).name} for unknown exec id {ident}")
+        if ftype not in ACCEPTS[channel.state]:
+            raise ProtocolError(f"{T(ftype).name} for exec {ident} while it is "
+                                f"{channel.state.value}")
         return channel
 
     def _dispatch(self, ftype: int, ident: int, payload: bytes) -> None:
-        T = P.FrameType
-        if ftype in (T.STDOUT, T.STDERR):
-            self._channel(ident)._output(ftype, payload)
+        if ftype == T.HELLO:
+            self._hello(payload)
+        elif not self._hello_seen.done() and ftype != T.ERROR:
+            raise ProtocolError(f"agent sent {T(ftype).name} before its HELLO")
+        elif ftype in (T.STDOUT, T.STDERR):
+            self._channel(ident, ftype)._output(ftype, payload)
         elif ftype == T.CREDIT:
-            self._channel(ident)._stdin_credited(P.decode_credit(payload))
+            self._channel(ident, ftype)._stdin_credited(P.decode_credit(payload))
         elif ftype == T.PONG:
             pass
         elif ftype == T.REPORT:
-            channel = self._channel(ident)
-            report = P.decode_json(payload)
-            cwd = _want(report, "cwd", (str,), optional=True)
-            env = _want(report, "env", (dict,), optional=True)
-            if env is not None and not all(isinstance(k, str) and isinstance(v, str)
-                                           for k, v in env.items()):
-                raise ProtocolError("REPORT env must map strings to strings")
-            channel.report = {"cwd": cwd, "env": env,
-                              "pid": _want(report, "pid", (int,), optional=True)}
+            channel = self._channel(ident, ftype)
+            channel.report = frames.report(payload)
             if channel.on_report is not None:
                 channel.on_report(channel.report)
         elif ftype == T.STARTED:
-            channel = self._channel(ident)
-            channel.pid = _want(P.decode_json(payload), "pid", (int,))
-            if not channel.started.done():
-                channel.started.set_result(channel.pid)
+            channel = self._channel(ident, ftype)
+            channel.pid = frames.started(payload)
+            channel.state = ExecState.RUNNING
+            _settle(channel.started, channel.pid)
         elif ftype == T.START_FAILED:
-            channel = self._channel(ident)
-            info = P.decode_json(payload)
-            kind = _want(info, "kind", (str,))
-            message = str(_want(info, "message", (str,)))[:1000]
+            channel = self._channel(ident, ftype)
+            error = frames.start_failed(payload)
             del self._execs[ident]
-            error: Error
-            if kind == P.NOT_FOUND:
-                error = ExecutableNotFound(str(info.get("name") or ""), message)
-            elif kind == P.BAD_DIR:
-                error = DirectoryNotFound(message)
-            else:
-                error = StartFailed(message)
-            if not channel.started.done():
-                channel.started.set_exception(error)
+            _settle(channel.started, error=error)
+            _settle(channel.exited, error=error)
         elif ftype == T.EXIT:
-            channel = self._channel(ident)
-            info = P.decode_json(payload)
-            code = _want(info, "code", (int,), optional=True)
-            sig = _want(info, "signal", (int,), optional=True)
-            if code is None and sig is None:
-                raise ProtocolError("EXIT carries neither code nor signal")
+            channel = self._channel(ident, ftype)
+            status = frames.exit_status(payload)
             del self._execs[ident]
-            if not channel.started.done():
-                channel.started.set_result(channel.pid)
-            channel.exited.set_result((code, sig))
+            _settle(channel.exited, status)
             channel._stdin_event.set()
         elif ftype == T.RESPONSE:
             fut = self._requests.get(ident)
             if fut is None:
                 raise ProtocolError(f"RESPONSE for unknown request id {ident}")
-            header, blob = P.unpack_blob(payload)
-            _want(header, "ok", (bool,))
+            reply = frames.response(payload)
             del self._requests[ident]
-            fut.set_result((header, blob))
-        elif ftype == T.HELLO:
-            hello = P.decode_json(payload)
-            version = _want(hello, "version", (int,))
-            if version != P.VERSION:
-                raise ProtocolError(f"agent speaks protocol version {version}, host {P.VERSION}")
-            env = hello.get("env") or {}
-            if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                    for k, v in env.items()):
-                raise ProtocolError("HELLO env must map strings to strings")
-            self.hello = hello
-            self._writer.write(P.encode_json(T.HELLO, 0, {"version": P.VERSION}))
-            if not self._hello_seen.done():
-                self._hello_seen.set_result(hello)
+            _settle(fut, reply)
         elif ftype == T.ERROR:
-            info = P.decode_json(payload)
-            raise ProtocolError(f"agent reported: {info.get('message')!r}")
+            raise ProtocolError(f"agent reported: {frames.peer_error(payload)}")
         else:
             raise ProtocolError(f"agent sent a host-only frame type {T(ftype).name}")
+
+    def _hello(self, payload: bytes) -> None:
+        """The agent's HELLO, once: answered once, so a flood of them earns no replies."""
+        if self._hello_seen.done():
+            raise ProtocolError("agent sent a second HELLO")
+        self.hello = frames.hello(payload)
+        self.send(P.encode_json(T.HELLO, 0, {"version": P.VERSION}))
+        self._hello_seen.set_result(self.hello)
 
     async def _heartbeat_loop(self) -> None:
         nonce = itertools.count()
         while self.failed is None:
             await asyncio.sleep(self._heartbeat)
-            if time.monotonic() - self._last_rx > self._dead_after:
+            now = time.monotonic()
+            if now - self._last_rx > self._dead_after:
                 self.fail(Timeout(f"the guest agent sent nothing for {self._dead_after:.0f} s "
                                   "(hung guest?)"))
+                return
+            unsent = self.unsent()
+            if unsent == 0 or unsent < self._unsent:
+                self._unsent_since = now       # it is reading
+            self._unsent = unsent
+            if now - self._unsent_since > self._dead_after:
+                self.fail(Timeout(f"the guest agent read nothing for {self._dead_after:.0f} s "
+                                  f"({unsent} bytes wait to be sent)"))
                 return
             try:
                 self.send(P.encode(P.FrameType.PING, 0, str(next(nonce)).encode()))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import struct
 
 import pytest
@@ -15,63 +14,10 @@ from hypothesis import given, settings, strategies as st
 
 from cctui.errors import ExecutableNotFound, ProtocolError
 from cctui.session import AgentSession
+from fake_agent import FakeAgent, pair, run, started_exec
 from guest_pty_agent import protocol as P
 
 T = P.FrameType
-
-
-class FakeAgent:
-    """The agent end of a socketpair, scripted by the test."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.decoder = P.FrameDecoder()
-
-    def send(self, data: bytes) -> None:
-        """Queue bytes for the host, in order, without blocking the loop."""
-        loop = asyncio.get_event_loop()
-        previous = getattr(self, "_last", None)
-
-        async def later() -> None:
-            if previous is not None:
-                await previous
-            await loop.sock_sendall(self.sock, data)
-        self._last = asyncio.ensure_future(later())
-
-    def hello(self, version: int = P.VERSION, caps: tuple = ()) -> None:
-        self.send(P.encode_json(T.HELLO, 0, {"version": version, "env": {"PATH": "/bin"},
-                                             "caps": list(caps)}))
-
-    async def next_frame(self, ftype: int) -> tuple:
-        loop = asyncio.get_event_loop()
-        while True:
-            data = await loop.sock_recv(self.sock, 65536)
-            assert data, "host closed the connection"
-            for frame in self.decoder.feed(data):
-                if frame[0] == ftype:
-                    return frame
-
-
-async def _pair() -> tuple:
-    host, agent = socket.socketpair()
-    agent.setblocking(False)
-    reader, writer = await asyncio.open_connection(sock=host)
-    return AgentSession(reader, writer, heartbeat=0.2, dead_after=2.0), FakeAgent(agent)
-
-
-def _run(coro) -> object:
-    return asyncio.run(asyncio.wait_for(coro, 20))
-
-
-async def _started_exec(session: AgentSession, agent: FakeAgent, caps: tuple = ()):
-    agent.hello(caps=caps)
-    await session.handshake(5)
-    start = asyncio.ensure_future(session.start_exec({"argv": ["x"], "env": {}}))
-    ftype, ident, payload = await agent.next_frame(T.START)
-    agent.send(P.encode_json(T.STARTED, ident, {"pid": 42}))
-    channel = await start
-    return channel, ident
-
 
 @pytest.mark.parametrize("name,bad", [
     ("oversized length", struct.pack(">IBI", P.MAX_PAYLOAD + 1, T.STDOUT, 1)),
@@ -89,8 +35,8 @@ async def _started_exec(session: AgentSession, agent: FakeAgent, caps: tuple = (
 ])
 def test_malformed_frame_ends_session_with_protocol_error(name: str, bad: bytes) -> None:
     async def scenario() -> None:
-        session, agent = await _pair()
-        channel, ident = await _started_exec(session, agent)
+        session, agent = await pair()
+        channel, ident = await started_exec(session, agent)
         assert ident == 1
         agent.send(bad)
         with pytest.raises(ProtocolError):
@@ -101,20 +47,20 @@ def test_malformed_frame_ends_session_with_protocol_error(name: str, bad: bytes)
         assert json.loads(payload)["message"]
         with pytest.raises(ProtocolError):
             await session.start_exec({"argv": ["y"], "env": {}})
-    _run(scenario())
+    run(scenario())
 
 
 def test_flooding_past_the_window_is_a_protocol_error() -> None:
     async def scenario() -> None:
-        session, agent = await _pair()
-        channel, ident = await _started_exec(session, agent)
+        session, agent = await pair()
+        channel, ident = await started_exec(session, agent)
         channel.on_stdout = lambda data: None      # a consumer that never acks
         chunk = P.encode(T.STDOUT, ident, b"x" * P.MAX_DATA_CHUNK)
         for _ in range(P.DEFAULT_WINDOW // P.MAX_DATA_CHUNK + 1):
             agent.send(chunk)
         with pytest.raises(ProtocolError, match="flow-control window"):
             await channel.exited
-    _run(scenario())
+    run(scenario())
 
 
 async def _answer_one_request(session: AgentSession, agent: FakeAgent) -> None:
@@ -128,8 +74,8 @@ async def _answer_one_request(session: AgentSession, agent: FakeAgent) -> None:
 def test_a_shrunk_window_keeps_the_old_bound_until_it_grows_back() -> None:
     """Output sent before the agent saw a shrink is legal; the bound never ratchets up."""
     async def scenario() -> None:
-        session, agent = await _pair()
-        channel, ident = await _started_exec(session, agent, caps=("window",))
+        session, agent = await pair()
+        channel, ident = await started_exec(session, agent, caps=("window",))
         received = []
         channel.on_stdout = lambda data: received.append(len(data))   # never acks
         channel.set_window(64 * 1024)
@@ -144,14 +90,14 @@ def test_a_shrunk_window_keeps_the_old_bound_until_it_grows_back() -> None:
         agent.send(P.encode(T.STDOUT, ident, b"y"))
         with pytest.raises(ProtocolError, match="flow-control window"):
             await channel.exited
-    _run(scenario())
+    run(scenario())
 
 
 def test_a_grown_window_counts_at_once_and_only_with_an_agent_that_knows_it() -> None:
     async def scenario() -> None:
         for caps, room in ((("window",), 2 * P.DEFAULT_WINDOW), ((), P.DEFAULT_WINDOW)):
-            session, agent = await _pair()
-            channel, ident = await _started_exec(session, agent, caps=caps)
+            session, agent = await pair()
+            channel, ident = await started_exec(session, agent, caps=caps)
             channel.on_stdout = lambda data: None
             channel.set_window(2 * P.DEFAULT_WINDOW)
             for _ in range(room // P.MAX_DATA_CHUNK):
@@ -161,31 +107,31 @@ def test_a_grown_window_counts_at_once_and_only_with_an_agent_that_knows_it() ->
             agent.send(P.encode(T.STDOUT, ident, b"y"))
             with pytest.raises(ProtocolError, match="flow-control window"):
                 await channel.exited
-    _run(scenario())
+    run(scenario())
 
 
 def test_wrong_version_is_refused() -> None:
     async def scenario() -> None:
-        session, agent = await _pair()
+        session, agent = await pair()
         agent.hello(version=99)
         with pytest.raises(ProtocolError, match="version 99"):
             await session.handshake(5)
-    _run(scenario())
+    run(scenario())
 
 
 def test_silent_agent_is_declared_dead() -> None:
     async def scenario() -> None:
-        session, agent = await _pair()
-        channel, _ = await _started_exec(session, agent)
+        session, agent = await pair()
+        channel, _ = await started_exec(session, agent)
         # The agent now says nothing at all (a hung guest): the heartbeat notices.
         with pytest.raises(Exception, match="sent nothing"):
             await channel.exited
-    _run(scenario())
+    run(scenario())
 
 
 def test_start_failed_maps_to_error_types() -> None:
     async def scenario() -> None:
-        session, agent = await _pair()
+        session, agent = await pair()
         agent.hello()
         await session.handshake(5)
         start = asyncio.ensure_future(session.start_exec({"argv": ["nope"], "env": {}}))
@@ -195,7 +141,7 @@ def test_start_failed_maps_to_error_types() -> None:
         with pytest.raises(ExecutableNotFound, match="nope"):
             await start
         assert session.failed is None            # a failed start is not a broken session
-    _run(scenario())
+    run(scenario())
 
 
 @settings(max_examples=300, deadline=None)
