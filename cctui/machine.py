@@ -166,7 +166,7 @@ async def _launch(inst: AsyncInstance, config: QemuConfig, timeout: float) -> tu
         if session is not None:
             session.fail(NotRunning("boot failed"))
         await qemu.quit(timeout=2.0)
-        saved = _keep_console_log(config)
+        saved = _keep_console_log(qemu)
         shutil.rmtree(config.state_dir, ignore_errors=True)
         if isinstance(exc, Error) and saved:
             exc.args = (f"{exc} (console log: {saved})",)
@@ -180,12 +180,12 @@ async def _launch(inst: AsyncInstance, config: QemuConfig, timeout: float) -> tu
     return machine, session
 
 
-def _keep_console_log(config: QemuConfig) -> Optional[Path]:
-    """Save a failed boot's serial console where the user can read it."""
+def _keep_console_log(qemu: QemuProcess) -> Optional[Path]:
+    """Save a failed boot's serial console (its capped tail) where the user can read it."""
     try:
         target = cache_dir() / "logs" / "last-failed-boot.log"
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(config.console_log, target)
+        qemu.console.save(target)
         return target
     except OSError:
         return None

@@ -2,13 +2,15 @@
 
 QEMU is started with PR_SET_PDEATHSIG so it dies with the Python process even
 after a SIGKILL (no orphaned VMs), and is controlled over QMP with qemu.qmp.
+The guest's serial console comes to us on QEMU's stdout, QEMU's own messages
+(some of which a guest can provoke) on its stderr; both are kept capped in
+memory (see console.py), never in files a guest could grow without bound.
 """
 from __future__ import annotations
 
 import asyncio
 import ctypes
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -20,14 +22,13 @@ from typing import Callable, List, Optional
 from qemu.qmp import QMPClient
 
 from ..errors import HypervisorUnavailable, Timeout
+from .console import ConsoleLog
 from .initramfs import AGENT_PORT_NAME, IMAGE_TAG, ROOT_TAG
 
 VSOCK_PORT = 1024
 
 PR_SET_PDEATHSIG = 1
-# Firmware and kernel write terminal control sequences to the console; a log
-# tail shown to users must not carry them.
-_ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_]|c)|[\x00-\x08\x0b-\x1f\x7f]")
+STDERR_CAP = 16 * 1024            # bytes of QEMU's stderr kept to explain an exit
 
 
 def _die_with_parent() -> None:
@@ -68,10 +69,6 @@ class QemuConfig:
     def agent_socket(self) -> Path:
         return self.state_dir / "agent.sock"
 
-    @property
-    def console_log(self) -> Path:
-        return self.state_dir / "console.log"
-
     def argv(self, qemu: str) -> List[str]:
         append = ["console=ttyS0", "quiet", "loglevel=3", "panic=-1", "rdinit=/init",
                   f"cctui.python={self.python}"] + self.extra_append
@@ -84,7 +81,7 @@ class QemuConfig:
             "-m", str(self.memory_mb), "-smp", str(self.cpus),
             "-kernel", str(self.kernel), "-initrd", str(self.initrd),
             "-append", " ".join(append),
-            "-serial", f"file:{self.console_log}",
+            "-serial", "stdio",           # QEMU's stdout: a pipe to ConsoleLog
             "-monitor", "none",
             "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
             "-virtfs", (f"local,path={self.root_path},mount_tag={ROOT_TAG},"
@@ -120,23 +117,28 @@ class QemuProcess:
         self._watch: Optional[asyncio.Task] = None
         self.on_event: Optional[Callable[[str], None]] = None
         self._events: Optional[asyncio.Task] = None
+        self.console = ConsoleLog()
+        self.stderr = ConsoleLog(STDERR_CAP)
+        self._pumps: List[asyncio.Task] = []
 
     async def start(self) -> None:
         qemu = find_qemu()
-        stderr = open(self.config.state_dir / "qemu.stderr", "wb")
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.config.argv(qemu), stdin=subprocess.DEVNULL,
-                stdout=stderr, stderr=stderr, preexec_fn=_die_with_parent,
-                start_new_session=True)
-        finally:
-            stderr.close()
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.config.argv(qemu), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
+            start_new_session=True)
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self._pumps = [asyncio.ensure_future(self.console.pump(self.proc.stdout)),
+                       asyncio.ensure_future(self.stderr.pump(self.proc.stderr))]
         self._watch = asyncio.ensure_future(self._wait_exit())
         await self._connect_qmp()
 
     async def _wait_exit(self) -> None:
         assert self.proc is not None
         code = await self.proc.wait()
+        if self._pumps:
+            # The last lines QEMU and the guest wrote explain the exit: read them first.
+            await asyncio.wait(self._pumps, timeout=2.0)
         if not self.exited.done():
             self.exited.set_result(code)
         await self._close_qmp()
@@ -151,25 +153,12 @@ class QemuProcess:
         return f"QEMU exited ({how})" + (f": {tail}" if tail else "")
 
     def stderr_tail(self, lines: int = 3) -> str:
-        try:
-            text = (self.config.state_dir / "qemu.stderr").read_text(errors="replace")
-        except OSError:
-            return ""
-        return " | ".join(text.strip().splitlines()[-lines:])
+        """QEMU's last words (they may quote the guest, so they are made printable)."""
+        return self.stderr.tail(lines)
 
     def console_tail(self, lines: int = 3) -> str:
         """The console lines that explain a failed boot (not a panic's register dump)."""
-        try:
-            text = self.config.console_log.read_text(errors="replace")
-        except OSError:
-            return ""
-        text = _ESCAPES.sub("", text)
-        all_lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-        for i, line in enumerate(all_lines):
-            if "Kernel panic" in line:
-                all_lines = all_lines[:i + 1]
-                break
-        return " | ".join(all_lines[-lines:])
+        return self.console.tail(lines)
 
     async def _connect_qmp(self) -> None:
         sock = str(self.config.qmp_socket)
