@@ -30,6 +30,7 @@ import pyte
 from pyte import modes as mo
 from pyte.screens import Char, Margins, StaticDefaultDict, wcwidth
 
+from .bounded import BoundedDict
 from .history import EMPTY_ROW, CompactRow, History, RawFlood, compact_row
 
 # --- private modes (DECSET numbers, as pyte stores them: shifted left by 5) ---
@@ -51,54 +52,64 @@ DA_PRIMARY_REPLY = "\x1b[?62;22c"   # VT220 with ANSI colour
 DA_SECONDARY_REPLY = "\x1b[>1;10;0c"
 DSR_OK_REPLY = "\x1b[0n"
 
-_TOKEN = re.compile(
-    r"([^\x00-\x1f\x7f-\x9f]+)"                      # 1 printable run
-    r"|(\r?\n)"                                       # 2 (CR)LF
-    r"|\x1b\[([0-9;]*)m"                              # 3 SGR
-    r"|\x1b\[([?>]?)([0-9;]*)([@-~])"                 # 4,5,6 CSI
-    r"|(\r)"                                          # 7 CR
-    r"|\x1b\](?![PR])([^\x07\x1b\x9c]*)(?:\x07|\x1b\\|\x9c)"  # 8 OSC (swallowed)
-    r"|\x1b([^\[\]#%()P_^X\x00-\x1f\x7f-\x9f])"       # 9 two-byte ESC
-    r"|([\x07-\x0f\x7f])"                             # 10 single controls
-    r"|\x1b[()][^\x00-\x1f\x7f-\x9f]"                 # (charset: no-op in UTF-8) -> lastindex None
-    r"|\x1b#([^\x00-\x1f\x7f-\x9f])"                  # 11 ESC # x
-    r"|\x1b%[^\x00-\x1f\x7f-\x9f]"                    # ESC % x: stay in UTF-8 -> lastindex None
-    r"|\x1b[P_^X][^\x1b\x9c]*(\x1b\\|\x9c)"           # 12 DCS/APC/PM/SOS (swallowed)
-    r"|([\x00-\x06\x10-\x1a\x1c-\x1f\x80-\x9f])"      # 13 other C0/C1: ignored
-)
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
-# The non-text alternatives of _TOKEN as one group for re.split (text runs
-# come out between them), factored by first character (alternatives that can
-# match at the same place keep _TOKEN's order), plus any other CSI shape (for
-# pyte as a whole) and a lone ESC (pyte's state machine from there on).
+# Controls that do nothing anywhere (outside strings they are ignored; inside
+# a CSI they are executed, i.e. ignored, and the sequence goes on): dropped
+# before tokenizing, so that binary data does not cost one token per byte.
+# CAN/SUB (abort a sequence), ESC, ST (0x9c) and the C0 that act are kept.
+_IGNORED = re.compile(r"[\x00-\x06\x0e-\x17\x19\x1c-\x1f\x7f-\x9b\x9d-\x9f]+")
+# Every non-text token (text runs come out between them in re.split).  The
+# grammar is total: a sequence interrupted by a character it cannot hold is
+# aborted (the token ends there and does nothing), so nothing is ever handed
+# on character by character and every input is tokenized in one linear pass.
 _SEQ = re.compile(
-    r"(\x1b(?:\[(?:[0-9;]*m|[?>]?[0-9;]*[@-~]|[0-?]*[ -/]*[@-~])"
-    r"|\](?![PR])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
-    r"|[^\[\]#%()P_^X\x00-\x1f\x7f-\x9f]"
-    r"|[()#%][^\x00-\x1f\x7f-\x9f]"
-    r"|[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)"
-    r"|)"
-    r"|\r\n?|\n|[\x00-\x1a\x1c-\x1f\x7f-\x9f])"
+    r"(\x1b(?:\[[ -?]*[@-~]?"                                   # CSI (or aborted CSI)
+    r"|\](?:P[0-9A-Fa-f]{7}|R|[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?)"  # OSC
+    r"|[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)?"                        # DCS/APC/PM/SOS
+    r"|[ -/]*[0-~]?)"                                            # ESC [intermediates] final
+    r"|\r\n?|\n|[\x07-\x0c\x18\x1a\x9c])"
 )
-(_OP_SGR, _OP_CUP, _OP_LF, _OP_EL, _OP_CR, _OP_CALL, _OP_MISC, _OP_NOP, _OP_PYTE,
- _OP_FALLBACK) = range(10)
-_SGR_PARAMS = re.compile(r"\x1b\[([0-9;]*)m")
+# What may still be completed by more input: held back for the next feed.
+_INCOMPLETE = re.compile(
+    r"\x1b(?:[ -/]*|\[[ -?]*|\](?!P[0-9A-Fa-f]{7}|R)[^\x07\x1b\x9c]*\x1b?|[P_^X][^\x1b\x9c]*\x1b?)")
+_HELD_LIMIT = 1024     # a held sequence longer than this is shortened (same effect)
+# CSI parameters longer than this make the sequence ignored (tmux keeps 64 bytes too)
+_MAX_PARAMS = 64
+_CSI = re.compile(r"\x1b\[([<=>?]?)([0-9;]{0,%d})([@-~])" % _MAX_PARAMS)
+_TITLE_LIMIT = 256
+_TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DECALN_RUN = re.compile(r"(?:\x1b#8){2,}")
+_MAX_CELL_CHARS = 4    # a base character and up to 3 combining marks per cell
+(_OP_SGR, _OP_CUP, _OP_LF, _OP_EL, _OP_CR, _OP_CALL, _OP_MISC, _OP_NOP, _OP_REPLY) = range(9)
+_SGR = re.compile(r"\x1b\[[0-9;]{0,%d}m" % _MAX_PARAMS)
+_SGR_PARAMS = re.compile(r"\x1b\[([0-9;]{0,%d})m" % _MAX_PARAMS)
 # CRs before a LF: a CRLF file through a pty's ONLCR arrives as CR CR LF
 _CR_RUN_LF = re.compile(r"\r+\n")
-_NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]*m)")
+_NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]{0,%d}m)" % _MAX_PARAMS)
 _NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
-_FALLBACK_LIMIT = 1 << 16
 _DEFAULT_CHAR = Char(data=" ", fg="default", bg="default", reverse=False)
 _DEFAULT_REVERSE = Char(data=" ", fg="default", bg="default", reverse=True)
 _WINDOW = 8192
 _LONG_STRING = re.compile(r"\x1b[\]P_^X]")  # OSC, DCS, APC, PM, SOS: may hold a LF
 _OSC_END = re.compile(r"[\x07\x1b\x9c]")  # where an OSC body stops at the latest
 _DCS_END = re.compile(r"[\x1b\x9c]")
+_MAX_REPLY = 1 << 16   # reply bytes per feed: a query flood must not queue without bound
 
 
-class _WidthTable(dict):
+def csi_param(p: str) -> int:
+    """One CSI parameter, clamped to 9999 without converting a huge number."""
+    p = p.lstrip("0")
+    return 9999 if len(p) > 4 else int(p or 0)
+
+
+def csi_params(params: str) -> Tuple[int, ...]:
+    return tuple(map(csi_param, params.split(";"))) if params else (0,)
+
+
+class _WidthTable(BoundedDict):
     """``str.translate`` table: each character becomes as many 'x' as it is wide."""
+
+    __slots__ = ()
 
     def __missing__(self, cp: int) -> str:
         w = wcwidth(chr(cp))
@@ -107,22 +118,71 @@ class _WidthTable(dict):
         return val
 
 
-_WIDTHS = _WidthTable()
-_CHAR_WIDTHS: Dict[str, int] = {}
+_WIDTHS = _WidthTable(16384)
+_CHAR_WIDTHS: Dict[str, int] = BoundedDict(16384)
+_CELL_BUDGET = 16384    # cells (and cached runs) over all attribute sets of one screen
+_RUN_CACHE_MAX = 64     # longer runs are not kept as cell tuples
+_ATTR_SETS = 256        # attribute sets with cached cells and SGR transitions
+_TRANSITIONS = 256      # SGR transitions kept per attribute set
+
+
+def _narrow(text: str) -> bool:
+    """Every character of ``text`` takes exactly one cell (no control in it)."""
+    return text.isascii() or max(text) < "\u0300" or len(text.translate(_WIDTHS)) == len(text)
+
+
+class _CellBudget:
+    """How many more cells the cell maps of one screen may cache; when spent,
+    every map is emptied (the working set refills them)."""
+
+    __slots__ = ("left", "maps")
+
+    def __init__(self) -> None:
+        self.left = _CELL_BUDGET
+        self.maps: List["_CellMap"] = []
+
+    def spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            for cmap in self.maps:
+                dict.clear(cmap)
+            self.maps.clear()
+            self.left = _CELL_BUDGET - n
 
 
 class _CellMap(dict):
-    """Character -> ``Char`` with one set of attributes (cells are shared)."""
+    """Character -> ``Char`` with one set of attributes (cells are shared);
+    also ASCII runs -> tuples of cells.  A map whose attribute set was evicted
+    (``budget`` None) computes cells but keeps none."""
 
-    __slots__ = ("attrs",)
+    __slots__ = ("attrs", "budget")
 
-    def __init__(self, attrs: Char) -> None:
+    def __init__(self, attrs: Char, budget: Optional[_CellBudget]) -> None:
         super().__init__()
         self.attrs = attrs
+        self.budget = budget
 
     def __missing__(self, ch: str) -> Char:
-        cell = self[ch] = self.attrs._replace(data=ch)
+        cell = self.attrs._replace(data=ch)
+        self.keep(ch, cell)
         return cell
+
+    def keep(self, key: str, value: Any) -> None:
+        budget = self.budget
+        if budget is not None:
+            budget.spend(1 + (len(key) >> 3))  # may empty every map, this one too
+            if not self:
+                budget.maps.append(self)
+            self[key] = value
+
+
+def _drop_info(_attrs: Char, info: tuple) -> None:
+    """An evicted attribute set: empty its caches and keep them empty (other
+    sets' transitions may still point at it)."""
+    info[1].clear()
+    info[1].max_entries = 0
+    dict.clear(info[2])
+    info[2].budget = None
 
 
 class _AltState:
@@ -153,17 +213,18 @@ class Emulator(pyte.Screen):
         self._alt: Optional[_AltState] = None
         self._discard = 0
         self._no_flood_until = -1
-        self._sgr_cache: Dict[Tuple[Char, str], Char] = {}
-        self._cmaps: Dict[Char, _CellMap] = {}
-        self._infos: Dict[Char, Tuple[Char, Dict[str, Any], _CellMap]] = {}
-        self._decoded: Dict[str, tuple] = {}
-        self._erase_cache: Dict[tuple, Dict[int, Char]] = {}  # EL cells, per screen width
-        self._fallback = False
-        self._fallback_count = 0
+        self._sgr_cache: Dict[Tuple[Char, str], Char] = BoundedDict(4096)
+        self._cell_budget = _CellBudget()
+        self._infos: Dict[Char, Tuple[Char, Dict[str, Any], _CellMap]] = BoundedDict(
+            _ATTR_SETS, on_evict=_drop_info)
+        self._decoded: Dict[str, tuple] = BoundedDict(4096)
+        self._erase_cache: Dict[tuple, Dict[int, Char]] = BoundedDict(256)  # EL cells, per screen width
+        self._held = ""          # an incomplete sequence at the end of the last feed
+        self._replies: List[str] = []
+        self._reply_size = 0
         self.scrolled = False
         self.app_keypad = False
         super().__init__(columns, lines)
-        self._pstream = pyte.Stream(self)
         self._csi = self._build_csi()
 
     @property
@@ -181,83 +242,133 @@ class Emulator(pyte.Screen):
         return table
 
     def feed_text(self, text: str) -> None:
-        """Consume decoded text."""
+        """Consume decoded text; an incomplete sequence at its end is kept
+        for the next call (so where the text was cut does not matter)."""
         self._no_flood_until = -1
+        if self._held:
+            text = self._held + text
+            self._held = ""
+        if _IGNORED.search(text):
+            text = _IGNORED.sub("", text)
+        if "\x1b#8\x1b#8" in text:
+            text = _DECALN_RUN.sub("\x1b#8", text)  # DECALN is idempotent
+        n = self._hold_tail(text)
         pos = 0
-        if self._fallback:
-            pos = self._run_fallback(text, 0)
-        n = len(text)
         while pos < n:
-            # windows of ~8 KiB cut after a LF, so that a flood skip or a
-            # fallback does not waste the tokenizing of what follows; no
-            # token but OSC/DCS/... holds a LF: the cut goes past where any
-            # of those that starts in the window could end
+            # windows of ~8 KiB cut after a LF, so that a flood skip does
+            # not waste the tokenizing of what follows; no token but
+            # OSC/DCS/... holds a LF: the cut goes past where any of those
+            # that starts in the window could end
             stop = n
             if n - pos > _WINDOW:
-                cut = text.find("\n", pos + _WINDOW) + 1
+                cut = text.find("\n", pos + _WINDOW, n) + 1
                 scan = pos
                 while 0 < cut < n:
                     m = _LONG_STRING.search(text, scan, cut)
                     if m is None:
                         stop = cut
                         break
-                    end = (_OSC_END if m.group() == "\x1b]" else _DCS_END).search(text, m.end())
+                    end = (_OSC_END if m.group() == "\x1b]" else _DCS_END).search(text, m.end(), n)
                     if end is None:
                         break
                     scan = end.start()
                     if cut <= end.end() + 1:
-                        cut = text.find("\n", end.end() + 1) + 1
+                        cut = text.find("\n", end.end() + 1, n) + 1
             pos = self._feed_parts(text, pos, stop)
         self._discard = 0
+        self._send_replies()
+
+    def _hold_tail(self, text: str) -> int:
+        """Keep an incomplete sequence at the end of ``text`` for the next
+        feed; returns where it starts (``len(text)`` when there is none)."""
+        n = len(text)
+        i = text.rfind("\x1b", max(0, n - (1 << 20)))
+        if i < 0:
+            return n
+        if i == n - 1:
+            j = text.rfind("\x1b", 0, i)   # a string's ST may be half there
+            if j >= 0 and text[j + 1:j + 2] in ("]", "P", "_", "^", "X") and _INCOMPLETE.fullmatch(text, j, n):
+                i = j
+        elif not _INCOMPLETE.fullmatch(text, i, n):
+            return n
+        held = text[i:]
+        if len(held) > _HELD_LIMIT:
+            # shortened to something with the same effect once completed
+            kind = held[1]
+            esc = "\x1b" if held.endswith("\x1b") and len(held) > 2 else ""
+            if kind == "]":
+                held = held[:2 + _TITLE_LIMIT + 2] + esc
+            elif kind in "P_^X":
+                held = held[:2] + esc
+            elif kind == "[":
+                held = "\x1b[<"           # too long: ignored however it ends
+            else:
+                held = held[:3]            # ESC with intermediates: ignored
+        self._held = held
+        return i
 
     def _attr_info(self, attrs: Char) -> Tuple[Char, Dict[str, Any], _CellMap]:
         """(canonical attrs, SGR transitions, cell map) for ``attrs``."""
         infos = self._infos
         info = infos.get(attrs)
         if info is None:
-            if len(infos) > 4096:
-                infos.clear()
-            info = infos[attrs] = (attrs, {}, _CellMap(attrs))
+            info = infos[attrs] = (attrs, BoundedDict(_TRANSITIONS), _CellMap(attrs, self._cell_budget))
         return info
 
     def _decode(self, seq: str) -> tuple:
         """What one non-text token of :data:`_SEQ` does (cached per string)."""
-        m = _TOKEN.match(seq)
-        if m is None or m.end() != len(seq):
-            op: tuple = (_OP_FALLBACK,) if seq == "\x1b" else (_OP_PYTE,)
-        else:
-            kind = m.lastindex
-            if kind == 2:
-                op = (_OP_LF, len(seq) == 2)
-            elif kind == 3:
-                op = (_OP_SGR, m.group(3))
-            elif kind == 6:
-                op = self._decode_csi(*m.group(4, 5, 6))
-            elif kind == 7:
-                op = (_OP_CR,)
-            elif kind in (8, 9, 10, 11):
-                op = (_OP_MISC, kind, m.group(kind))
-            else:
-                op = (_OP_NOP,)
+        op = self._decode_uncached(seq)
         if len(seq) <= 40:
-            cache = self._decoded
-            if len(cache) > 16384:
-                cache.clear()
-            cache[seq] = op
+            self._decoded[seq] = op
         return op
 
+    def _decode_uncached(self, seq: str) -> tuple:
+        c = seq[0]
+        if c != "\x1b":
+            if c == "\n":
+                return (_OP_LF, False)
+            if c == "\r":
+                return (_OP_LF, True) if len(seq) == 2 else (_OP_CR,)
+            if c in "\x07\x08\t\x0b\x0c":
+                return (_OP_MISC, 10, c)
+            return (_OP_NOP,)      # CAN, SUB, ST outside a string
+        kind = seq[1:2]
+        if kind == "[":
+            m = _CSI.fullmatch(seq)
+            if m is None:
+                return (_OP_NOP,)  # aborted, intermediates, sub-parameters, too long
+            prefix, params, final = m.groups()
+            if prefix in ("<", "="):
+                return (_OP_NOP,)
+            if final == "m" and not prefix:
+                return (_OP_SGR, params)
+            return self._decode_csi(prefix, params, final)
+        if kind == "]":
+            if seq[-1] == "\x07" or seq[-1] == "\x9c":
+                return (_OP_MISC, 8, seq[2:-1])
+            if seq.endswith("\x1b\\"):
+                return (_OP_MISC, 8, seq[2:-2])
+            return (_OP_NOP,)      # palette (linux), or an aborted string
+        if len(seq) == 2 and kind not in "P_^X":
+            return (_OP_MISC, 9, kind)
+        if seq == "\x1b#8":
+            return (_OP_MISC, 11, "8")
+        return (_OP_NOP,)
+
     def _decode_csi(self, prefix: str, params: str, final: str) -> tuple:
-        """The same decisions as :meth:`_dispatch_csi`, taken once."""
+        """What a CSI does, decided once per sequence string."""
         if prefix == ">":
             if final == "c" and params in ("", "0"):
-                return (_OP_CALL, self._answer, (DA_SECONDARY_REPLY,), False)
+                return (_OP_REPLY, self._answer, (DA_SECONDARY_REPLY,), False)
             return (_OP_NOP,)
         fn = self._csi.get(final)
         if fn is None:
             return (_OP_NOP,)
-        args = tuple(min(int(p or 0), 9999) for p in params.split(";")) if params else (0,)
+        args = csi_params(params)
+        if final == "n" or final == "c":
+            return (_OP_REPLY, fn, args, bool(prefix))
         if prefix:
-            if final in "hlJKc":
+            if final in "hlJK":
                 return (_OP_CALL, fn, args, True)
             return (_OP_NOP,)
         if final == "H" or final == "f":
@@ -275,7 +386,7 @@ class Emulator(pyte.Screen):
             # OSC: title, clipboard, colours... never forwarded; the
             # title is kept (bounded) for the pane's own label
             if val[:2] in ("0;", "2;"):
-                self.title = val[2:258]
+                self.set_title(val[2:])
         elif kind == 9:
             self._dispatch_esc(val)
         elif kind == 10:
@@ -327,7 +438,8 @@ class Emulator(pyte.Screen):
             k += 1
             if txt:
                 n = len(txt)
-                if x + n <= cols and not irm and txt.isascii():
+                if x + n <= cols and not irm and _narrow(txt):
+                    # every character one cell wide (binary data is mostly U+FFFD)
                     if n == 1:
                         buf[y][x] = cur_cmap[txt]
                     else:
@@ -335,8 +447,8 @@ class Emulator(pyte.Screen):
                         cells = cur_cmap.get(txt)
                         if cells is None:
                             cells = tuple(map(cur_cmap.__getitem__, txt))
-                            if len(cur_cmap) < 4096:
-                                cur_cmap[txt] = cells
+                            if n <= _RUN_CACHE_MAX:
+                                cur_cmap.keep(txt, cells)
                         buf[y].update(zip(range(x, x + n), cells))
                     x += n
                     dirty_add(y)
@@ -403,7 +515,7 @@ class Emulator(pyte.Screen):
                 dirty_add(y)
                 key = (op[1], x, cur_char)
                 cells = erase_cache.get(key)
-                if cells is None:
+                if cells is None:  # (bounded: at most cols x attribute sets)
                     how = op[1]
                     if how == 0:
                         interval = range(x, cols)
@@ -412,8 +524,6 @@ class Emulator(pyte.Screen):
                     else:
                         interval = range(cols)
                     cells = dict.fromkeys(interval, cur_char)
-                    if len(erase_cache) > 1024:
-                        erase_cache.clear()
                     erase_cache[key] = cells
                 buf[y].update(cells)
             elif code == _OP_CR:
@@ -430,20 +540,18 @@ class Emulator(pyte.Screen):
                             op[1](*op[2])
                     except (TypeError, AssertionError, ValueError, IndexError, KeyError):
                         pass  # parameters pyte cannot take: ignore the sequence
-                elif code == _OP_MISC:
-                    self._run_misc(op[1], op[2])
+                elif code == _OP_REPLY:
+                    # answers read the state and change nothing
+                    try:
+                        if op[3]:
+                            op[1](*op[2], private=True)
+                        else:
+                            op[1](*op[2])
+                    except TypeError:
+                        pass  # more parameters than the query takes
+                    continue
                 else:
-                    # not recognised here: pyte's state machine decides
-                    j = 2 * k + 2
-                    done_pos += sum(map(len, parts[done_i:j]))
-                    done_i = j
-                    start = done_pos - len(seq)
-                    if code == _OP_PYTE:
-                        end = self._run_fallback(seq, 0, start=True)
-                        if end != len(seq) or self._fallback:
-                            return self._run_fallback(text, start + end) if self._fallback else start + end
-                    else:
-                        return self._run_fallback(text, start, start=True)
+                    self._run_misc(op[1], op[2])
                 # anything may have changed
                 cursor = self.cursor
                 buf = self.buffer
@@ -464,54 +572,6 @@ class Emulator(pyte.Screen):
         if tail:
             self.draw(tail)
         return stop
-
-    def _run_fallback(self, text: str, pos: int, start: bool = False) -> int:
-        send = self._pstream._send_to_parser
-        n = len(text)
-        if start:
-            self._fallback = True
-            self._fallback_count = 0
-        while pos < n:
-            ch = text[pos]
-            pos += 1
-            self._fallback_count += 1
-            try:
-                ground = send(ch)
-            except Exception:
-                ground = True  # pyte reset its parser; carry on
-            if ground:
-                self._fallback = False
-                return pos
-            if self._fallback_count > _FALLBACK_LIMIT:
-                self._pstream._initialize_parser()
-                self._fallback = False
-                return pos
-        return pos
-
-    def _dispatch_csi(self, prefix: str, params: str, final: str) -> None:
-        if prefix == ">":
-            if final == "c" and params in ("", "0"):
-                self._answer(DA_SECONDARY_REPLY)
-            return
-        fn = self._csi.get(final)
-        if fn is None:
-            return
-        if params:
-            args = [min(int(p or 0), 9999) for p in params.split(";")]
-        else:
-            args = [0]
-        try:
-            if prefix:
-                if final in "hlJKc":
-                    fn(*args, private=True)
-            elif final == "H" or final == "f":
-                self._cup(*args)
-            elif final == "m":
-                self.select_graphic_rendition(*args)
-            else:
-                fn(*args)
-        except (TypeError, AssertionError, ValueError, IndexError, KeyError):
-            pass  # parameters pyte cannot take: ignore the sequence
 
     def _dispatch_esc(self, ch: str) -> None:
         if ch == "7":
@@ -705,16 +765,11 @@ class Emulator(pyte.Screen):
         return rows
 
     def release(self) -> None:
-        """Let a throwaway emulator be freed at once. Its dispatch tables, op cache,
-        buffer factory and pyte stream all refer back to it, and those cycles
-        would keep its caches (megabytes once a scrollback is laid out) alive
-        until the cyclic GC happens to run. The emulator is unusable afterwards."""
-        parser = getattr(self._pstream, "_parser", None)
-        if parser is not None:
-            parser.close()              # its frame holds the screen's bound methods
-        for _, transitions, cmap in self._infos.values():
-            transitions.clear()         # infos point at each other: another cycle
-            cmap.clear()
+        """Let a throwaway emulator be freed at once. Its dispatch tables, op cache
+        and buffer factory refer back to it, and those cycles would keep its
+        caches (megabytes once a scrollback is laid out) alive until the cyclic
+        GC happens to run. The emulator is unusable afterwards."""
+        self._infos.clear()             # infos point at each other: another cycle
         vars(self).clear()
 
     # ---------------------------------------------------------- hot methods
@@ -728,33 +783,23 @@ class Emulator(pyte.Screen):
         cursor = self.cursor
         mode = self.mode
         x = cursor.x
-        if x + len(data) <= self.columns and data.isascii() and mo.IRM not in mode:
+        n = len(data)
+        narrow = _narrow(data)
+        if x + n <= self.columns and narrow and mo.IRM not in mode:
             # fits in the row: no wrap can happen
-            attrs = cursor.attrs
-            cmap = self._cmaps.get(attrs)
-            if cmap is None:
-                if len(self._cmaps) > 1024:
-                    self._cmaps.clear()
-                cmap = self._cmaps[attrs] = _CellMap(attrs)
-            self.buffer[cursor.y].update(zip(range(x, x + len(data)), map(cmap.__getitem__, data)))
-            cursor.x = x + len(data)
+            cmap = self._attr_info(cursor.attrs)[2]
+            self.buffer[cursor.y].update(zip(range(x, x + n), map(cmap.__getitem__, data)))
+            cursor.x = x + n
             self.dirty.add(cursor.y)
             return
         if mo.IRM in mode or mo.DECAWM not in mode:
             return self._draw_slow(data)
-        attrs = cursor.attrs
-        cmap = self._cmaps.get(attrs)
-        if cmap is None:
-            if len(self._cmaps) > 1024:
-                self._cmaps.clear()
-            cmap = self._cmaps[attrs] = _CellMap(attrs)
-        if not data.isascii():
+        cmap = self._attr_info(cursor.attrs)[2]
+        if not narrow:
             return self._draw_wide(data, cmap)
         get = cmap.__getitem__
         cols = self.columns
         buf = self.buffer
-        x = cursor.x
-        n = len(data)
         i = 0
         while i < n:
             if x >= cols:
@@ -781,6 +826,8 @@ class Emulator(pyte.Screen):
         line = buf[cursor.y]
         stub = cmap[""]
         widths = _CHAR_WIDTHS
+        combining = unicodedata.combining
+        normalize = unicodedata.normalize
         for char in data:
             w = widths.get(char)
             if w is None:
@@ -801,10 +848,16 @@ class Emulator(pyte.Screen):
                     x += 2
                 else:
                     x = cols
-            elif w == 0 and unicodedata.combining(char):
-                cursor.x = x
-                self._draw_slow(char)
-                line = buf[cursor.y]
+            elif w == 0 and combining(char):
+                if x:
+                    last = line[x - 1]
+                    data = last.data
+                    if len(data) < _MAX_CELL_CHARS:
+                        line[x - 1] = last._replace(data=normalize("NFC", data + char))
+                else:
+                    cursor.x = x
+                    self._draw_slow(char)
+                    line = buf[cursor.y]
         cursor.x = x
         self.dirty.add(cursor.y)
 
@@ -833,13 +886,17 @@ class Emulator(pyte.Screen):
                 if cursor.x + 1 < cols:
                     line[cursor.x + 1] = cursor.attrs._replace(data="")
             elif char_width == 0 and unicodedata.combining(char):
+                # a mark joins the previous cell, up to _MAX_CELL_CHARS characters
+                # (xterm and tmux bound them too: a flood must stay linear)
                 if cursor.x:
-                    last = line[cursor.x - 1]
-                    line[cursor.x - 1] = last._replace(data=unicodedata.normalize("NFC", last.data + char))
+                    row, col = line, cursor.x - 1
                 elif cursor.y:
-                    prev = self.buffer[cursor.y - 1]
-                    last = prev[cols - 1]
-                    prev[cols - 1] = last._replace(data=unicodedata.normalize("NFC", last.data + char))
+                    row, col = self.buffer[cursor.y - 1], cols - 1
+                else:
+                    continue
+                last = row[col]
+                if len(last.data) < _MAX_CELL_CHARS:
+                    row[col] = last._replace(data=unicodedata.normalize("NFC", last.data + char))
                 continue
             else:
                 continue
@@ -899,28 +956,45 @@ class Emulator(pyte.Screen):
         self.dirty.update(range(top, bottom + 1))
 
     def scroll_up(self, count: Optional[int] = None) -> None:
-        """SU (``CSI n S``): scroll the region up; pyte ignores it."""
+        """SU (``CSI n S``): scroll the region up; pyte ignores it.  ``n`` is
+        clamped to the region's height, and rows move once, not once per line."""
         top, bottom = self.margins or Margins(0, self.lines - 1)
         count = min(count or 1, bottom - top + 1)
         buf = self.buffer
-        for _ in range(count):
-            if top == 0 and bottom == self.lines - 1 and self._alt is None:
-                self._record(compact_row(buf.get(0), self.columns))
-            for y in range(top, bottom):
-                buf[y] = buf[y + 1]
-            buf.pop(bottom, None)
-        self.dirty.update(range(top, bottom + 1))
+        if top == 0 and bottom == self.lines - 1 and self._alt is None:
+            cols = self.columns
+            for y in range(count):
+                row = buf.get(y)
+                self._record(compact_row(row, cols) if row else EMPTY_ROW)
+        self._move_rows(buf, top, bottom, count)
 
     def scroll_down(self, count: Optional[int] = None) -> None:
         """SD (``CSI n T``): scroll the region down; pyte ignores it."""
         top, bottom = self.margins or Margins(0, self.lines - 1)
         count = min(count or 1, bottom - top + 1)
-        buf = self.buffer
-        for _ in range(count):
-            for y in range(bottom, top, -1):
-                buf[y] = buf[y - 1]
-            buf.pop(top, None)
+        self._move_rows(self.buffer, top, bottom, -count)
+
+    def _move_rows(self, buf: Any, top: int, bottom: int, shift: int) -> None:
+        """Rows ``top..bottom`` move up by ``shift`` (down if negative); the
+        rows uncovered are blank (missing rows read as blank)."""
+        rows = [buf.pop(y, None) for y in range(top, bottom + 1)]
+        for y, row in zip(range(top - shift, bottom + 1 - shift), rows):
+            if row is not None and top <= y <= bottom:
+                buf[y] = row
         self.dirty.update(range(top, bottom + 1))
+
+    def alignment_display(self) -> None:
+        """DECALN (``ESC # 8``): fill the screen with 'E' (default attributes,
+        as xterm and tmux do), one shared row of cells copied per line."""
+        cols = self.columns
+        cell = self._attr_info(self.default_char)[2]["E"]
+        line = dict.fromkeys(range(cols), cell)
+        buf = self.buffer
+        for y in range(self.lines):
+            row = buf[y]
+            row.clear()
+            row.update(line)
+        self.dirty.update(range(self.lines))
 
     def cursor_to_line(self, line: Optional[int] = None) -> None:
         if mo.DECOM in self.mode and self.margins is None:
@@ -997,7 +1071,7 @@ class Emulator(pyte.Screen):
         got = self._sgr_cache.get(key)
         if got is not None:
             return got
-        args = [min(int(p or 0), 9999) for p in params.split(";")] if params else [0]
+        args = csi_params(params)
         cursor = self.cursor
         saved = cursor.attrs
         cursor.attrs = attrs
@@ -1006,8 +1080,6 @@ class Emulator(pyte.Screen):
             got = cursor.attrs
         finally:
             cursor.attrs = saved
-        if len(self._sgr_cache) > 8192:
-            self._sgr_cache.clear()
         self._sgr_cache[key] = got
         return got
 
@@ -1029,7 +1101,6 @@ class Emulator(pyte.Screen):
         super().set_mode(*modes, **kwargs)
         if private and 5 in modes:
             self._sgr_cache.clear()
-            self._cmaps.clear()
             self._infos.clear()
 
     def reset_mode(self, *modes: int, **kwargs: Any) -> None:
@@ -1044,7 +1115,6 @@ class Emulator(pyte.Screen):
         super().reset_mode(*modes, **kwargs)
         if private and 5 in modes:
             self._sgr_cache.clear()
-            self._cmaps.clear()
             self._infos.clear()
 
     def _new_buffer(self) -> Any:
@@ -1085,13 +1155,24 @@ class Emulator(pyte.Screen):
         self.app_keypad = False
         if hasattr(self, "_sgr_cache"):
             self._sgr_cache.clear()
-            self._cmaps.clear()
             self._infos.clear()
 
     # ----------------------------------------------------------- replies
     def _answer(self, text: str) -> None:
-        if self._reply is not None:
-            self._reply(text)
+        """Queue a reply; :meth:`_send_replies` sends them in one piece at the
+        end of the feed.  Past ``_MAX_REPLY`` bytes per feed a query flood
+        gets no more answers."""
+        if self._reply is not None and self._reply_size < _MAX_REPLY:
+            self._replies.append(text)
+            self._reply_size += len(text)
+
+    def _send_replies(self) -> None:
+        if self._replies:
+            text = "".join(self._replies)
+            self._replies.clear()
+            self._reply_size = 0
+            if self._reply is not None:
+                self._reply(text)
 
     def write_process_input(self, data: str) -> None:
         self._answer(data)
@@ -1113,7 +1194,9 @@ class Emulator(pyte.Screen):
             self._answer("\x1b[%d;%dR" % (y, x))
 
     def set_title(self, param: str) -> None:
-        self.title = param  # kept for the pane's own label; never forwarded
+        """Kept for the pane's own label (never forwarded): bounded, and
+        without control characters."""
+        self.title = _TITLE_JUNK.sub("", param[:_TITLE_LIMIT])
 
     # ------------------------------------------------------------- resize
     def resize(self, lines: Optional[int] = None, columns: Optional[int] = None) -> None:
