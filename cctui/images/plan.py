@@ -63,6 +63,8 @@ def _load_json(raw: bytes, what: str) -> object:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ImageError(f"{what} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ImageError(f"{what} is nested too deeply to be image metadata") from None
 
 
 def _blob_name(digest: str, what: str) -> str:
@@ -104,7 +106,9 @@ def _read_oci_layout(source: Source) -> ImagePlan:
             raise ImageError(f"unknown media type {media_type!r} for the manifest {digest}")
         raw = _read_blob(source, digest, size, what)
         document = _load_json(raw, f"{what} {digest}")
-        declared = document.get("mediaType") if isinstance(document, dict) else None
+        if not isinstance(document, dict):
+            raise ImageError(f"{what} {digest} is not a JSON object")
+        declared = document.get("mediaType")
         if declared is not None and declared != media_type:
             raise ImageError(f"{what} {digest} says its media type is {declared!r}, its descriptor says {media_type!r}")
         if media_type in mediatypes.MANIFESTS:
@@ -115,13 +119,15 @@ def _read_oci_layout(source: Source) -> ImagePlan:
 
 def _pick_manifest(index: object, what: str) -> tuple[str, str, int]:
     """The one image an index stands for: the only one, or the one for this machine."""
-    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+    if not isinstance(index, dict):
+        raise ImageError(f"{what} is not a JSON object")
+    if not isinstance(index.get("manifests"), list):
         raise ImageError(f"{what} has no manifests list (missing manifest)")
-    candidates: dict[str, tuple[tuple[str, str, int], object]] = {}
+    candidates: dict[str, tuple[tuple[str, str, int], dict[str, object]]] = {}
     for position, entry in enumerate(index["manifests"]):
         descriptor = _descriptor(entry, f"{what} entry {position}")
-        annotations = entry.get("annotations") or {}
-        platform_info = entry.get("platform") or {}
+        annotations = _optional_object(entry, "annotations", f"{what} entry {position}")
+        platform_info = _optional_object(entry, "platform", f"{what} entry {position}")
         if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
             continue
         candidates.setdefault(descriptor[1], (descriptor, platform_info))
@@ -131,9 +137,18 @@ def _pick_manifest(index: object, what: str) -> tuple[str, str, int]:
         return next(iter(candidates.values()))[0]
     arch = _ARCHITECTURES.get(platform.machine().lower(), platform.machine().lower())
     for descriptor, platform_info in candidates.values():
-        if isinstance(platform_info, dict) and platform_info.get("os") == "linux" and platform_info.get("architecture") == arch:
+        if platform_info.get("os") == "linux" and platform_info.get("architecture") == arch:
             return descriptor
     raise ImageError(f"{what} lists {len(candidates)} images and none is for linux/{arch}; give an archive of one image")
+
+
+def _optional_object(entry: dict[str, object], key: str, what: str) -> dict[str, object]:
+    value = entry.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImageError(f"{what}: {key} is not a JSON object")
+    return value
 
 
 def _plan_from_manifest(source: Source, manifest: object, manifest_digest: str) -> ImagePlan:
@@ -162,8 +177,12 @@ def _plan_from_manifest(source: Source, manifest: object, manifest_digest: str) 
 
 def _attach_diff_ids(layers: list[LayerRef], config_document: object, required: bool) -> None:
     """Take from the config what each uncompressed layer must hash to."""
-    rootfs = config_document.get("rootfs") if isinstance(config_document, dict) else None
-    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(config_document, dict):
+        raise ImageError("image config is not a JSON object")
+    rootfs = config_document.get("rootfs")
+    if rootfs is not None and not isinstance(rootfs, dict):
+        raise ImageError("image config: rootfs is not a JSON object")
+    diff_ids = rootfs.get("diff_ids") if rootfs is not None else None
     if diff_ids is None:
         if required:
             raise ImageError("image config has no rootfs.diff_ids to verify the layers with")

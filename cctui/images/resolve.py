@@ -13,11 +13,14 @@ from typing import BinaryIO
 
 from .config import ImageConfig
 from .digests import HashingReader, check_digest, parse_digest
+from .cleanup import remove_tree
 from .errors import ImageError
+from .limits import Budget, Limits
 from .mediatypes import sniff_compression
 from .plan import ImagePlan, LayerRef, read_plan
-from .rootfs import RootfsWriter, remove_tree
+from .rootfs import RootfsWriter
 from .sources import CORRUPT_ERRORS, DirSource, Source, TarSource
+from .tarstream import MeteredStream, members
 
 _ROOTFS_MARKERS = ("bin", "usr", "etc")
 _IMAGE_MARKERS = ("oci-layout", "index.json", "manifest.json")
@@ -33,20 +36,29 @@ class Image:
     digest: str | None  # what the unpacked tree is cached under; None for a rootfs directory used in place
 
 
-def resolve_image(arg: str | os.PathLike[str], cache_dir: Path) -> Image:
+def resolve_image(
+    arg: str | os.PathLike[str],
+    cache_dir: Path,
+    *,
+    max_bytes: int | None = None,
+    max_entries: int | None = None,
+) -> Image:
     """Make ``arg`` (OCI layout dir or tarball, docker save tarball, rootfs dir) usable.
 
     Images are unpacked once into ``cache_dir/<algorithm>-<hex>/rootfs`` and
     reused by later calls; a failed unpack leaves nothing in ``cache_dir``.
-    Raises ImageError naming ``arg`` and the problem.
+    ``max_bytes`` and ``max_entries`` cap what one unpack may produce (see
+    ``limits``: defaults 16 GiB and 1,000,000, or CCTUI_IMAGE_MAX_BYTES and
+    CCTUI_IMAGE_MAX_ENTRIES).  Raises ImageError naming ``arg`` and the problem.
     """
     try:
-        return _resolve(Path(arg), Path(cache_dir))
+        limits = Limits.choose(max_bytes, max_entries)
+        return _resolve(Path(arg), Path(cache_dir), limits)
     except ImageError as exc:
         raise ImageError(f"image {os.fspath(arg)}: {exc}") from exc.__cause__
 
 
-def _resolve(path: Path, cache_dir: Path) -> Image:
+def _resolve(path: Path, cache_dir: Path, limits: Limits) -> Image:
     if not path.exists():
         raise ImageError("no such file or directory")
     source: Source
@@ -59,14 +71,16 @@ def _resolve(path: Path, cache_dir: Path) -> Image:
                 "a docker save manifest.json, nor a root filesystem (bin/, usr/ or etc/)"
             )
         source = DirSource(path)
+    elif path.is_file():
+        source = TarSource(path, limits)
     else:
-        source = TarSource(path)
+        raise ImageError("not a directory and not a regular file")
     with source:
         plan = read_plan(source)
-        return _unpack_cached(source, plan, cache_dir)
+        return _unpack_cached(source, plan, cache_dir, limits)
 
 
-def _unpack_cached(source: Source, plan: ImagePlan, cache_dir: Path) -> Image:
+def _unpack_cached(source: Source, plan: ImagePlan, cache_dir: Path, limits: Limits) -> Image:
     algorithm, encoded = parse_digest(plan.key, "image")
     entry = cache_dir / f"{algorithm}-{encoded}"
     if entry.is_dir():
@@ -77,7 +91,7 @@ def _unpack_cached(source: Source, plan: ImagePlan, cache_dir: Path) -> Image:
     try:
         rootfs = temp / "rootfs"
         rootfs.mkdir(mode=0o755)
-        writer = RootfsWriter(rootfs)
+        writer = RootfsWriter(rootfs, Budget(limits))
         for layer in plan.layers:
             _apply_layer(source, layer, writer)
         writer.finish()
@@ -91,9 +105,16 @@ def _unpack_cached(source: Source, plan: ImagePlan, cache_dir: Path) -> Image:
                 raise
             remove_tree(temp)  # another process unpacked the same image first
     except BaseException:
-        remove_tree(temp)
+        _remove_quietly(temp)  # the unpack's own error is the one to report
         raise
     return Image(entry / "rootfs", plan.config, plan.key)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        remove_tree(path)
+    except OSError:
+        pass  # swept by a later resolve once this process is gone
 
 
 def _remove_abandoned_temps(cache_dir: Path) -> None:
@@ -105,7 +126,7 @@ def _remove_abandoned_temps(cache_dir: Path) -> None:
         try:
             os.kill(int(match.group(1)), 0)
         except (ProcessLookupError, OverflowError):
-            remove_tree(child)
+            _remove_quietly(child)  # a leftover that cannot go must not stop this unpack
         except PermissionError:
             pass  # alive, someone else's
 
@@ -120,9 +141,11 @@ def _apply_layer(source: Source, layer: LayerRef, writer: RootfsWriter) -> None:
             compression = sniff_compression(head) if layer.compression is None else layer.compression
             replay = _Replay(head, stored)
             uncompressed = HashingReader(_decompressor(replay, compression, layer.label), "sha256", layer.label)
-            with tarfile.open(fileobj=uncompressed, mode="r|") as tar:  # type: ignore[call-overload]
-                writer.apply(tar, layer.label)
-            uncompressed.drain()
+            metered = MeteredStream(uncompressed, writer.budget, layer.label)  # type: ignore[arg-type]
+            with tarfile.open(fileobj=metered, mode="r|") as tar:  # type: ignore[call-overload]
+                writer.apply(members(tar, metered), tar, layer.label)
+            while metered.read(1 << 20):  # the rest counts too: zeros after the tar can be a bomb
+                pass
             stored.drain()
         except CORRUPT_ERRORS + (gzip.BadGzipFile,) as exc:
             raise ImageError(f"{layer.label}: corrupt or truncated layer: {exc}") from exc

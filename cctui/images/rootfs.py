@@ -1,91 +1,114 @@
 """Applying layer tars to a directory, the way overlayfs would stack them.
 
-Every path is resolved one component at a time under the root: ``..``,
-absolute member names and writes through a symlink that leaves the root (any
-absolute symlink, or a relative one that climbs above the root) are refused,
-so a layer can only ever write inside the directory it is unpacked into.
+Every path is resolved one component at a time under the root, through
+directory descriptors (``openat`` with ``O_NOFOLLOW``): ``..``, absolute member
+names and writes through a symlink that leaves the root (any absolute symlink,
+or a relative one that climbs above the root) are refused, so a layer can only
+ever write inside the directory it is unpacked into.  Each member costs one
+step per path component, never a walk of every prefix.
 Whiteouts follow the OCI layer spec: ``.wh.NAME`` removes NAME from lower
 layers, ``.wh..wh..opq`` hides everything lower layers put in its directory;
 neither hides what the same layer adds.
+
+What the host keeps of the image is deliberately less than a tar would: files
+belong to the user running cctui (owners in the image are ignored, even as
+root), setuid and setgid bits are dropped (the sticky bit is kept: /tmp needs
+it), and device nodes and FIFOs are skipped (the guest has devtmpfs, and a
+FIFO in the cache would hang host tools that read it).
 """
 
 from __future__ import annotations
 
+import math
 import os
-import shutil
 import stat
 import tarfile
+from typing import Iterable
 
+from .cleanup import remove_at, remove_tree
 from .errors import ImageError
+from .limits import Budget, Limits
+from .pathtrie import PathTrie
+
+__all__ = ["RootfsWriter", "remove_tree"]
 
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
 _MAX_SYMLINK_HOPS = 40
+MAX_NAME_BYTES = 4096  # PATH_MAX: a longer member name cannot be a real file's path
+_KEPT_MODE_BITS = 0o1777  # permissions and sticky; never setuid or setgid
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_COPY_CHUNK = 1 << 20
 
-Rel = tuple[str, ...]  # a path under the root, every component real (no symlinks)
-
-
-def remove_tree(path: str | os.PathLike[str]) -> None:
-    """Remove a tree even where a layer left directories without write permission."""
-    if os.path.islink(path):
-        os.unlink(path)
-        return
-    try:
-        shutil.rmtree(path)
-    except FileNotFoundError:
-        return
-    except OSError:
-        _make_removable(os.fspath(path))
-        shutil.rmtree(path)
-
-
-def _make_removable(top: str) -> None:
-    """Give the owner rwx on every directory, so a non-root user can empty them."""
-    pending = [top]
-    while pending:
-        directory = pending.pop()
-        try:
-            os.chmod(directory, 0o700)
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        pending.extend(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
+Rel = list[str]  # a path under the root, every component a real directory entry (no symlinks)
 
 
 class RootfsWriter:
     """Unpacks layers, in order, into one root directory."""
 
-    def __init__(self, root: str | os.PathLike[str]):
+    def __init__(self, root: str | os.PathLike[str], budget: Budget | None = None):
         self.root = os.fspath(root)
-        self._as_root = os.geteuid() == 0
+        self.budget = budget or Budget(Limits())
         # Directory attributes are set once all layers are in: a read-only
         # directory must stay writable until nothing more goes into it.
-        self._directories: dict[Rel, tarfile.TarInfo] = {}
-        self._written: set[Rel] = set()
-        self._ancestors: set[Rel] = set()
+        self._trie = PathTrie()
+        self._layer = 0
         self._label = ""
+        self._root_fd = -1
 
     # -- public -----------------------------------------------------------------
 
-    def apply(self, tar: tarfile.TarFile, label: str) -> None:
-        """Apply one layer; ``label`` names the layer in errors."""
-        self._written = set()
-        self._ancestors = set()
+    def apply(self, members: Iterable[tarfile.TarInfo], tar: tarfile.TarFile, label: str) -> None:
+        """Apply one layer's ``members`` (read from ``tar``); ``label`` names the layer in errors."""
+        self._layer += 1
         self._label = label
-        for member in tar:
-            try:
-                self._apply_member(tar, member)
-            except ImageError:
-                raise
-            except OSError as exc:
-                raise ImageError(f"{label}: cannot unpack {member.name!r}: {exc}") from exc
+        self._root_fd = os.open(self.root, _DIR_FLAGS)
+        try:
+            for member in members:
+                self.budget.entry(label)
+                try:
+                    self._apply_member(tar, member)
+                except ImageError:
+                    raise
+                except OSError as exc:
+                    raise ImageError(f"{label}: cannot unpack {member.name!r}: {exc}") from exc
+        finally:
+            os.close(self._root_fd)
+            self._trie.prune()
 
     def finish(self) -> None:
-        """Set the directories' modes, owners and times, deepest first."""
-        for rel in sorted(self._directories, key=len, reverse=True):
-            path = self._path(rel)
-            if os.path.isdir(path) and not os.path.islink(path):
-                self._set_attributes(path, self._directories[rel])
+        """Set the directories' modes and times, deepest first.
+
+        One descriptor is held at a time: the walk goes down by name with
+        ``O_NOFOLLOW`` and back up through ``..``, so depth costs nothing extra.
+        """
+        current = os.open(self.root, _DIR_FLAGS)
+        stack = [iter(list((self._trie.root.children or {}).items()))]
+        entered: list[tuple[str, tuple[int, float] | None]] = []
+        try:
+            while stack:
+                step = next(stack[-1], None)
+                if step is None:
+                    stack.pop()
+                    if entered:
+                        name, attrs = entered.pop()
+                        parent = os.open("..", _DIR_FLAGS, dir_fd=current)
+                        os.close(current)
+                        current = parent
+                        if attrs is not None:
+                            self._set_dir_attributes(current, name, attrs)
+                    continue
+                name, node = step
+                try:
+                    child = os.open(name, _DIR_FLAGS, dir_fd=current)
+                except OSError:
+                    continue  # replaced by a file or removed since: nothing to set
+                os.close(current)
+                current = child
+                entered.append((name, node.attrs))
+                stack.append(iter(list((node.children or {}).items())))
+        finally:
+            os.close(current)
 
     # -- members ----------------------------------------------------------------
 
@@ -95,50 +118,71 @@ class RootfsWriter:
             return  # the root itself
         base = parts[-1]
         if base == _OPAQUE:
-            directory = self._resolve_dir(parts[:-1], create=True, name=member.name)
-            assert directory is not None
-            self._make_opaque(directory)
+            fd, directory = self._make_dir(parts[:-1], member.name)
+            try:
+                self._make_opaque(fd, directory)
+            finally:
+                self._close(fd)
             if directory:
-                self._mark_written(directory)
+                self._trie.make(directory, self._layer).written = self._layer
             return
         if base.startswith(_WHITEOUT):
             self._whiteout(parts, member.name)
             return
-        parent = self._resolve_dir(parts[:-1], create=True, name=member.name)
-        assert parent is not None
-        rel = parent + (base,)
-        path = self._path(rel)
+        if not (member.isdir() or member.isreg() or member.issym() or member.islnk()):
+            return  # device nodes, FIFOs and unknown types are skipped
+        fd, parent = self._make_dir(parts[:-1], member.name)
+        try:
+            self._write(tar, member, fd, parent, base)
+        finally:
+            self._close(fd)
+
+    def _write(self, tar: tarfile.TarFile, member: tarfile.TarInfo, fd: int, parent: Rel, base: str) -> None:
+        rel = parent + [base]
         if member.isdir():
-            if not self._is_real_dir(path):
-                self._clear(rel)
-                os.mkdir(path, 0o700)
-            self._directories[rel] = member
+            if not _is_dir_at(fd, base):
+                self._clear(fd, base, rel)
+                os.mkdir(base, 0o700, dir_fd=fd)
+            self._trie.make(rel).attrs = (member.mode & _KEPT_MODE_BITS, _mtime(member))
         elif member.isreg():
-            self._clear(rel)
-            source = tar.extractfile(member)
-            assert source is not None
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            with os.fdopen(descriptor, "wb") as target:
-                shutil.copyfileobj(source, target, 1 << 20)
-            self._set_attributes(path, member)
+            self._clear(fd, base, rel)
+            self.budget.disk(member.size, f"{self._label}: {member.name!r}")
+            self._write_file(tar, member, fd, base)
         elif member.issym():
-            self._clear(rel)
-            os.symlink(member.linkname, path)
-            self._set_attributes(path, member)
-        elif member.islnk():
-            target = self._hardlink_target(member)
-            if target != rel:
-                self._clear(rel)
-                os.link(self._path(target), path, follow_symlinks=False)
-        elif member.isfifo():
-            self._clear(rel)
-            os.mkfifo(path, 0o600)
-            self._set_attributes(path, member)
+            self._check_name(member.linkname, "symlink target")
+            self._clear(fd, base, rel)
+            os.symlink(member.linkname, base, dir_fd=fd)
+            os.utime(base, (_mtime(member),) * 2, dir_fd=fd, follow_symlinks=False)
         else:
-            return  # device nodes (the guest has devtmpfs) and unknown types are skipped
-        self._mark_written(rel)
+            target_fd, target = self._hardlink_target(member)
+            try:
+                if target[1] != rel:
+                    self._clear(fd, base, rel)
+                    os.link(target[0], base, src_dir_fd=target_fd, dst_dir_fd=fd, follow_symlinks=False)
+            finally:
+                self._close(target_fd)
+        self._trie.make(rel, self._layer).written = self._layer
+
+    def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, fd: int, base: str) -> None:
+        source = tar.extractfile(member)
+        assert source is not None
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        descriptor = os.open(base, flags, 0o600, dir_fd=fd)
+        with os.fdopen(descriptor, "wb") as target:
+            while chunk := source.read(_COPY_CHUNK):
+                target.write(chunk)
+            target.flush()
+            os.chmod(descriptor, member.mode & _KEPT_MODE_BITS)
+            os.utime(descriptor, (_mtime(member),) * 2)
+
+    def _check_name(self, name: str, kind: str) -> None:
+        if "\0" in name:
+            raise ImageError(f"{self._label}: {kind} {name!r} contains a NUL byte")
+        if len(name) > MAX_NAME_BYTES:
+            raise ImageError(f"{self._label}: {kind} {name[:60]!r}... is longer than {MAX_NAME_BYTES} bytes")
 
     def _member_parts(self, name: str, kind: str) -> list[str]:
+        self._check_name(name, kind)
         if name.startswith("/"):
             raise ImageError(f"{self._label}: {kind} {name!r} is absolute: path escapes the root")
         parts = [part for part in name.split("/") if part not in ("", ".")]
@@ -152,119 +196,189 @@ class RootfsWriter:
             return  # other aufs metadata (.wh..wh.plnk, ...): nothing to apply
         if hidden in ("", ".", ".."):
             raise ImageError(f"{self._label}: whiteout {name!r} names no file: path escapes the root")
-        parent = self._resolve_dir(parts[:-1], create=False, name=name)
-        if parent is None:
+        opened = self._open_dir(parts[:-1], create=False, name=name)
+        if opened is None:
             return  # nothing below to hide
-        rel = parent + (hidden,)
-        if rel not in self._written:
-            self._clear(rel)
+        fd, parent = opened
+        try:
+            rel = parent + [hidden]
+            node = self._trie.find(rel)
+            if node is None or node.written != self._layer:
+                self._clear(fd, hidden, rel)
+        finally:
+            self._close(fd)
 
-    def _make_opaque(self, directory: Rel) -> None:
-        """Remove what lower layers put under ``directory``; keep this layer's."""
-        for child in os.listdir(self._path(directory)):
-            rel = directory + (child,)
-            if rel in self._written or rel in self._ancestors:
-                if self._is_real_dir(self._path(rel)):
-                    self._make_opaque(rel)
-            else:
-                self._clear(rel)
+    def _make_opaque(self, fd: int, directory: Rel) -> None:
+        """Remove what lower layers put under ``directory``; keep this layer's.
 
-    def _hardlink_target(self, member: tarfile.TarInfo) -> Rel:
+        Directories this layer wrote into are visited too (their lower-layer
+        entries go), one at a time from a list rather than by recursion.
+        """
+        pending: list[Rel] = [directory]
+        while pending:
+            rel = pending.pop()
+            here = fd if rel is directory else self._open_real(rel)
+            if here is None:
+                continue
+            try:
+                node = self._trie.find(rel)
+                children = node.children if node is not None and node.children else {}
+                for child in os.listdir(here):
+                    known = children.get(child)
+                    if known is not None and self._layer in (known.written, known.under):
+                        if _is_dir_at(here, child):
+                            pending.append(rel + [child])
+                    else:
+                        self._clear(here, child, rel + [child])
+            finally:
+                if here != fd:
+                    self._close(here)
+
+    def _hardlink_target(self, member: tarfile.TarInfo) -> tuple[int, tuple[str, Rel]]:
         parts = self._member_parts(member.linkname, f"hardlink {member.name!r} to")
         if not parts:
             raise ImageError(f"{self._label}: hardlink {member.name!r} points at the root")
-        parent = self._resolve_dir(parts[:-1], create=False, name=member.linkname)
-        target = None if parent is None else parent + (parts[-1],)
-        if target is None or not os.path.lexists(self._path(target)):
+        opened = self._open_dir(parts[:-1], create=False, name=member.linkname)
+        if opened is None or not _lexists_at(opened[0], parts[-1]):
+            if opened is not None:
+                self._close(opened[0])
             raise ImageError(f"{self._label}: hardlink {member.name!r} points at missing {member.linkname!r}")
-        if self._is_real_dir(self._path(target)):
+        fd, parent = opened
+        if _is_dir_at(fd, parts[-1]):
+            self._close(fd)
             raise ImageError(f"{self._label}: hardlink {member.name!r} points at directory {member.linkname!r}")
-        return target
+        return fd, (parts[-1], parent + [parts[-1]])
 
     # -- paths ------------------------------------------------------------------
 
-    def _path(self, rel: Rel) -> str:
-        return os.path.join(self.root, *rel)
+    def _close(self, fd: int) -> None:
+        if fd != self._root_fd:
+            os.close(fd)
 
-    @staticmethod
-    def _is_real_dir(path: str) -> bool:
+    def _open_real(self, rel: Rel) -> int | None:
+        """A descriptor for ``rel``, which names real directories only; None if it is gone."""
+        fd = self._root_fd
         try:
-            return stat.S_ISDIR(os.lstat(path).st_mode)
-        except FileNotFoundError:
-            return False
+            for part in rel:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                self._close(fd)
+                fd = child
+        except OSError:
+            self._close(fd)
+            return None
+        return fd
 
-    def _resolve_dir(self, parts: list[str], *, create: bool, name: str) -> Rel | None:
+    def _make_dir(self, parts: list[str], name: str) -> tuple[int, Rel]:
+        """``_open_dir`` with ``create``: never None."""
+        opened = self._open_dir(parts, create=True, name=name)
+        assert opened is not None
+        return opened
+
+    def _open_dir(self, parts: list[str], *, create: bool, name: str) -> tuple[int, Rel] | None:
         """The real directory ``parts`` names, following symlinks only inside the root.
 
-        With ``create``, missing directories are made (and a non-directory in
-        the way is replaced, as an upper layer would); without, None is
-        returned when the directory does not exist.
+        Returns an open descriptor (close it with ``_close``) and the resolved
+        path.  With ``create``, missing directories are made (and a
+        non-directory in the way is replaced, as an upper layer would);
+        without, None is returned when the directory does not exist.
         """
-        resolved: list[str] = []
+        resolved: Rel = []
         pending = list(reversed(parts))
         hops = 0
-        while pending:
-            component = pending.pop()
-            if component in ("", "."):
-                continue
-            if component == "..":
-                if not resolved:
-                    raise ImageError(f"{self._label}: {name!r} goes through a symlink that points outside: path escapes the root")
-                resolved.pop()
-                continue
-            path = self._path(tuple(resolved) + (component,))
-            try:
-                mode = os.lstat(path).st_mode
-            except FileNotFoundError:
-                if not create:
-                    return None
-                os.mkdir(path, 0o755)
-                resolved.append(component)
-                continue
-            if stat.S_ISLNK(mode):
-                hops += 1
-                target = os.readlink(path)
-                shown = "/" + "/".join(resolved + [component])
-                if target.startswith("/"):
-                    raise ImageError(
-                        f"{self._label}: {name!r} would be written through absolute symlink {shown} -> {target}: path escapes the root"
-                    )
-                if hops > _MAX_SYMLINK_HOPS:
-                    raise ImageError(f"{self._label}: too many symlinks resolving {name!r}")
-                pending.extend(reversed(target.split("/")))
-                continue
-            if not stat.S_ISDIR(mode):
-                if not create:
-                    return None
-                os.unlink(path)
-                os.mkdir(path, 0o755)
-            resolved.append(component)
-        return tuple(resolved)
-
-    def _clear(self, rel: Rel) -> None:
-        """Remove whatever is at ``rel`` (never following a symlink)."""
-        path = self._path(rel)
+        fd = self._root_fd
         try:
-            mode = os.lstat(path).st_mode
+            while pending:
+                component = pending.pop()
+                if component in ("", "."):
+                    continue
+                if component == "..":
+                    if not resolved:
+                        raise ImageError(
+                            f"{self._label}: {name!r} goes through a symlink that points outside: path escapes the root"
+                        )
+                    parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+                    self._close(fd)
+                    fd = parent
+                    resolved.pop()
+                    continue
+                try:
+                    child = os.open(component, _DIR_FLAGS, dir_fd=fd)
+                except OSError:
+                    child = -1
+                if child < 0:
+                    try:
+                        mode = os.lstat(component, dir_fd=fd).st_mode
+                    except FileNotFoundError:
+                        mode = None
+                    if mode is not None and stat.S_ISLNK(mode):
+                        hops += 1
+                        target = os.readlink(component, dir_fd=fd)
+                        if target.startswith("/"):
+                            shown = "/" + "/".join(resolved + [component])
+                            raise ImageError(
+                                f"{self._label}: {name!r} would be written through absolute symlink {shown} -> {target}:"
+                                " path escapes the root"
+                            )
+                        if hops > _MAX_SYMLINK_HOPS:
+                            raise ImageError(f"{self._label}: too many symlinks resolving {name!r}")
+                        pending.extend(reversed(target.split("/")))
+                        continue
+                    if not create:
+                        self._close(fd)
+                        return None
+                    if mode is not None and stat.S_ISDIR(mode):
+                        child = os.open(component, _DIR_FLAGS, dir_fd=fd)  # say why it failed
+                    elif mode is not None:
+                        os.unlink(component, dir_fd=fd)  # a file where a directory must be
+                    if child < 0:
+                        self.budget.entry(self._label)
+                        os.mkdir(component, 0o755, dir_fd=fd)
+                        child = os.open(component, _DIR_FLAGS, dir_fd=fd)
+                self._close(fd)
+                fd = child
+                resolved.append(component)
+        except BaseException:
+            self._close(fd)
+            raise
+        return fd, resolved
+
+    def _clear(self, fd: int, name: str, rel: Rel) -> None:
+        """Remove whatever is at ``name`` in ``fd`` (never following a symlink)."""
+        try:
+            mode = os.lstat(name, dir_fd=fd).st_mode
         except FileNotFoundError:
             return
         if stat.S_ISDIR(mode):
-            remove_tree(path)
-            depth = len(rel)
-            for directory in [d for d in self._directories if d[:depth] == rel]:
-                del self._directories[directory]
+            remove_at(fd, name)
+            self._trie.forget(rel)
         else:
-            os.unlink(path)
+            os.unlink(name, dir_fd=fd)
 
-    def _mark_written(self, rel: Rel) -> None:
-        self._written.add(rel)
-        for end in range(len(rel)):
-            self._ancestors.add(rel[:end])
+    @staticmethod
+    def _set_dir_attributes(parent: int, name: str, attrs: tuple[int, float]) -> None:
+        mode, mtime = attrs
+        os.chmod(name, mode, dir_fd=parent)  # opened with O_NOFOLLOW just before: a directory
+        os.utime(name, (mtime, mtime), dir_fd=parent, follow_symlinks=False)
 
-    def _set_attributes(self, path: str, member: tarfile.TarInfo) -> None:
-        symlink = member.issym()
-        if self._as_root:
-            os.chown(path, member.uid, member.gid, follow_symlinks=False)
-        if not symlink:
-            os.chmod(path, member.mode & 0o7777)
-        os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+
+def _is_dir_at(fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(name, dir_fd=fd).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _lexists_at(fd: int, name: str) -> bool:
+    try:
+        os.lstat(name, dir_fd=fd)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _mtime(member: tarfile.TarInfo) -> float:
+    """The member's time, or the epoch where a pax header gives one no filesystem stores."""
+    value = member.mtime
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or abs(value) >= 1 << 62:
+        return 0
+    return value
