@@ -16,6 +16,12 @@ import cctui
 import hypothesis.internal.observability  # noqa: E402,F401
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Test tiers: ``-m "not vm"`` runs in seconds; ``-m fuzz`` is the bounded fuzz tier."""
+    config.addinivalue_line("markers", "vm: boots a real VM (QEMU under TCG here)")
+    config.addinivalue_line("markers", "fuzz: bounded hypothesis runs against a parser of guest data")
+
+
 @pytest.fixture(scope="module")
 def vm() -> Iterator[cctui.Instance]:
     """One VM booted from the host image, shared by the tests of a module."""

@@ -11,6 +11,7 @@ from pyte.screens import Char
 from . import engine as en
 from .engine import Emulator
 from .history import History, RawFlood, expand_row, row_text
+from .search import find_in_row
 
 # feed() keeps up to this many bytes before emulating them (reads flush first):
 # a flood is then laid out once per frame instead of once per read() chunk.
@@ -173,31 +174,14 @@ class TerminalModel:
         self.flush()
         if not text:
             return []
-        needle = text if case_sensitive else text.lower()
         hits: List[Match] = []
         nhist = len(self._history)
         for i in range(nhist + self._screen.lines):
             if i < nhist:
-                row = self._history.row(i)
-                chars = row[0]
-                cells = list(chars)
+                cells = list(self._history.row(i)[0])
             else:
                 cells = [c.data for c in self.line(i - nhist)]
-            joined = "".join(cells)
-            hay = joined if case_sensitive else joined.lower()
-            if needle not in hay:
-                continue
-            # map string offsets back to columns (stubs are "", combining
-            # marks make a cell longer than one character)
-            cols_at = []
-            for col, data in enumerate(cells):
-                cols_at.extend([col] * len(data))
-            cols_at.append(len(cells))
-            start = hay.find(needle)
-            while start >= 0:
-                end = start + len(needle)
-                hits.append(Match(i, cols_at[start], cols_at[end - 1] + 1))
-                start = hay.find(needle, end)
+            hits.extend(Match(i, start, end) for start, end in find_in_row(cells, text, case_sensitive))
         return hits
 
     # --------------------------------------------------------------- modes

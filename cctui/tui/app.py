@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from .. import machine
 from ..api.instance import AsyncInstance
 from ..errors import Error
+from ..guest_text import printable
 from .commands import CctuiCommands
 from .dialogs import BootDialog, NewPaneDialog, SearchDialog
 from .help_screen import HelpScreen
@@ -223,7 +224,8 @@ class CctuiApp(App):
     async def on_mount(self) -> None:
         self._load_themes()
         if self.keymap_error:
-            self.notify(f"{self.keymap_error}: using the default keys", severity="error", timeout=15)
+            self.notify(f"{self.keymap_error}: using the default keys", severity="error", timeout=15,
+                        markup=False)
         self.env_panel.display = False
         self._fit_panels(self.size.width)
         self.set_interval(0.5, self._tick)
@@ -314,9 +316,11 @@ class CctuiApp(App):
             await machine.boot_async(image, instance=inst, accel=self.accel,
                                      memory_mb=self.memory_mb, cpus=self.cpus)
         except Error as exc:
-            self.notify(f"{inst.name} did not boot: {exc}", severity="error", timeout=15)
+            self.notify(f"{inst.name} did not boot: {printable(exc)}", severity="error", timeout=15,
+                        markup=False)
         except Exception as exc:  # a bug in a layer below must not take the app down
-            self.notify(f"{inst.name} did not boot: {exc!r}", severity="error", timeout=15)
+            self.notify(f"{inst.name} did not boot: {printable(repr(exc))}", severity="error", timeout=15,
+                        markup=False)
         finally:
             self._vm_ready[inst.name].set()
             self.post_message(VmChanged(inst.name))
@@ -343,7 +347,7 @@ class CctuiApp(App):
         try:
             await inst.close()
         except Error as exc:
-            self.notify(f"{name}: {exc}", severity="error")
+            self.notify(f"{name}: {printable(exc)}", severity="error", markup=False)
         for frame in self.all_frames():
             if frame.process.instance is inst:
                 frame.process.vm_lost("shut down")
@@ -617,7 +621,7 @@ class CctuiApp(App):
             hits = frame.view.search(text)
             frame.update_title()
             if not hits:
-                self.notify(f"not found: {text}", timeout=2)
+                self.notify(f"not found: {text}", timeout=2, markup=False)
             frame.view.focus()
         self.push_screen(SearchDialog(frame.view.search_text), found)
 
@@ -761,9 +765,9 @@ class CctuiApp(App):
                 text += f" ({inst.accel})"
             parts.append(text)
         self.status.show(prefix=self.prefix, pending=self.prefix_pending,
-                         windows=self._window_titles().replace("[", "\\["),
-                         pane=pane.replace("[", "\\["),
-                         vms=", ".join(parts).replace("[", "\\[") or "no VM",
+                         windows=self._window_titles(),
+                         pane=pane,
+                         vms=", ".join(parts) or "no VM",
                          theme=self.theme)
 
     def on_tree_node_selected(self, event) -> None:

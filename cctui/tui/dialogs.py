@@ -58,7 +58,7 @@ class NewPaneDialog(Dialog):
         try:
             argv = shlex.split(text) if text else None
         except ValueError as exc:
-            self.notify(f"cannot parse the command: {exc}", severity="error")
+            self.notify(f"cannot parse the command: {exc}", severity="error", markup=False)
             return None
         return (str(vm), argv, direction)
 

@@ -5,8 +5,10 @@ import time
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Static
 
+from ..guest_text import LABEL_LIMIT, printable
 from .pane_process import PaneProcess
 from .render import Painter
 from .terminal_view import TerminalView
@@ -15,7 +17,7 @@ from .terminal_view import TerminalView
 def describe_state(process: PaneProcess) -> str:
     inst = process.instance
     if process.state == "starting" and inst.state == "booting":
-        return f"{inst.name} booting: {inst.status_detail}"
+        return f"{inst.name} booting: {printable(inst.status_detail, LABEL_LIMIT)}"
     if process.state == "exited":
         status = process.exit_status
         if status and status[1] is not None:
@@ -80,13 +82,13 @@ class PaneFrame(Vertical):
             flags.append(f"copy {self.view.scroll_back}/{process.model.history_len}")
         if self.view.search_text and self.view.matches:
             flags.append(f"/{self.view.search_text} {self.view.match_index + 1}/{len(self.view.matches)}")
-        title = process.model.title
+        title = process.guest_title
         text = f" {self.number} {process.instance.name}: {process.title} — {state}"
         if title:
             text += f" — {title}"
         if flags:
             text += "  [" + " · ".join(flags) + "]"
-        self.title_bar.update(text.replace("[", "\\["))
+        self.title_bar.update(Content(text))
         self.set_class(process.state == "exited", "-exited")
         self.set_class(process.state == "failed", "-failed")
 

@@ -13,6 +13,7 @@ from collections import deque
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ..errors import Error, ExitError
+from ..guest_text import LABEL_LIMIT, printable, printable_env
 from ..terminal import TerminalModel
 from .typing_priority import TypingPriority
 
@@ -44,9 +45,9 @@ class PaneProcess:
         self.model = self._new_model()
         self.cmd = None
         self.state = "starting"
-        self.error = ""
-        self.cwd = ""
-        self.env: Dict[str, str] = {}
+        self._error = ""
+        self._cwd = ""
+        self._env: Dict[str, str] = {}
         self.fg_pid: Optional[int] = None
         self._pending: deque = deque()
         self._pending_len = 0
@@ -65,14 +66,47 @@ class PaneProcess:
 
     @property
     def title(self) -> str:
-        """The command as a user thinks of it: ``env K=V ... prog args`` shows ``prog args``."""
+        """The command as a user thinks of it: ``env K=V ... prog args`` shows ``prog args``.
+
+        An image's entrypoint is the image author's text: made printable too."""
         argv = self.argv
         if argv and argv[0].rsplit("/", 1)[-1] == "env":
             rest = argv[1:]
             while rest and ("=" in rest[0] or rest[0].startswith("-")):
                 rest = rest[1:]
             argv = rest or argv
-        return " ".join(argv)
+        return printable(" ".join(argv), LABEL_LIMIT)
+
+    @property
+    def guest_title(self) -> str:
+        """The title the guest program set (OSC 0/2), safe to show."""
+        return printable(self.model.title, LABEL_LIMIT)
+
+    # Guest-chosen facts pass through guest_text on the way in, so every widget
+    # that shows them (title bar, panels, VM tree) gets printable, capped text.
+    @property
+    def error(self) -> str:
+        return self._error
+
+    @error.setter
+    def error(self, text: object) -> None:
+        self._error = printable(text, LABEL_LIMIT)
+
+    @property
+    def cwd(self) -> str:
+        return self._cwd
+
+    @cwd.setter
+    def cwd(self, path: object) -> None:
+        self._cwd = printable(path)
+
+    @property
+    def env(self) -> Dict[str, str]:
+        return self._env
+
+    @env.setter
+    def env(self, env: Dict[str, str]) -> None:
+        self._env = printable_env(env)
 
     # -- lifetime --------------------------------------------------------------
     def boot_progress(self, detail: str, seconds: float) -> None:
@@ -94,7 +128,7 @@ class PaneProcess:
         cmd.set_output_handler(self._output)
         cmd.on_report = self._report
         self.cmd = cmd
-        self.env = dict(cmd.env)
+        self.env = cmd.env
         self.cwd = cmd.dir or ""
         try:
             await cmd.start()
@@ -234,14 +268,14 @@ class PaneProcess:
             self.cwd = cwd
         env = report.get("env")
         if isinstance(env, dict):
-            self.env = {str(k): str(v) for k, v in env.items()}
+            self.env = env
         pid = report.get("pid")
         self.fg_pid = pid if isinstance(pid, int) else None
         self._changed()
 
     def _notice(self, text: str, dim: bool = False) -> None:
         """A line from cctui itself, drawn in the pane through the emulator."""
-        safe = "".join(ch for ch in text if ch.isprintable())
+        safe = printable(text)
         if dim:
             self.model.feed(f"\x1b[0;2m[cctui] {safe}\x1b[0m\r\n".encode())
         else:

@@ -7,8 +7,11 @@ from __future__ import annotations
 import time
 from typing import Optional
 
+from rich.text import Text
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import DataTable, Input, Static
 
 from .pane_process import PaneProcess
@@ -45,7 +48,7 @@ class CwdPanel(Panel):
             self.body.update("no pane")
             return
         pid = f"\nforeground pid {process.fg_pid}" if process.fg_pid else ""
-        self.body.update((process.cwd or "?") + pid)
+        self.body.update(Content((process.cwd or "?") + pid))
 
 
 def format_exit(process: Optional[PaneProcess]) -> str:
@@ -79,7 +82,7 @@ class ExitPanel(Panel):
         yield self.body
 
     def show(self, process: Optional[PaneProcess]) -> None:
-        self.body.update(format_exit(process).replace("[", "\\["))
+        self.body.update(Content(format_exit(process)))
 
 
 class EnvPanel(Panel):
@@ -121,5 +124,5 @@ class EnvPanel(Panel):
         self._shown = rows
         self.table.clear()
         for key, value in rows:
-            self.table.add_row(key, value)
+            self.table.add_row(Text(key), Text(value))   # plain text: no markup from the guest
         self.border_subtitle = f"{len(rows)}/{len(env)}"

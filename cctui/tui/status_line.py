@@ -1,7 +1,10 @@
 """The status line: prefix state, windows, focused pane, VMs, and where help is."""
 from __future__ import annotations
 
+from textual.markup import escape
 from textual.widgets import Static
+
+from ..guest_text import FIELD_LIMIT, printable
 
 
 class StatusLine(Static):
@@ -19,6 +22,7 @@ class StatusLine(Static):
 
     def show(self, *, prefix: str, pending: bool, windows: str, pane: str, vms: str,
              theme: str) -> None:
+        windows, pane, vms = (escape(printable(part, FIELD_LIMIT)) for part in (windows, pane, vms))
         mode = f"[b reverse $accent] {prefix} [/]" if pending else f"[dim] {prefix} [/]"
         text = (f"{mode} [b]{windows}[/b]  [dim]│[/] {pane}  [dim]│[/] {vms}  [dim]│ theme {theme} │ "
                 f"{prefix} ? help · {prefix} : palette[/]")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
+from rich.text import Text
 from textual.widgets import Tree
 
+from ..guest_text import LABEL_LIMIT, printable
 from .pane_frame import describe_state
 from .pane_process import PaneProcess
 
@@ -40,18 +42,18 @@ class VmTree(Tree):
                 label += f": {inst.status_detail}"
             elif inst.state == "failed" and inst.error is not None:
                 label += f": {inst.error}"
-            node = self.root.add(label.replace("[", "\\["), data=("vm", inst.name), expand=True)
+            node = self.root.add(Text(printable(label, LABEL_LIMIT)), data=("vm", inst.name), expand=True)
             shown = set()
             for pane_id, number, process in panes:
                 if process.instance is not inst:
                     continue
                 if process.cmd is not None:
                     shown.add(id(process.cmd))
-                node.add_leaf(f"{number}: {process.title} — {describe_state(process)}".replace("[", "\\["),
+                node.add_leaf(Text(f"{number}: {process.title} — {describe_state(process)}"),
                               data=("pane", pane_id))
             for cmd in getattr(inst, "commands", []):
                 if id(cmd) in shown or cmd.tty is None:
                     continue
                 state = "running" if not cmd.exited else f"exited {cmd.exit_code()}"
-                node.add_leaf(f"· {' '.join(cmd.argv)} — {state}".replace("[", "\\["),
+                node.add_leaf(Text(printable(f"· {' '.join(cmd.argv)} — {state}", LABEL_LIMIT)),
                               data=("cmd", None))
