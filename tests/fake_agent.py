@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any, Awaitable, Optional, Tuple
+from typing import Any, Awaitable, List, Optional, Tuple
 
 from cctui.session import AgentSession, ExecChannel
 from guest_pty_agent import protocol as P
@@ -20,6 +20,7 @@ class FakeAgent:
         self.decoder = P.FrameDecoder()
         self._queue: "asyncio.Queue[bytes]" = asyncio.Queue()
         self._pump: Optional[asyncio.Future] = None
+        self._backlog: List[tuple] = []
 
     def send(self, data: bytes) -> None:
         """Queue bytes for the host, in order, without blocking the loop."""
@@ -46,13 +47,16 @@ class FakeAgent:
                                              "caps": list(caps)}))
 
     async def next_frame(self, ftype: int) -> tuple:
+        """The next frame of ``ftype`` from the host (frames of other types are skipped)."""
         loop = asyncio.get_event_loop()
         while True:
-            data = await loop.sock_recv(self.sock, 65536)
-            assert data, "host closed the connection"
-            for frame in self.decoder.feed(data):
+            while self._backlog:
+                frame = self._backlog.pop(0)
                 if frame[0] == ftype:
                     return frame
+            data = await loop.sock_recv(self.sock, 65536)
+            assert data, "host closed the connection"
+            self._backlog = self.decoder.feed(data)
 
 
 async def pair(**session_options: Any) -> Tuple[AgentSession, FakeAgent]:
