@@ -62,7 +62,9 @@ _IGNORED = re.compile(r"[\x00-\x06\x0e-\x17\x19\x1c-\x1f\x7f-\x9b\x9d-\x9f]+")
 # aborted (the token ends there and does nothing), so nothing is ever handed
 # on character by character and every input is tokenized in one linear pass.
 _SEQ = re.compile(
-    r"(\x1b(?:\[[ -?]*[@-~]?"                                   # CSI (or aborted CSI)
+    r"((?:\x1b(?:\[[ -?]*+|[ -/]*+)(?=\x1b))+"                    # aborted by ESC: one token a run
+    r"|(?:\x1b\[6n){2,}|(?:\x1b\[5n){2,}"                          # a run of one query
+    r"|\x1b(?:\[[ -?]*[@-~]?"                                   # CSI (or aborted CSI)
     r"|\](?:P[0-9A-Fa-f]{7}|R|[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?)"  # OSC
     r"|[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)?"                        # DCS/APC/PM/SOS
     r"|[ -/]*[0-~]?)"                                            # ESC [intermediates] final
@@ -90,6 +92,7 @@ _NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 _DEFAULT_CHAR = Char(data=" ", fg="default", bg="default", reverse=False)
 _DEFAULT_REVERSE = Char(data=" ", fg="default", bg="default", reverse=True)
 _WINDOW = 8192
+_FLOOD_PIECE = 1 << 17   # a flood goes to the scrollback in pieces of about this size
 _LONG_STRING = re.compile(r"\x1b[\]P_^X]")  # OSC, DCS, APC, PM, SOS: may hold a LF
 _OSC_END = re.compile(r"[\x07\x1b\x9c]")  # where an OSC body stops at the latest
 _DCS_END = re.compile(r"[\x1b\x9c]")
@@ -334,6 +337,9 @@ class Emulator(pyte.Screen):
             return (_OP_NOP,)      # CAN, SUB, ST outside a string
         kind = seq[1:2]
         if kind == "[":
+            if seq[-1] == "n" and len(seq) > 4 and seq[4] == "\x1b":
+                # the same query n times: one answer, repeated
+                return self._decode_uncached(seq[:4]) + (len(seq) // 4,)
             m = _CSI.fullmatch(seq)
             if m is None:
                 return (_OP_NOP,)  # aborted, intermediates, sub-parameters, too long
@@ -542,6 +548,7 @@ class Emulator(pyte.Screen):
                         pass  # parameters pyte cannot take: ignore the sequence
                 elif code == _OP_REPLY:
                     # answers read the state and change nothing
+                    queued = len(self._replies)
                     try:
                         if op[3]:
                             op[1](*op[2], private=True)
@@ -549,6 +556,9 @@ class Emulator(pyte.Screen):
                             op[1](*op[2])
                     except TypeError:
                         pass  # more parameters than the query takes
+                    if len(op) > 4 and len(self._replies) > queued:
+                        for _ in range(min(op[4] - 1, _MAX_REPLY // 4)):
+                            self._answer(self._replies[-1])
                     continue
                 else:
                     self._run_misc(op[1], op[2])
@@ -646,15 +656,32 @@ class Emulator(pyte.Screen):
         followed by at least ``lines`` more LFs) without laying it out."""
         cursor = self.cursor
         x0, a0 = cursor.x, cursor.attrs
-        nrows, x_end = self._measure_block(_SGR.sub("", block), x0)
-        a_end = self._fold_sgr(block, a0)
+        # in pieces cut at a LF (each starts where the last ended), so that
+        # the scrollback's byte bound drops the oldest part of a huge flood
+        pieces = []
+        start = 0
+        while len(block) - start > _FLOOD_PIECE:
+            lf = block.find("\n", start + _FLOOD_PIECE)
+            if lf < 0:
+                break
+            pieces.append(block[start:lf])
+            start = lf + 1
+        pieces.append(block[start:] if start else block)
+        measured = []
+        x_end, a_end = x0, a0
+        for piece in pieces:
+            nrows, x_next = self._measure_block(_SGR.sub("", piece), x_end)
+            measured.append((piece, x_end, a_end, nrows))
+            x_end = x_next
+            a_end = self._fold_sgr(piece, a_end)
         buf = self.buffer
         if self._alt is None and (self.history is not None or self._recorder is not None):
             cols = self.columns
             for y in range(self.lines - 1):
                 self._record(compact_row(buf.get(y), cols))
             if self.history is not None:
-                self.history.push_raw(RawFlood(block, x0, a0, cols, self.tabstops), nrows)
+                for piece, x, attrs, nrows in measured:
+                    self.history.push_raw(RawFlood(piece, x, attrs, cols, self.tabstops), nrows)
             else:
                 assert self._recorder is not None
                 self._recorder.extend(self._layout_raw(RawFlood(block, x0, a0, cols, self.tabstops)))
@@ -963,9 +990,11 @@ class Emulator(pyte.Screen):
         buf = self.buffer
         if top == 0 and bottom == self.lines - 1 and self._alt is None:
             cols = self.columns
-            for y in range(count):
-                row = buf.get(y)
-                self._record(compact_row(row, cols) if row else EMPTY_ROW)
+            rows = [compact_row(row, cols) if row else EMPTY_ROW for row in map(buf.get, range(count))]
+            if self.history is not None:
+                self.history.push_rows(rows)
+            elif self._recorder is not None:
+                self._recorder.extend(rows)
         self._move_rows(buf, top, bottom, count)
 
     def scroll_down(self, count: Optional[int] = None) -> None:
@@ -977,11 +1006,18 @@ class Emulator(pyte.Screen):
     def _move_rows(self, buf: Any, top: int, bottom: int, shift: int) -> None:
         """Rows ``top..bottom`` move up by ``shift`` (down if negative); the
         rows uncovered are blank (missing rows read as blank)."""
+        self.dirty.update(range(top, bottom + 1))
+        if abs(shift) > bottom - top:
+            if bottom - top + 1 == self.lines:
+                buf.clear()
+            else:
+                for y in range(top, bottom + 1):
+                    buf.pop(y, None)
+            return
         rows = [buf.pop(y, None) for y in range(top, bottom + 1)]
         for y, row in zip(range(top - shift, bottom + 1 - shift), rows):
             if row is not None and top <= y <= bottom:
                 buf[y] = row
-        self.dirty.update(range(top, bottom + 1))
 
     def alignment_display(self) -> None:
         """DECALN (``ESC # 8``): fill the screen with 'E' (default attributes,

@@ -13,17 +13,23 @@ Two kinds of block live in one deque, oldest first:
   width and tab stops it started with.  It is laid out (by the same engine)
   only when somebody looks at it: most floods are never scrolled back to.
 
-The bound is enforced in rows.  Whole blocks are dropped from the front, so
-up to one block more than the limit may be held; the excess rows are hidden.
+The bound is enforced in rows and in (estimated) bytes: a guest controls how
+big a row is (an SGR change per cell, wide characters, combining marks) and
+how much raw text a flood holds.  Whole blocks are dropped from the front, so
+up to one block more than the row limit may be held; the excess rows are
+hidden.  Past the byte bound the oldest blocks go even if rows are left.
 """
 from __future__ import annotations
 
+import sys
 from collections import deque
 from itertools import groupby
 from operator import itemgetter
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from pyte.screens import Char
+
+from .bounded import BoundedDict
 
 CompactRow = Tuple[Union[str, Tuple[str, ...]], tuple]
 
@@ -32,16 +38,35 @@ BLANK = Char(" ")
 _BLANK_ATTRS = BLANK[1:]
 EMPTY_ROW: CompactRow = ("", ())
 
-_interned: dict = {}
+_interned: dict = BoundedDict(16384)
+DEFAULT_MAX_BYTES = 8 << 20
 
 
 def _intern(attrs: tuple) -> tuple:
     got = _interned.get(attrs)
     if got is None:
-        if len(_interned) > 65536:
-            _interned.clear()
         _interned[attrs] = got = attrs
     return got
+
+
+def row_size(row: CompactRow) -> int:
+    """Bytes a compact row holds, roughly (attribute tuples counted as if
+    half of them were shared)."""
+    chars, runs = row
+    if not runs:
+        return 8
+    size = 100 + 24 * len(runs)
+    if isinstance(chars, str):
+        return size + sys.getsizeof(chars)
+    return size + 48 * len(chars)
+
+
+def raw_size(raw: "RawFlood", nrows: int) -> int:
+    """Bytes a flood will hold once laid out, roughly (it is counted so
+    before, so that scrolling back through it cannot pass the bound)."""
+    text = raw.text
+    chars = sys.getsizeof(text) if text.isascii() else 48 * len(text)
+    return 200 + 100 * nrows + chars + 48 * text.count("\x1b")
 
 
 _data_of = itemgetter(0)
@@ -75,7 +100,7 @@ def compact_row(row: Optional[dict], cols: int) -> CompactRow:
     return chars, tuple(runs)
 
 
-_cell_cache: dict = {}
+_cell_cache: dict = BoundedDict(256)
 
 
 def expand_row(row: CompactRow, cols: int) -> List[Char]:
@@ -88,9 +113,7 @@ def expand_row(row: CompactRow, cols: int) -> List[Char]:
         end = runs[i + 2] if i + 2 < len(runs) else n
         cmap = _cell_cache.get(attrs)
         if cmap is None:
-            if len(_cell_cache) > 4096:
-                _cell_cache.clear()
-            cmap = _cell_cache[attrs] = {}
+            cmap = _cell_cache[attrs] = BoundedDict(1024)
         for ch in chars[start:end]:
             cell = cmap.get(ch)
             if cell is None:
@@ -122,61 +145,85 @@ class RawFlood:
 
 
 class _Block:
-    __slots__ = ("rows", "raw", "nrows")
+    __slots__ = ("rows", "raw", "nrows", "nbytes")
 
-    def __init__(self, rows: Optional[List[CompactRow]], raw: Optional[RawFlood], nrows: int) -> None:
+    def __init__(self, rows: Optional[List[CompactRow]], raw: Optional[RawFlood], nrows: int, nbytes: int) -> None:
         self.rows = rows
         self.raw = raw
         self.nrows = nrows
+        self.nbytes = nbytes
 
 
 class History:
-    """Scrollback rows, oldest first, bounded to ``limit`` rows."""
+    """Scrollback rows, oldest first, bounded to ``limit`` rows and about
+    ``max_bytes`` bytes."""
 
-    def __init__(self, limit: int, layout: Callable[[RawFlood], List[CompactRow]]) -> None:
+    def __init__(self, limit: int, layout: Callable[[RawFlood], List[CompactRow]],
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.limit = max(0, int(limit))
+        self.max_bytes = max_bytes
         self._layout = layout
         self._blocks: deque[_Block] = deque()
         self._total = 0
+        self._bytes = 0
 
     def __len__(self) -> int:
         return min(self._total, self.limit)
 
+    @property
+    def nbytes(self) -> int:
+        """Estimated bytes held (the byte bound applies to this)."""
+        return self._bytes
+
     def clear(self) -> None:
         self._blocks.clear()
         self._total = 0
+        self._bytes = 0
 
     def push(self, row: CompactRow) -> None:
-        if not self.limit:
+        self.push_rows((row,))
+
+    def push_rows(self, rows: Sequence[CompactRow]) -> None:
+        """Rows scrolled off, oldest first (a scroll by a whole region pushes many)."""
+        if not self.limit or not rows:
             return
         blocks = self._blocks
         last = blocks[-1] if blocks else None
-        if last is not None and last.rows is not None and last.nrows < _BLOCK_ROWS:
-            last.rows.append(row)
-            last.nrows += 1
-        else:
-            blocks.append(_Block([row], None, 1))
-        self._total += 1
-        if self._total > self.limit:
+        i = 0
+        n = len(rows)
+        while i < n:
+            if last is None or last.rows is None or last.nrows >= _BLOCK_ROWS:
+                last = _Block([], None, 0, 64)
+                blocks.append(last)
+                self._bytes += 64
+            take = rows[i:i + _BLOCK_ROWS - last.nrows]
+            size = sum(map(row_size, take)) + 8 * len(take)
+            last.rows.extend(take)  # type: ignore[union-attr]
+            last.nrows += len(take)
+            last.nbytes += size
+            self._bytes += size
+            self._total += len(take)
+            i += len(take)
+        if self._total - blocks[0].nrows >= self.limit or self._bytes > self.max_bytes:
             self._trim()
 
     def push_raw(self, raw: RawFlood, nrows: int) -> None:
         if not self.limit or nrows <= 0:
             return
-        self._blocks.append(_Block(None, raw, nrows))
+        size = raw_size(raw, nrows)
+        self._blocks.append(_Block(None, raw, nrows, size))
         self._total += nrows
-        if self._total > self.limit:
-            self._trim()
+        self._bytes += size
+        self._trim()
 
     def _trim(self) -> None:
+        """Drop whole blocks from the front: those past the row limit, then
+        the oldest while over the byte bound (the newest block stays)."""
         blocks = self._blocks
-        while blocks and self._total - blocks[0].nrows >= self.limit:
-            self._total -= blocks.popleft().nrows
-        excess = self._total - self.limit
-        if excess > 0 and blocks and blocks[0].rows is not None:
-            del blocks[0].rows[:excess]
-            blocks[0].nrows -= excess
-            self._total -= excess
+        while len(blocks) > 1 and (self._total - blocks[0].nrows >= self.limit or self._bytes > self.max_bytes):
+            block = blocks.popleft()
+            self._total -= block.nrows
+            self._bytes -= block.nbytes
 
     def row(self, i: int) -> CompactRow:
         """Row ``i`` of the visible history, 0 being the oldest."""

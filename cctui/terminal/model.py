@@ -10,7 +10,7 @@ from pyte.screens import Char
 
 from . import engine as en
 from .engine import Emulator
-from .history import History, RawFlood, expand_row, row_text
+from .history import DEFAULT_MAX_BYTES, History, RawFlood, expand_row, row_text
 from .search import find_in_row
 
 # feed() keeps up to this many bytes before emulating them (reads flush first):
@@ -45,7 +45,12 @@ class TerminalModel:
     ``on_reply`` receives the bytes the terminal itself sends back to the guest
     (answers to DA and DSR/CPR queries only, all fixed formats).  Titles and
     clipboard writes (OSC 0/1/2/52...) are swallowed: :attr:`title` keeps the
-    last title for the app to show; nothing reaches the host terminal.
+    last title for the app to show (at most 256 characters, no controls);
+    nothing reaches the host terminal.
+
+    The guest is untrusted: every input is emulated in time linear in its
+    size, and memory is bounded: the scrollback by ``scrollback`` rows and
+    about ``scrollback_bytes`` bytes, every cache by a fixed size.
     """
 
     def __init__(
@@ -54,11 +59,12 @@ class TerminalModel:
         cols: int,
         scrollback: int = 10_000,
         on_reply: Optional[Callable[[bytes], None]] = None,
+        scrollback_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         if rows < 1 or cols < 1:
             raise ValueError("a terminal needs at least one row and one column")
         self._on_reply = on_reply
-        self._history = History(scrollback, self._layout)
+        self._history = History(scrollback, self._layout, scrollback_bytes)
         self._screen = Emulator(cols, rows, history=self._history, reply=self._reply)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._pending: List[bytes] = []
@@ -150,6 +156,13 @@ class TerminalModel:
         return self._screen.title
 
     # ---------------------------------------------------------- scrollback
+    @property
+    def scrollback_bytes(self) -> int:
+        """Estimated bytes the scrollback holds (bounded by the constructor's
+        ``scrollback_bytes``)."""
+        self.flush()
+        return self._history.nbytes
+
     @property
     def history_len(self) -> int:
         """Rows in the scrollback (0 while nothing scrolled off)."""
