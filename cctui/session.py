@@ -358,6 +358,13 @@ class AgentSession:
                 pass
         self.fail(reason)
 
+    def reject(self, message: str) -> Error:
+        """A caller found a guest reply that breaks the protocol (say, more data
+        than it asked for): end the session as the reader would; returns the error."""
+        self._protocol_error(message)
+        assert self.failed is not None
+        return self.failed
+
     def _protocol_error(self, message: str) -> None:
         if self.failed is not None:
             return

@@ -331,3 +331,24 @@ def test_guest_text_in_errors_is_capped_and_printable() -> None:
         assert len(text) <= 700
         assert not any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 for c in text)
     run(scenario())
+
+
+def test_a_read_answered_with_more_than_asked_ends_the_session() -> None:
+    """read_file asks for a chunk at a time; a guest that returns more (or claims
+    an endless file in oversized chunks) is cut off instead of filling memory."""
+    from cctui.api.instance import FILE_CHUNK, AsyncInstance
+
+    async def scenario() -> None:
+        session, agent = await pair()
+        agent.hello()
+        await session.handshake(5)
+        inst = AsyncInstance(name="hostile", image="local")
+        inst.attach(session, None)
+        read = asyncio.ensure_future(inst.read_file("/etc/motd"))
+        _, ident, _ = await agent.next_frame(T.REQUEST)
+        agent.send(P.encode(T.RESPONSE, ident, P.pack_blob(
+            {"ok": True, "size": 2**60}, b"x" * (FILE_CHUNK + 1))))
+        error = await _fails_promptly(read)
+        assert f"{FILE_CHUNK}-byte read" in str(error)
+        assert session.failed is error
+    run(scenario())

@@ -232,6 +232,9 @@ class AsyncInstance:
         while True:
             reply, data = await self._file_request(
                 {"op": "read_file", "path": path, "offset": offset, "length": FILE_CHUNK})
+            if len(data) > FILE_CHUNK:      # more than asked: the guest is not to be trusted
+                raise self.require_session().reject(
+                    f"agent answered a {FILE_CHUNK}-byte read with {len(data)} bytes")
             parts.append(data)
             offset += len(data)
             size = reply.get("size")
