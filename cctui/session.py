@@ -101,7 +101,11 @@ class ExecChannel:
         if self._ungranted >= self._grant_threshold and not self.exited.done():
             grant, self._ungranted = self._ungranted, 0
             self._out_available += grant
-            self.session.send(P.encode_credit(self.id, grant))
+            try:
+                self.session.send(P.encode_credit(self.id, grant))
+            except Error:
+                pass       # the session just ended (a guest that stopped reading):
+                           # its waiters were told; a consumer is not the place
 
     def set_window(self, nbytes: int) -> None:
         """Change how much output the agent may send ahead of acknowledgement.

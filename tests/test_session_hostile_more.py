@@ -179,14 +179,17 @@ def test_a_failed_start_also_resolves_the_exit() -> None:
 
 # -- 3: what the host writes back is bounded ------------------------------------------
 
-def _small_buffers(agent: FakeAgent) -> None:
+def _small_buffers(session: AgentSession, agent: FakeAgent) -> None:
+    """Little room in the kernel, so what the agent leaves unread shows up at once."""
     agent.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    host = session._writer.transport.get_extra_info("socket")
+    host.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
 
 
 def test_a_hello_flood_from_an_agent_that_never_reads_earns_no_replies() -> None:
     async def scenario() -> None:
         session, agent = await pair()
-        _small_buffers(agent)
+        _small_buffers(session, agent)
         channel, _ = await started_exec(session, agent)
         for _ in range(2000):
             agent.hello()
@@ -202,7 +205,7 @@ def test_replies_to_an_agent_that_never_reads_are_capped() -> None:
     async def scenario() -> None:
         cap = 16 * 1024
         session, agent = await pair(write_buffer_cap=cap)
-        _small_buffers(agent)
+        _small_buffers(session, agent)
         agent.hello()
         await session.handshake(5)
         start = asyncio.ensure_future(session.start_exec(
@@ -230,7 +233,7 @@ def test_bulk_writes_to_a_stalled_agent_wait_and_then_fail() -> None:
     keeps talking but reads nothing is dropped after dead_after, every call told."""
     async def scenario() -> None:
         session, agent = await pair()
-        _small_buffers(agent)
+        _small_buffers(session, agent)
         agent.hello()
         await session.handshake(5)
         blob = b"x" * (P.MAX_PAYLOAD - 4096)
@@ -351,4 +354,30 @@ def test_a_read_answered_with_more_than_asked_ends_the_session() -> None:
         error = await _fails_promptly(read)
         assert f"{FILE_CHUNK}-byte read" in str(error)
         assert session.failed is error
+    run(scenario())
+
+
+def test_a_consumer_acknowledging_output_never_sees_the_cap_raise() -> None:
+    """The cap ends the session inside consumed(); the consumer (a pane, a sink)
+    is not where that error belongs: the exec's waiters get it."""
+    async def scenario() -> None:
+        session, agent = await pair(write_buffer_cap=64)
+        _small_buffers(session, agent)
+        agent.hello()
+        await session.handshake(5)
+        start = asyncio.ensure_future(session.start_exec(
+            {"argv": ["x"], "env": {}, "window": 4096}))
+        _, ident, _ = await agent.next_frame(T.START)
+        agent.send(P.encode_json(T.STARTED, ident, {"pid": 42}))
+        channel = await start
+        held = []
+        channel.on_stdout = held.append             # acknowledged later, outside the reader
+        for _ in range(100):
+            agent.send(P.encode(T.STDOUT, ident, b"x" * 1024))
+            await agent.sent()
+            while held:
+                channel.consumed(len(held.pop()))   # must not raise
+            if channel.exited.done():
+                break
+        await _fails_promptly(channel.exited)
     run(scenario())
