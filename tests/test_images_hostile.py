@@ -29,7 +29,6 @@ from test_images_unpack import (
     _info,
     base_layer,
     cache_is_empty,
-    descriptor,
     directory,
     docker_legacy_files,
     expect_error,
@@ -37,7 +36,6 @@ from test_images_unpack import (
     image_config,
     layer,
     oci_files,
-    sha256,
     write_dir,
     write_tar,
 )

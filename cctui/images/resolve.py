@@ -103,7 +103,7 @@ def _unpack_cached(source: Source, plan: ImagePlan, cache_dir: Path, limits: Lim
         except OSError:
             if not entry.is_dir():
                 raise
-            remove_tree(temp)  # another process unpacked the same image first
+            _remove_quietly(temp)  # another process unpacked the same image first
     except BaseException:
         _remove_quietly(temp)  # the unpack's own error is the one to report
         raise

@@ -25,12 +25,10 @@ import stat
 import tarfile
 from typing import Iterable
 
-from .cleanup import remove_at, remove_tree
+from .cleanup import remove_at
 from .errors import ImageError
 from .limits import Budget, Limits
 from .pathtrie import PathTrie
-
-__all__ = ["RootfsWriter", "remove_tree"]
 
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
