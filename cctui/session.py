@@ -443,6 +443,7 @@ class AgentSession:
 
     async def _heartbeat_loop(self) -> None:
         nonce = itertools.count()
+        self._unsent_since = time.monotonic()   # a long boot is no stall
         while self.failed is None:
             await asyncio.sleep(self._heartbeat)
             now = time.monotonic()

@@ -381,3 +381,21 @@ def test_a_consumer_acknowledging_output_never_sees_the_cap_raise() -> None:
                 break
         await _fails_promptly(channel.exited)
     run(scenario())
+
+
+def test_a_long_boot_before_the_handshake_is_not_taken_for_a_stall() -> None:
+    """The stall clock starts with the heartbeat, not when the session was made."""
+    async def scenario() -> None:
+        session, agent = await pair(dead_after=0.5)
+        await asyncio.sleep(0.8)              # QEMU booting: the agent is not there yet
+        _small_buffers(session, agent)
+        agent.hello()
+        await session.handshake(5)
+        blob = b"x" * (P.MAX_PAYLOAD - 4096)  # more than the socket takes: bytes wait
+        request = asyncio.ensure_future(session.request({"op": "write_file"}, blob))
+        await asyncio.sleep(0.3)              # a heartbeat or so; the agent reads next
+        assert session.failed is None, session.failed
+        _, ident, _ = await agent.next_frame(T.REQUEST)
+        agent.send(P.encode(T.RESPONSE, ident, P.pack_blob({"ok": True})))
+        await asyncio.wait_for(request, PROMPT)
+    run(scenario())
