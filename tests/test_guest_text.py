@@ -13,6 +13,7 @@ from cctui.guest_text import ENV_ENTRIES_LIMIT, LABEL_LIMIT, printable, printabl
 from cctui.terminal import TerminalModel
 from cctui.terminal.search import find_in_row
 from cctui.tui.panels import CwdPanel, EnvPanel, ExitPanel
+from cctui.tui.status_line import StatusLine
 from cctui.tui.vm_tree import VmTree
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
@@ -117,3 +118,26 @@ def test_a_vm_error_in_the_tree_is_text_not_markup() -> None:
             return str(tree.root.children[0].label)
     label = asyncio.run(build())
     assert "QEMU exited: [/x]␛]2;t␇" in label and len(label) <= LABEL_LIMIT
+
+
+@pytest.mark.fuzz
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(guest_strings, guest_strings)
+def test_the_status_line_shows_any_pane_or_vm_text_as_text(pane: str, vms: str) -> None:
+    async def show() -> str:
+        class _Status(App):
+            def compose(self) -> ComposeResult:
+                yield StatusLine()
+        app = _Status()
+        async with app.run_test(size=(400, 3)) as pilot:
+            line = app.query_one(StatusLine)
+            line.show(prefix="ctrl+b", pending=True, windows="0:x[6n*", pane=pane, vms=vms, theme="t")
+            await pilot.pause()
+            return line.render_line(0).text
+    text = asyncio.run(show())
+    assert "0:x[6n*" in text and printable(pane)[:40] in text
+
+
+def test_a_command_line_that_looks_like_markup_does_not_break_the_status_line() -> None:
+    test_the_status_line_shows_any_pane_or_vm_text_as_text.hypothesis.inner_test(
+        "1 vmA: python3 -c sys.stdout.write('\\x1b[6n' * 9) [/]", "[b]vm")

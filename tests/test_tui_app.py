@@ -415,3 +415,44 @@ def test_app_survives_a_vm_killed_from_outside(loop, vm):
             await until(lambda: "STILL-42" in drawn(good), 30, "the other VM's pane")
         await doomed.close()
     run(loop, scenario())
+
+
+def test_a_flood_of_terminal_queries_costs_one_writer_not_a_task_each(loop, vm):
+    """1 MB of DSR queries from a guest that never reads its answers: the answers
+    share one buffer and one writer task, and another pane still echoes."""
+    queries = "import sys, time; sys.stdout.write('\\x1b[6n' * 250000); sys.stdout.flush(); time.sleep(600)"
+
+    async def scenario():
+        app = CctuiApp(instances=[vm], first_command=["python3", "-c", queries])
+        async with app.run_test(size=SIZE) as pilot:
+            flood = frames(app)[0]
+            most_tasks = 0
+
+            def settled() -> bool:
+                nonlocal most_tasks
+                most_tasks = max(most_tasks, len(asyncio.all_tasks()))
+                return flood.process.received >= 1_000_000 and not flood.process.has_pending
+            await until(settled, 120, "the queries to be read and answered")
+            assert most_tasks < 100, most_tasks
+            shell = await app.open_pane(vm, SHELL)
+            await shell_ready(app, shell)
+            await type_line(pilot, "echo ALIVE-$((40+2))")
+            await until(lambda: "ALIVE-42" in drawn(shell), 30, "the other pane's echo")
+            flood.process.kill()
+    run(loop, scenario())
+
+
+def test_many_small_terminal_writes_share_one_task_and_all_arrive(loop, vm):
+    async def scenario():
+        received = bytearray()
+        cmd = vm.command("sh", "-c", "stty raw -echo; echo READY; head -c 20000 | wc -c").set_tty(24, 80)
+        cmd.set_output_handler(lambda data: (received.extend(data), cmd.ack(len(data))))
+        await cmd.start()
+        await until(lambda: b"READY" in received, 30, "the terminal in raw mode")
+        before = len(asyncio.all_tasks())
+        for _ in range(20000):
+            cmd.write(b"x")
+        assert len(asyncio.all_tasks()) <= before + 1
+        await cmd.wait()
+        assert b"20000" in bytes(received)
+    run(loop, scenario())

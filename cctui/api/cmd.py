@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from .instance import AsyncInstance
 
 StdinSource = Union[None, bytes, str, Any]
+# Keystrokes and terminal answers waiting for a guest that does not read them.
+TYPED_AHEAD_LIMIT = 4 << 20
 
 
 class AsyncCmd:
@@ -54,6 +56,8 @@ class AsyncCmd:
         self.started_at: Optional[float] = None   # time.time() of start and exit
         self.ended_at: Optional[float] = None
         self._output_sink: Optional[CallbackSink] = None
+        self._typed = bytearray()                   # write()'s buffer, see there
+        self._typist: Optional[asyncio.Future] = None
 
     def __repr__(self) -> str:
         return f"<Cmd {' '.join(self.argv)!r} exit={self.exit_code()}>"
@@ -335,16 +339,29 @@ class AsyncCmd:
 
     # -- interactive (the TUI's panes) --------------------------------------
     def write(self, data: bytes) -> None:
-        """Queue keystrokes for a tty command (non-blocking, credit-checked)."""
+        """Queue keystrokes for a tty command (non-blocking, credit-checked).
+
+        Writes join one buffer drained by one task, so a burst of small writes
+        (a guest asking 50 000 terminal queries gets 50 000 answers) costs one
+        task, not one each; a guest that never reads its terminal keeps at
+        most ``TYPED_AHEAD_LIMIT`` bytes here, what comes beyond is dropped."""
         if self.channel is None or self.channel.exited.done():
             return
-        asyncio.ensure_future(self._write_quiet(data))
+        room = TYPED_AHEAD_LIMIT - len(self._typed)
+        if room <= 0:
+            return
+        self._typed += data[:room]
+        if self._typist is None or self._typist.done():
+            self._typist = asyncio.ensure_future(self._send_typed())
 
-    async def _write_quiet(self, data: bytes) -> None:
-        try:
-            await self.channel.write_stdin(data)  # type: ignore[union-attr]
-        except (Error, ValueError):
-            pass
+    async def _send_typed(self) -> None:
+        while self._typed and self.channel is not None:
+            data, self._typed = bytes(self._typed), bytearray()
+            try:
+                await self.channel.write_stdin(data)
+            except (Error, ValueError):
+                self._typed.clear()
+                return
 
     def resize(self, rows: int, cols: int) -> None:
         self.tty = (rows, cols)

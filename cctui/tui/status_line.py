@@ -1,7 +1,7 @@
 """The status line: prefix state, windows, focused pane, VMs, and where help is."""
 from __future__ import annotations
 
-from textual.markup import escape
+from textual.content import Content
 from textual.widgets import Static
 
 from ..guest_text import FIELD_LIMIT, printable
@@ -22,8 +22,14 @@ class StatusLine(Static):
 
     def show(self, *, prefix: str, pending: bool, windows: str, pane: str, vms: str,
              theme: str) -> None:
-        windows, pane, vms = (escape(printable(part, FIELD_LIMIT)) for part in (windows, pane, vms))
-        mode = f"[b reverse $accent] {prefix} [/]" if pending else f"[dim] {prefix} [/]"
-        text = (f"{mode} [b]{windows}[/b]  [dim]│[/] {pane}  [dim]│[/] {vms}  [dim]│ theme {theme} │ "
-                f"{prefix} ? help · {prefix} : palette[/]")
-        self.update(text)
+        """Markup only for our own styling; every outside text is a plain ``Content``
+        (no escape function covers every shape of Textual's markup: ``x[6n ...[/]`` isn't)."""
+        def plain(text: str) -> Content:
+            return Content(printable(text, FIELD_LIMIT))
+
+        key = Content(f" {prefix} ")
+        mode = key.stylize("b reverse $accent") if pending else key.stylize("dim")
+        self.update(Content.assemble(
+            mode, " ", plain(windows).stylize("b"), "  ", Content("│").stylize("dim"), " ",
+            plain(pane), "  ", Content("│").stylize("dim"), " ", plain(vms), "  ",
+            Content(f"│ theme {theme} │ {prefix} ? help · {prefix} : palette").stylize("dim")))
