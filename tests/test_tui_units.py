@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 
 import pytest
@@ -12,7 +13,9 @@ from cctui.tui.copy_cursor import CopyCursor
 from cctui.tui.keymap import KeymapError, load_keymap
 from cctui.tui.keys import encode_key, encode_mouse, encode_paste
 from cctui.tui.layout_tree import LayoutTree
+from cctui.tui.pane_process import PaneProcess
 from cctui.tui.render import Painter, row_strip
+from cctui.tui.slice_pacer import MIN_SLICE, START_COMPLEX_RATE, SlicePacer
 from cctui.tui.themes import ThemeError, load_settings, load_themes, parse_theme, save_setting
 from cctui.tui.typing_priority import TypingPriority
 
@@ -303,3 +306,35 @@ def test_a_bad_keys_file_is_refused_with_the_reason(tmp_path, text, message) -> 
     path.write_text(text)
     with pytest.raises(KeymapError, match=re.escape(message)):
         load_keymap(path)
+
+
+def test_a_slow_chunk_after_fast_text_gets_a_slice_sized_for_slow_output() -> None:
+    pacer = SlicePacer()
+    for _ in range(40):                       # text laid out at 50 MB/s, over and over
+        pacer.start()
+        size = pacer.admit(b"plain text\r\n" * 1000, pacer.slice_size(True, 0.008), 0, 0.008)
+        pacer.measured(size, size / 50e6)
+    text_slice = pacer.slice_size(True, 0.008)
+    assert text_slice >= 256 * 1024           # text earns big slices (the flood layout)
+    pacer.start()
+    hostile = bytes(range(256)) * 256         # random-looking bytes: not simple
+    size = pacer.admit(b"x" * 65536, text_slice, 0, 0.008)
+    size = pacer.admit(hostile, size, 65536, 0.008)
+    assert size <= 65536 + max(MIN_SLICE, int(START_COMPLEX_RATE * 0.008))
+    pacer.measured(size, size / 1e5)          # and it was slower still: believed at once
+    pacer.start()
+    assert pacer.admit(hostile, pacer.slice_size(True, 0.008), 0, 0.008) == MIN_SLICE
+
+
+def test_a_pane_pumps_hostile_output_in_slices_bounded_by_its_rate() -> None:
+    process = PaneProcess(None, ["cat"], 40, 120, on_change=lambda p: None, on_output=lambda: None)
+    model, slices, fed = process.model, [], [0]
+    feed, flush = model.feed, model.flush
+    model.feed = lambda data: (fed.__setitem__(0, fed[0] + len(data)), feed(data))
+    model.flush = lambda: (slices.append(fed[0]), fed.__setitem__(0, 0), flush())
+    for _ in range(32):
+        process._output(random.Random(3).randbytes(65536))
+    assert process.pump(budget=0.008)
+    # the first slice fits the rate assumed for such output; none is sized for text
+    assert slices[0] <= max(MIN_SLICE, int(START_COMPLEX_RATE * 0.008))
+    assert max(slices) <= 64 * 1024

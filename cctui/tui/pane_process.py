@@ -15,9 +15,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 from ..errors import Error, ExitError
 from ..guest_text import LABEL_LIMIT, printable, printable_env
 from ..terminal import TerminalModel
+from .slice_pacer import SlicePacer
 from .typing_priority import TypingPriority
 
-SLICE = 512 * 1024          # bytes fed to and laid out by the model per step
 FRAME_BUDGET = 0.008        # seconds of emulation per pane per frame
 # Output a guest may send ahead of the pane: one frame's worth of a flood. The
 # model lays out only the last screenful of a flood, so big gulps are cheap,
@@ -51,6 +51,7 @@ class PaneProcess:
         self.fg_pid: Optional[int] = None
         self._pending: deque = deque()
         self._pending_len = 0
+        self._pacer = SlicePacer()
         self.received = 0               # output bytes over the pane's life (benchmarks)
         self._on_change = on_change
         self._on_output = on_output
@@ -195,24 +196,36 @@ class PaneProcess:
 
         Each slice is processed (``flush``) before the next, so the time spent
         here is bounded and a flooding pane cannot stall the app's other panes;
-        what is left stays un-acked, which pauses the guest command.
+        what is left stays un-acked, which pauses the guest command.  A slice is
+        sized by time as well as bytes: by the rate this pane's output was
+        emulated at lately (see :class:`SlicePacer`), so a hostile stream that
+        emulates 50 times slower than text takes a 50 times smaller slice.
         """
-        deadline = time.monotonic() + budget
+        start = time.monotonic()
+        deadline = start + budget
         while self._pending:
+            left = max(0.0, deadline - start)
+            pacer = self._pacer
+            pacer.start()
+            size = pacer.slice_size(True, left)
             fed = 0
-            while self._pending and fed < SLICE:     # many 64 KiB frames, one layout
+            while self._pending and fed < size:     # many 64 KiB frames, one layout
                 chunk = self._pending.popleft()
-                if fed + len(chunk) > SLICE:
-                    self._pending.appendleft(chunk[SLICE - fed:])
-                    chunk = chunk[:SLICE - fed]
+                size = pacer.admit(chunk, size, fed, left)
+                if fed + len(chunk) > size:
+                    self._pending.appendleft(chunk[size - fed:])
+                    chunk = chunk[:size - fed]
                 self.model.feed(chunk)
                 fed += len(chunk)
             self._pending_len -= fed
             self.model.flush()
+            now = time.monotonic()
+            self._pacer.measured(fed, now - start)
             if self.cmd is not None:
                 self.cmd.ack(fed)
-            if time.monotonic() >= deadline:
+            if now >= deadline:
                 break
+            start = now
         return bool(self._pending)
 
     @property
