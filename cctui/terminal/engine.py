@@ -140,7 +140,19 @@ class _WidthTable(BoundedDict):
         return val
 
 
+class _NotNarrowTable(BoundedDict):
+    """``str.translate`` table that deletes every one-cell character."""
+
+    __slots__ = ()
+
+    def __missing__(self, cp: int) -> str:
+        val = "" if wcwidth(chr(cp)) == 1 else "x"
+        self[cp] = val
+        return val
+
+
 _WIDTHS = _WidthTable(16384)
+_NOT_NARROW = _NotNarrowTable(16384)
 _CHAR_WIDTHS: Dict[str, int] = BoundedDict(16384)
 _CELL_BUDGET = 16384    # cells (and cached runs) over all attribute sets of one screen
 _RUN_CACHE_MAX = 64     # longer runs are not kept as cell tuples
@@ -150,7 +162,9 @@ _TRANSITIONS = 256      # SGR transitions kept per attribute set
 
 def _narrow(text: str) -> bool:
     """Every character of ``text`` takes exactly one cell (no control in it)."""
-    return text.isascii() or max(text) < "\u0300" or len(text.translate(_WIDTHS)) == len(text)
+    # (a total width equal to the length is not enough: a mark and a wide
+    # character add up to two cells)
+    return text.isascii() or max(text) < "\u0300" or not text.translate(_NOT_NARROW)
 
 
 class _CellBudget:
