@@ -87,6 +87,43 @@ def test_scroll_up_down_counts_are_clamped_to_the_region() -> None:
     assert seconds(data) < 50 * seconds(plain(len(data))) + 0.5
 
 
+def test_runs_of_scrolls_act_as_each_scroll_in_turn() -> None:
+    # a run of SU/SD is one token (once the screen is blank, only blank rows
+    # are counted): the same as with something between the sequences
+    rnd = random.Random(5)
+    for case in range(150):
+        parts = []
+        for _ in range(rnd.randrange(1, 30)):
+            r = rnd.random()
+            if r < 0.55:
+                parts.append("\x1b[%s%s" % (rnd.choice(["", "0", "1", "3", "19", "20", "21", "9999", "00005", "9" * 70]),
+                                            rnd.choice("ST")))
+            elif r < 0.65:
+                parts.append("\x1b[%d;%dr" % (rnd.randrange(0, 8), rnd.randrange(4, 25)))
+            elif r < 0.72:
+                parts.append(rnd.choice(["\x1b[?1049h", "\x1b[?1049l"]))
+            else:
+                parts.append("line%d\r\n" % rnd.randrange(100))
+        text = "".join(parts)
+        limit = rnd.choice([5, 50, 1000])
+        states = []
+        for data in (text, text.replace("\x1b[", "\x07\x1b[")):  # BEL: does nothing
+            m = TerminalModel(20, 30, scrollback=limit)
+            m.feed(data.encode())
+            states.append((m.display, m.cursor, m.history_len, sorted(m.dirty),
+                           [m.history_text(i) for i in range(m.history_len)]))
+        assert states[0] == states[1], (case, text)
+
+
+def test_blank_scroll_runs_are_held_as_a_count() -> None:
+    m = fed(b"top\r\n" + b"\x1b[9999S\x1b[9999T" * 50_000)
+    assert m.history_len == 10_000
+    assert m.scrollback_bytes < 10_000
+    assert m.history_text(0) == "" and m.history_text(m.history_len - 1) == ""
+    m = fed(b"top\r\n\x1b[3S\x1b[2S")
+    assert [m.history_text(i) for i in range(m.history_len)] == ["top"] + [""] * 4
+
+
 def test_combining_marks_are_capped_per_cell() -> None:
     m = fed(b"e" + "\u0301\u0323".encode() * 50_000 + b"x")
     cell = m.line(0)[0]

@@ -73,6 +73,10 @@ def _strip_ignored(text: str) -> str:
     return text
 
 
+# CSI parameters longer than this make the sequence ignored (tmux keeps 64 bytes too)
+_MAX_PARAMS = 64
+_ST_ITEM = re.compile(r"\x1b\[([0-9]*)([ST])")
+
 # Every non-text token (text runs come out between them in re.split).  The
 # grammar is total: a sequence interrupted by a character it cannot hold is
 # aborted (the token ends there and does nothing), so nothing is ever handed
@@ -83,18 +87,18 @@ def _strip_ignored(text: str) -> str:
 _SEQ = re.compile(
     r"(\x1b(?:(?:\[[ -?]*+|[ -/]*+)(?=\x1b)(?:\x1b(?:\[[ -?]*+|[ -/]*+)(?=\x1b))*"  # aborted by ESC: one token a run
     r"|\[6n(?:\x1b\[6n)+|\[5n(?:\x1b\[5n)+"                    # a run of one query
+    r"|\[[0-9]{0,%d}[ST](?:\x1b\[[0-9]{0,%d}[ST])+"                # a run of SU/SD
     r"|\[[ -?]*[@-~]?"                                        # CSI (or aborted CSI)
     r"|\](?:P[0-9A-Fa-f]{7}|R|[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?)"  # OSC
     r"|[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)?"                        # DCS/APC/PM/SOS
     r"|[ -/]*[0-~]?)"                                            # ESC [intermediates] final
     r"|\r\n?|\n|[\x07-\x0c\x18\x1a\x9c])"
+    % (_MAX_PARAMS, _MAX_PARAMS)
 )
 # What may still be completed by more input: held back for the next feed.
 _INCOMPLETE = re.compile(
     r"\x1b(?:[ -/]*|\[[ -?]*|\](?!P[0-9A-Fa-f]{7}|R)[^\x07\x1b\x9c]*\x1b?|[P_^X][^\x1b\x9c]*\x1b?)")
 _HELD_LIMIT = 1024     # a held sequence longer than this is shortened (same effect)
-# CSI parameters longer than this make the sequence ignored (tmux keeps 64 bytes too)
-_MAX_PARAMS = 64
 _CSI = re.compile(r"\x1b\[([<=>?]?)([0-9;]{0,%d})([@-~])" % _MAX_PARAMS)
 _TITLE_LIMIT = 256
 _TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -369,6 +373,8 @@ class Emulator(pyte.Screen):
             return (_OP_NOP,)      # CAN, SUB, ST outside a string
         kind = seq[1:2]
         if kind == "[":
+            if seq[-1] in "ST" and "\x1b" in seq[2:]:
+                return (_OP_MISC, 12, seq)  # a run of SU/SD
             if seq[-1] == "n" and len(seq) > 4 and seq[4] == "\x1b":
                 # the same query n times: one answer, repeated
                 return self._decode_uncached(seq[:4]) + (len(seq) // 4,)
@@ -438,6 +444,8 @@ class Emulator(pyte.Screen):
         elif kind == 11:
             if val == "8":
                 self.alignment_display()
+        elif kind == 12:
+            self._scroll_run(val)
 
     def _feed_parts(self, text: str, begin: int, stop: int) -> int:
         """Emulate ``text[begin:stop]`` (no pending fallback); returns where
@@ -1028,6 +1036,41 @@ class Emulator(pyte.Screen):
             elif self._recorder is not None:
                 self._recorder.extend(rows)
         self._move_rows(buf, top, bottom, count)
+
+    def _scroll_run(self, seq: str) -> None:
+        """A run of SU/SD (``CSI n S`` / ``CSI n T``) with nothing between:
+        as each one in turn, except that once the region is blank (a scroll
+        by its height blanks it) the rest only counts the blank rows that
+        scroll off, pushed at the end as one run."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        height = bottom - top + 1
+        items = _ST_ITEM.findall(seq)
+        i = 0
+        n = len(items)
+        while i < n:
+            params, final = items[i]
+            i += 1
+            count = csi_param(params) or 1
+            if final == "S":
+                self.scroll_up(count)
+            else:
+                self.scroll_down(count)
+            if count >= height:
+                break
+        if i == n:
+            return
+        # the region is blank now (its rows are gone from the buffer) and stays so
+        if top == 0 and bottom == self.lines - 1 and self._alt is None:
+            blanks = 0
+            for params, final in items[i:]:
+                if final == "S":
+                    count = csi_param(params) or 1
+                    blanks += count if count < height else height
+            if blanks:
+                if self.history is not None:
+                    self.history.push_blank(blanks)
+                elif self._recorder is not None:
+                    self._recorder.extend([EMPTY_ROW] * blanks)
 
     def scroll_down(self, count: Optional[int] = None) -> None:
         """SD (``CSI n T``): scroll the region down; pyte ignores it."""

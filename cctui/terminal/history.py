@@ -8,6 +8,8 @@ Two kinds of block live in one deque, oldest first:
   marks), trailing blank cells dropped; ``runs`` is a tuple of
   ``(start_column, attrs)`` where ``attrs`` is the interned tail of a pyte
   ``Char`` (everything but ``data``).
+* blank runs: rows scrolled off blank in bulk (``CSI n S`` on an empty
+  screen), held as a count.
 * raw blocks: the text of a flood that scrolled off before it was ever on
   screen, kept as the decoded characters plus the cursor column, attributes,
   width and tab stops it started with.  It is laid out (by the same engine)
@@ -145,13 +147,15 @@ class RawFlood:
 
 
 class _Block:
-    __slots__ = ("rows", "raw", "nrows", "nbytes")
+    __slots__ = ("rows", "raw", "nrows", "nbytes", "blank")
 
-    def __init__(self, rows: Optional[List[CompactRow]], raw: Optional[RawFlood], nrows: int, nbytes: int) -> None:
+    def __init__(self, rows: Optional[List[CompactRow]], raw: Optional[RawFlood], nrows: int, nbytes: int,
+                 blank: bool = False) -> None:
         self.rows = rows
         self.raw = raw
         self.nrows = nrows
         self.nbytes = nbytes
+        self.blank = blank      # a run of ``nrows`` empty rows (rows and raw None)
 
 
 class History:
@@ -207,6 +211,25 @@ class History:
         if self._total - blocks[0].nrows >= self.limit or self._bytes > self.max_bytes:
             self._trim()
 
+    def push_blank(self, nrows: int) -> None:
+        """``nrows`` empty rows, held as a count (a run of them is one block,
+        never longer than the row limit)."""
+        if not self.limit or nrows <= 0:
+            return
+        blocks = self._blocks
+        last = blocks[-1] if blocks else None
+        if last is None or not last.blank:
+            last = _Block(None, None, 0, 64, blank=True)
+            blocks.append(last)
+            self._bytes += 64
+        last.nrows += nrows
+        self._total += nrows
+        if last.nrows > self.limit:  # rows past the limit would be hidden
+            self._total -= last.nrows - self.limit
+            last.nrows = self.limit
+        if self._total - blocks[0].nrows >= self.limit or self._bytes > self.max_bytes:
+            self._trim()
+
     def push_raw(self, raw: RawFlood, nrows: int) -> None:
         if not self.limit or nrows <= 0:
             return
@@ -235,6 +258,8 @@ class History:
         i += self._total - n
         for block in self._blocks:
             if i < block.nrows:
+                if block.blank:
+                    return EMPTY_ROW
                 if block.rows is None:
                     self._materialise(block)
                 assert block.rows is not None
@@ -257,4 +282,4 @@ class History:
         block.raw = None
 
     def raw_blocks(self) -> int:
-        return sum(1 for b in self._blocks if b.rows is None)
+        return sum(1 for b in self._blocks if b.raw is not None)
