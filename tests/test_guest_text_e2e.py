@@ -86,10 +86,13 @@ def test_guest_text_is_shown_escaped_and_never_reaches_the_host_terminal(host_te
     shown = term.text()
     # The guest's text is there, its controls made visible ...
     assert "d␛]2;PWN␇␛[7777;7777H[/x]" in shown          # cwd panel (markup kept as text)
-    assert "T\ufffd7777;7777H[/b]" in shown                # the pane's title
+    assert re.search("T\ufffd?7777;7777H\\[/b\\]", shown)     # the pane's title (C1 shown or dropped)
     assert "␛]52;c;QUJD␇[/x]\ufffd" in shown               # the environment panel
     # ... and every escape sequence the app wrote is one of Textual's own.
     out = term.raw.decode("utf-8", "replace")
+    last = out.rfind("\x1b")
+    if last >= 0 and re.fullmatch(r"\x1b(\[[0-?]*[ -/]*)?", out[last:]):
+        out = out[:last]                          # read while the app was mid-sequence
     assert not _C1.search(out), "an 8-bit control reached the host terminal"
     foreign = [out[m.start():m.start() + 24] for m in _ANY_ESCAPE.finditer(out)
                if not _APP_SEQUENCE.match(out, m.start())]

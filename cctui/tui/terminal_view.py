@@ -55,6 +55,7 @@ class TerminalView(Widget, can_focus=True):
         self.process = process
         self.painter = painter
         self.pane_id = pane_id
+        self._shown_title = ""
         self._cache: Dict[int, Strip] = {}
         self._cursor_row: Optional[int] = None
         self._drawn_model = process.model
@@ -132,6 +133,9 @@ class TerminalView(Widget, can_focus=True):
         model = self.model
         before = model.history_len
         more = self.process.pump()
+        if model.title != self._shown_title:          # OSC 0/2: the frame's title bar shows it
+            self._shown_title = model.title
+            self.post_message(PaneChanged(self.pane_id))
         added = model.history_len - before
         if self.scroll_back and added:
             self.scroll_back = min(model.history_len, self.scroll_back + added)
