@@ -131,6 +131,25 @@ def test_combining_marks_are_capped_per_cell() -> None:
     assert m.line(0)[1].data == "x"
 
 
+def test_long_runs_of_marks_are_cut_without_changing_cells() -> None:
+    # a run of more marks than a cell can take is cut before drawing: the same
+    # cells as with a BEL (which does nothing) between every two marks
+    rnd = random.Random(11)
+    marks = "\u0300\u0301\u0302\u0308\u0313\u0323\u0327\u0344\u0345\u0342\u05b0\u20d7\U0001e94a"
+    bases = ["a", "e", "\u03b1", "\u4e2d", "o\u031b", "", "\r\n", "\r", "x" * 7]
+    for case in range(200):
+        text = "".join(rnd.choice(bases) + "".join(rnd.choice(marks) for _ in range(rnd.randrange(40)))
+                       for _ in range(rnd.randrange(1, 6)))
+        lines = []
+        for data in (text, "\x07".join(text)):
+            m = TerminalModel(4, 8)
+            m.feed(data.encode())
+            lines.append((m.lines, m.cursor, [m.history_line(i) for i in range(m.history_len)]))
+        assert lines[0] == lines[1], (case, ascii(text))
+    data = ("e" + "\u0301\u0323\u0302" * 200 + " ").encode() * 1000
+    assert seconds(data) < 10 * seconds(plain(len(data))) + 0.2
+
+
 def test_random_bytes_do_not_go_character_by_character() -> None:
     data = random.Random(1).randbytes(400_000)
     m = fed(data)

@@ -145,14 +145,47 @@ class _WidthTable(BoundedDict):
 
 
 class _NotNarrowTable(BoundedDict):
-    """``str.translate`` table that deletes every one-cell character."""
+    """``str.translate`` table that deletes every one-cell character; a
+    zero-width one becomes 'z', any other 'x'."""
 
     __slots__ = ()
 
     def __missing__(self, cp: int) -> str:
-        val = "" if wcwidth(chr(cp)) == 1 else "x"
+        w = wcwidth(chr(cp))
+        val = "" if w == 1 else ("z" if w == 0 else "x")
         self[cp] = val
         return val
+
+
+# Combining marks past the first _KEPT_MARKS of a run cannot change anything:
+# a mark joins the cell before the cursor only while that cell holds fewer
+# than _MAX_CELL_CHARS characters, and every mark that joins adds at least one
+# character to the cell's canonical decomposition, which is at most 4 per
+# character (so at most 12 before the cell is full).  Longer runs are cut
+# before drawing (a run of marks is the same cell's business throughout:
+# marks take no room).  The pattern is built when first needed, from the
+# marks below U+1F000 (all of them as of Unicode 15; one left out is only
+# not cut).
+_KEPT_MARKS = 16
+_ZERO_RUN = "z" * (_KEPT_MARKS + 1)
+_mark_run: List[Any] = []
+
+
+def _cut_mark_runs(text: str) -> str:
+    if not _mark_run:
+        combining = unicodedata.combining
+        marks = [cp for cp in range(0x300, 0x1F000) if combining(chr(cp))]
+        ranges = []
+        first = last = marks[0]
+        for cp in marks[1:]:
+            if cp != last + 1:
+                ranges.append((first, last))
+                first = cp
+            last = cp
+        ranges.append((first, last))
+        cls = "".join("%s-%s" % (re.escape(chr(a)), re.escape(chr(b))) for a, b in ranges)
+        _mark_run.append(re.compile("([%s]{%d})[%s]+" % (cls, _KEPT_MARKS, cls)))
+    return _mark_run[0].sub(r"\1", text)
 
 
 _WIDTHS = _WidthTable(16384)
@@ -850,8 +883,14 @@ class Emulator(pyte.Screen):
         cursor = self.cursor
         mode = self.mode
         x = cursor.x
+        if data.isascii() or max(data) < "\u0300":
+            narrow = True
+        else:
+            wide = data.translate(_NOT_NARROW)
+            narrow = not wide
+            if _ZERO_RUN in wide:
+                data = _cut_mark_runs(data)
         n = len(data)
-        narrow = _narrow(data)
         if x + n <= self.columns and narrow and mo.IRM not in mode:
             # fits in the row: no wrap can happen
             cmap = self._attr_info(cursor.attrs)[2]
