@@ -12,6 +12,8 @@ import cctui
 from cctui import Context
 from conftest import wait_until
 
+pytestmark = pytest.mark.vm    # boots a real VM: `-m "not vm"` skips the slow tier
+
 
 def test_missing_executable_raises_at_start(vm: cctui.Instance) -> None:
     cmd = vm.command("no-such-program-xyz", "arg")

@@ -10,6 +10,8 @@ import pytest
 import cctui
 from cctui import Context
 
+pytestmark = pytest.mark.vm    # boots a real VM: `-m "not vm"` skips the slow tier
+
 
 def test_overview_echo(vm: cctui.Instance) -> None:
     assert vm.command("echo", "hello").output() == b"hello\n"

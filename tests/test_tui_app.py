@@ -22,6 +22,8 @@ from cctui.tui.pane_process import OUTPUT_WINDOW, YIELD_WINDOW
 from cctui.tui.terminal_view import FLOOD_FRAME, FRAME
 from conftest import until
 
+pytestmark = pytest.mark.vm    # boots a real VM: `-m "not vm"` skips the slow tier
+
 # bash without the user's rc files: a host's ~/.bashrc (pyenv init...) takes tens
 # of seconds under TCG, which is the guest's business, not the multiplexer's.
 SHELL = ["env", "PS1=tui$ ", "bash", "--norc", "--noprofile"]

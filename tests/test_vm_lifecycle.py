@@ -14,6 +14,8 @@ import cctui
 import cctui.paths
 from conftest import wait_until
 
+pytestmark = pytest.mark.vm    # boots a real VM: `-m "not vm"` skips the slow tier
+
 
 def _alive(pid: int) -> bool:
     try:
