@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pyte
 from pyte import modes as mo
+from pyte.graphics import FG_BG_256
 from pyte.screens import Char, Margins, StaticDefaultDict, wcwidth
 
 from .bounded import BoundedDict
@@ -491,6 +492,7 @@ class Emulator(pyte.Screen):
         tail = parts.pop()
         decoded = self._decoded
         decode = self._decode
+        char_widths = _CHAR_WIDTHS
         erase_cache = self._erase_cache
         attr_info = self._attr_info
         cols = self.columns
@@ -530,6 +532,13 @@ class Emulator(pyte.Screen):
                                 cur_cmap.keep(txt, cells)
                         buf[y].update(zip(range(x, x + n), cells))
                     x += n
+                    dirty_add(y)
+                elif n == 1 and x + 2 <= cols and not irm and char_widths.get(txt) == 2:
+                    # one wide character that fits (CJK with a colour each)
+                    row = buf[y]
+                    row[x] = cur_cmap[txt]
+                    row[x + 1] = cur_cmap[""]
+                    x += 2
                     dirty_add(y)
                 else:
                     cursor.x = x
@@ -1222,6 +1231,12 @@ class Emulator(pyte.Screen):
         if got is not None:
             return got
         args = csi_params(params)
+        if len(args) == 3 and args[1] == 5 and args[2] < 256 and (args[0] == 38 or args[0] == 48):
+            # one 256-colour change (what pyte does for it, without its dispatch)
+            colour = FG_BG_256[args[2]]
+            got = attrs._replace(fg=colour) if args[0] == 38 else attrs._replace(bg=colour)
+            self._sgr_cache[key] = got
+            return got
         cursor = self.cursor
         saved = cursor.attrs
         cursor.attrs = attrs
