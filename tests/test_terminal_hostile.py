@@ -5,6 +5,7 @@ text in the same test with a factor the old code missed by orders of magnitude."
 from __future__ import annotations
 
 import random
+import re
 import time
 import tracemalloc
 
@@ -129,6 +130,28 @@ def test_combining_marks_are_capped_per_cell() -> None:
     cell = m.line(0)[0]
     assert 1 < len(cell.data) <= engine._MAX_CELL_CHARS
     assert m.line(0)[1].data == "x"
+
+
+def test_dropping_aborted_csis_changes_nothing(monkeypatch) -> None:
+    rnd = random.Random(13)
+    pieces = ["\x1b[", "\x1b[12", "\x1b[?", "\x1b[1;2H", "\x1b[31m", "\x1b(", "\x1b(B", "\x1b]0;t", "\x07",
+              "\x1b\\", "\x1bP1", "\x9c", "\x18", "\x1b", "\r", "\n", "\r\n", "ab", "\u00e9", "\u0301",
+              "\u4e2d", "\x1b[6n", "\x1b[2S", "\x1b[K", "\x08", "\t", "x" * 30]
+    streams = ["".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 80))) for _ in range(300)]
+    streams += [("\x1b[" * 40 + "\r\n") * 200, ("\x1b[" * 3 + "line\r\n") * 200]
+
+    def states() -> list:
+        out = []
+        for text in streams:
+            m = TerminalModel(6, 10, on_reply=lambda b: None)
+            m.feed(text.encode())
+            out.append((m.lines, m.cursor, m._screen.cursor.attrs, m.title,
+                        [m.history_line(i) for i in range(m.history_len)]))
+        return out
+
+    got = states()
+    monkeypatch.setattr(engine, "_ABORTED_CSI", re.compile("(?!)"))
+    assert got == states()
 
 
 def test_long_runs_of_marks_are_cut_without_changing_cells() -> None:

@@ -185,7 +185,20 @@ class History:
         self._bytes = 0
 
     def push(self, row: CompactRow) -> None:
-        self.push_rows((row,))
+        """One row scrolled off (the common case, without push_rows' slicing)."""
+        blocks = self._blocks
+        last = blocks[-1] if blocks else None
+        if last is None or last.rows is None or last.nrows >= _BLOCK_ROWS or not self.limit:
+            self.push_rows((row,))
+            return
+        size = row_size(row) + 8
+        last.rows.append(row)
+        last.nrows += 1
+        last.nbytes += size
+        self._bytes += size
+        self._total += 1
+        if self._total - blocks[0].nrows >= self.limit or self._bytes > self.max_bytes:
+            self._trim()
 
     def push_rows(self, rows: Sequence[CompactRow]) -> None:
         """Rows scrolled off, oldest first (a scroll by a whole region pushes many)."""
