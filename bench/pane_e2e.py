@@ -73,7 +73,7 @@ def tmux_cat_seconds(path: str) -> float:
 
 async def pane_cat(vm, data_path: str, nbytes: int) -> tuple:
     app = CctuiApp(instances=[vm], first_command=SHELL)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE):
         frame = list(app.layout_widget.frames.values())[0]
         await until(lambda: "bench$" in screen_text(frame), 120, "the shell prompt")
         command = f"time cat {data_path}; time cat {data_path} > /dev/null"
@@ -123,7 +123,8 @@ async def typing_latency(vm, keys: int, flood: bool, priority: bool = True,
 
             def echoed() -> bool:
                 cursor = model.cursor
-                return cursor.x == col + 1 or cursor.y != row
+                # awaited below, in this iteration: the loop's row and col are current
+                return cursor.x == col + 1 or cursor.y != row  # noqa: B023
 
             await until(echoed, 30, f"echo of key {i}")
             samples.append(time.perf_counter() - start)
@@ -148,7 +149,8 @@ async def interrupt_latency(vm, times: int) -> List[float]:
         for _ in range(times):
             before = frame.process.received
             frame.process.write(b"yes a flood of output in this pane\r")
-            await until(lambda: frame.process.received > before + (4 << 20), 60, "a full flood")
+            await until(lambda: frame.process.received > before + (4 << 20),  # noqa: B023 (awaited here)
+                        60, "a full flood")
             start = time.perf_counter()
             app.post_message(events.Key("ctrl+c", "\x03"))
             await until(lambda: screen_text(frame).rstrip().endswith("bench$"), 60, "the prompt")

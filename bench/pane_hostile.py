@@ -48,8 +48,8 @@ async def echo_beside(vm, path: str, keys: int, priority: bool) -> Tuple[List[fl
             row, col = model.cursor.y, model.cursor.x
             start = time.perf_counter()
             app.post_message(events.Key(char, char))
-            await until(lambda: model.cursor.x == col + 1 or model.cursor.y != row, 30,
-                        f"echo of key {i}")
+            await until(lambda: model.cursor.x == col + 1 or model.cursor.y != row,  # noqa: B023 (awaited here)
+                        30, f"echo of key {i}")
             samples.append(time.perf_counter() - start)
             await asyncio.sleep(0.02)
             if model.cursor.x > model.cols - 10:

@@ -19,7 +19,7 @@ class Context:
                  deadline: Optional[float] = None) -> None:
         self._lock = threading.Lock()
         self._err: Optional[Type[Error]] = None
-        self._callbacks: List[Callable[[], None]] = []
+        self._callbacks: List[Callable[[], object]] = []  # results are ignored
         self._event = threading.Event()
         self._timer: Optional[threading.Timer] = None
         self.deadline = deadline
@@ -62,7 +62,7 @@ class Context:
         for callback in callbacks:
             callback()
 
-    def add_done_callback(self, callback: Callable[[], None]) -> None:
+    def add_done_callback(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` (from any thread) once the context is done."""
         with self._lock:
             if self._err is None:

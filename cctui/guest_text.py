@@ -11,7 +11,7 @@ with ``rich.markup.escape``.
 from __future__ import annotations
 
 import re
-from typing import Dict, Mapping
+from typing import Any, Dict, Mapping
 
 #: What a title, a path or an environment value may show at most (characters).
 FIELD_LIMIT = 4096
@@ -65,7 +65,7 @@ def printable(text: object, limit: int = FIELD_LIMIT, keep_newlines: bool = Fals
     return text
 
 
-def printable_env(env: Mapping[object, object]) -> Dict[str, str]:
+def printable_env(env: Mapping[Any, object]) -> Dict[str, str]:
     """A guest-reported environment, bounded in entries and in each name and value."""
     out: Dict[str, str] = {}
     for key, value in env.items():

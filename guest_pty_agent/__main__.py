@@ -22,6 +22,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parse(argv)
     from . import power, transport
     from .agent import Agent
+    chan: transport.FdTransport | transport.VsockTransport | transport.VirtioTransport
     try:
         if args.fd is not None:
             chan = transport.FdTransport(args.fd)

@@ -45,6 +45,8 @@ if PtyProcess is not None:
         """ptyprocess's finaliser sleeps and signals the child; here the loop owns the
         fd and the reaping, so dropping the object only closes the fd."""
 
+        closed: bool                     # PtyProcess's (it has no type hints)
+
         def __del__(self) -> None:
             if not self.closed:
                 self.closed = True

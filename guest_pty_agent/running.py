@@ -55,9 +55,10 @@ class RunningExec:
         self.watched: Set[int] = set()           # fds the session registered for us
         # fds we still read output from -> frame type
         self.readers: Dict[int, FrameType] = {}
-        if self.tty:
+        if proc.master is not None:              # self.tty
             self.readers[proc.master] = FrameType.STDOUT
         else:
+            assert proc.stdout is not None and proc.stderr is not None  # a pipe exec has all three
             self.readers[proc.stdout] = FrameType.STDOUT
             self.readers[proc.stderr] = FrameType.STDERR
         self.stdin_fd: Optional[int] = proc.master if self.tty else proc.stdin
@@ -152,6 +153,7 @@ class RunningExec:
                 if self._drain_spent >= DRAIN_LIMIT:
                     self.readers.clear()         # a background job keeps writing
                 elif self.tty:
+                    assert self.proc.master is not None  # close() clears the readers with it
                     self._read(self.proc.master, drain=True)
                 elif now - self._idle_since >= PIPE_LINGER:
                     self.readers.clear()         # a daemon holds the pipe open

@@ -7,6 +7,7 @@ the host that started them is gone, so their process groups get SIGKILL.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import selectors
 import sys
@@ -103,7 +104,7 @@ class Session:
             for fd in ex.watched - wanted.keys():
                 self.loop.watch(fd, 0)
             for fd, ev in wanted.items():
-                self.loop.watch(fd, ev, lambda mask, ex=ex, fd=fd: ex.on_ready(fd, mask))
+                self.loop.watch(fd, ev, functools.partial(ex.on_ready, fd))
             ex.watched = set(wanted)
 
     def _forget(self, ex: RunningExec) -> None:

@@ -150,7 +150,7 @@ def test_decoder_only_ever_raises_protocol_error(chunks) -> None:
     decoder = P.FrameDecoder()
     try:
         for chunk in chunks:
-            for ftype, ident, payload in decoder.feed(chunk):
+            for ftype, _ident, payload in decoder.feed(chunk):
                 assert len(payload) <= P.MAX_PAYLOAD
                 if ftype not in P.DATA_TYPES and payload:
                     try:

@@ -237,8 +237,9 @@ class AsyncCmd:
             if isinstance(source, (bytes, bytearray, memoryview)):
                 await channel.write_stdin(bytes(source))
             else:
+                assert source is not None  # _start_stdin closes stdin for None
                 loop = asyncio.get_event_loop()
-                read = getattr(source, "read")
+                read = source.read
                 while True:
                     data = await loop.run_in_executor(None, read, 64 * 1024)
                     if not data:

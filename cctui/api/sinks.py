@@ -9,7 +9,7 @@ import asyncio
 import collections
 import io
 import threading
-from typing import Any, Callable, Deque, Optional
+from typing import Any, Callable, Deque, List, Optional
 
 from ..errors import Error
 
@@ -172,7 +172,7 @@ class PipeReader(io.RawIOBase):
         return got
 
     def readall(self) -> bytes:
-        parts = []
+        parts: List[bytes] = []
         while True:
             chunk = self.read(1 << 16)
             if not chunk:
@@ -196,14 +196,14 @@ class PipeWriter(io.RawIOBase):
     def __init__(self) -> None:
         super().__init__()
         self._submit: Optional[Callable[[bytes], None]] = None
-        self._close: Optional[Callable[[], None]] = None
+        self._close: Optional[Callable[[], object]] = None
         self._ready = threading.Event()
         self._closed_early = False
 
     def writable(self) -> bool:
         return True
 
-    def bind(self, submit: Callable[[bytes], None], close: Callable[[], None]) -> None:
+    def bind(self, submit: Callable[[bytes], None], close: Callable[[], object]) -> None:
         self._submit, self._close = submit, close
         self._ready.set()
         if self._closed_early:

@@ -178,7 +178,8 @@ def _decompressor(stream: _Replay, compression: str, label: str) -> BinaryIO:
     if compression == "":
         return stream  # type: ignore[return-value]
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+        # typeshed wants seek() on fileobj, which a GzipFile that only reads never calls
+        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[call-overload]
     if compression == "zstd":
         try:
             from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+

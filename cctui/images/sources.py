@@ -174,4 +174,4 @@ class TarSource(Source):
             raise ImageError(f"missing {what} ({name})")
         stream = self._tar.extractfile(member)
         assert stream is not None  # a regular member always has data
-        return stream
+        return stream  # type: ignore[return-value]  # typeshed says IO[bytes]; it is an io.BufferedReader

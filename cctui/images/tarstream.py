@@ -51,7 +51,7 @@ def members(tar: tarfile.TarFile, stream: MeteredStream) -> Iterator[tarfile.Tar
         stream.ceiling = tar.offset + HEADER_LIMIT + _SLACK
         member = tar.next()
         stream.ceiling = None
-        tar.members.clear()
+        tar.members.clear()  # type: ignore[attr-defined]  # TarFile.members: real, not in typeshed
         if member is None:
             return
         yield member
