@@ -299,3 +299,17 @@ def test_a_full_scrollback_stays_within_the_pane_memory_budget() -> None:
         assert any(row.rstrip().endswith("items/23999") for row in m.display)
     finally:
         tracemalloc.stop()
+
+
+def test_scrollback_row_with_a_wide_character_and_a_mark_keeps_its_columns() -> None:
+    # the stub cell (no character) and a cell with two characters add up to
+    # as many characters as cells: the row must not be packed as one string
+    m = TerminalModel(2, 10)
+    m.feed("中e\u0301\u0323x\r\n\r\n\r\n".encode())
+    assert [c.data for c in m.history_line(0)[:4]] == [c.data for c in _screen_row("中e\u0301\u0323x")]
+
+
+def _screen_row(text: str) -> list:
+    m = TerminalModel(2, 10)
+    m.feed(text.encode())
+    return m.line(0)[:4]

@@ -92,7 +92,10 @@ def compact_row(row: Optional[dict], cols: int) -> CompactRow:
         return EMPTY_ROW
     datas = list(map(_data_of, cells))
     text = "".join(datas)
-    chars: Union[str, Tuple[str, ...]] = text if len(text) == len(cells) else tuple(datas)
+    # (a str only if every cell holds one character: a stub and a cell with a
+    # mark can add up to the same length)
+    chars: Union[str, Tuple[str, ...]] = (
+        text if len(text) == len(cells) and "" not in datas else tuple(datas))
     runs: list = []
     pos = 0
     for attrs, group in groupby(map(_attrs_of, cells)):
