@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 import cctui
 
@@ -35,7 +35,7 @@ def _percentiles(samples: List[float]) -> tuple:
     return p50 * 1000, p99 * 1000
 
 
-def _latency(run_once: Callable[[], None], n: int) -> tuple:
+def _latency(run_once: Callable[[], object], n: int) -> tuple:
     run_once()  # warm up
     samples = []
     for _ in range(n):
@@ -69,7 +69,7 @@ def _local_throughput(path: str) -> float:
     return SIZE / (time.perf_counter() - start) / 1e6
 
 
-def main(argv: List[str] = None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=200, help="exec round trips per subject")
     parser.add_argument("--accel", default="auto")

@@ -354,7 +354,7 @@ class AgentSession:
             return
         if self.failed is not None:
             return
-        reason = NotRunning("the connection to the guest agent closed")
+        reason: Error = NotRunning("the connection to the guest agent closed")
         if self._lost_reason is not None:
             try:
                 reason = await self._lost_reason()

@@ -723,9 +723,9 @@ class CctuiApp(App):
             for frame in self.all_frames():
                 if frame.process.state == "starting":
                     frame.update_title()
-        frame = self.current_frame()
-        if frame is not None and frame.process.state == "running" and self.exit_panel.display:
-            self.exit_panel.show(frame.process)
+        current = self.current_frame()
+        if current is not None and current.process.state == "running" and self.exit_panel.display:
+            self.exit_panel.show(current.process)
 
     def _refresh_all(self) -> None:
         for frame in self.all_frames():

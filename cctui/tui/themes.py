@@ -10,7 +10,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from textual.theme import Theme as TextualTheme
 
@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python < 3.11
     try:
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found]  # installed only where needed
     except ImportError:
         tomllib = None  # type: ignore[assignment]
 
@@ -51,7 +51,7 @@ class CctuiTheme:
     source: Optional[Path] = None
 
     def to_textual(self) -> TextualTheme:
-        app = {k: v for k, v in self.app.items() if k in APP_KEYS}
+        app: Dict[str, Any] = {k: v for k, v in self.app.items() if k in APP_KEYS}
         return TextualTheme(name=self.name, dark=self.dark, **app)
 
 
@@ -88,18 +88,21 @@ def parse_theme(data: dict, source: Optional[Path] = None) -> CctuiTheme:
         if key in APP_KEYS and not _is_colour(value):
             raise ThemeError(f"{name}: app.{key} is not a #rrggbb colour: {value!r}")
     term = data.get("terminal") or {}
+    if not isinstance(term, dict):
+        raise ThemeError(f"{name}: [terminal] must be a table")
     palette = term.get("palette", XTERM_16)
     if not isinstance(palette, list) or len(palette) != 16 or not all(map(_is_colour, palette)):
         raise ThemeError(f"{name}: terminal.palette must list 16 #rrggbb colours")
-    colours = TerminalColors(
-        foreground=term.get("foreground", app.get("foreground", "#d0d0d0")),
-        background=term.get("background", app.get("background", "#000000")),
-        cursor=term.get("cursor", app.get("accent", "#ffffff")),
-        selection=term.get("selection", app.get("panel", "#444444")),
-        palette=list(palette))
-    for key in ("foreground", "background", "cursor", "selection"):
-        if not _is_colour(getattr(colours, key)):
+    chosen: Dict[str, Any] = {
+        "foreground": term.get("foreground", app.get("foreground", "#d0d0d0")),
+        "background": term.get("background", app.get("background", "#000000")),
+        "cursor": term.get("cursor", app.get("accent", "#ffffff")),
+        "selection": term.get("selection", app.get("panel", "#444444")),
+    }
+    for key, value in chosen.items():
+        if not _is_colour(value):
             raise ThemeError(f"{name}: terminal.{key} is not a #rrggbb colour")
+    colours = TerminalColors(**chosen, palette=list(palette))
     return CctuiTheme(name=name, dark=bool(data.get("dark", True)), app=dict(app),
                       terminal=colours, source=source)
 

@@ -1,7 +1,7 @@
 """The sidebar: VMs (state, accelerator, boot progress) and the commands in their panes."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from rich.text import Text
 from textual.widgets import Tree
@@ -43,7 +43,7 @@ class VmTree(Tree):
             elif inst.state == "failed" and inst.error is not None:
                 label += f": {inst.error}"
             node = self.root.add(Text(printable(label, LABEL_LIMIT)), data=("vm", inst.name), expand=True)
-            shown = set()
+            shown: Set[int] = set()
             for pane_id, number, process in panes:
                 if process.instance is not inst:
                     continue

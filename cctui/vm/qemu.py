@@ -17,7 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional, cast
 
 from qemu.qmp import QMPClient
 
@@ -182,7 +182,7 @@ class QemuProcess:
         try:
             async for event in client.events:
                 if self.on_event:
-                    self.on_event(event["event"])
+                    self.on_event(cast(str, event["event"]))  # QMP: the event's name
         except Exception:
             pass
 
@@ -190,7 +190,7 @@ class QemuProcess:
         if self.qmp is None:
             return "unknown"
         reply = await self.qmp.execute("query-status")
-        return reply["status"]
+        return cast(Dict[str, str], reply)["status"]  # QMP's StatusInfo
 
     async def quit(self, timeout: float = 5.0) -> None:
         """Ask QEMU to quit over QMP, then kill it if it does not go."""
