@@ -405,8 +405,10 @@ class Emulator(pyte.Screen):
     def _decode_uncached(self, seq: str) -> tuple:
         c = seq[0]
         if c != "\x1b":
-            if c == "\n":
-                return (_OP_LF, False)
+            if c == "\n" or c == "\x0b" or c == "\x0c":
+                return (_OP_LF, False)   # VT and FF are line feeds (pyte's too)
+            if c == "\x07":
+                return (_OP_NOP,)        # BEL: nothing to ring
             if c == "\r":
                 return (_OP_LF, True) if len(seq) == 2 else (_OP_CR,)
             if c in "\x07\x08\t\x0b\x0c":

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from itertools import groupby
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -84,8 +84,7 @@ def compact_row(row: Optional[dict], cols: int) -> CompactRow:
     if n <= cols and list(row) == list(range(n)):
         cells = list(row.values())  # drawn left to right: the common case
     else:
-        get = row.get
-        cells = [get(x, dflt) for x in range(min(cols, max(row) + 1))]
+        cells = list(map(row.get, range(min(cols, max(row) + 1)), repeat(dflt)))
     while cells and cells[-1] == dflt:
         cells.pop()
     if not cells:
