@@ -101,6 +101,12 @@ def test_themes_bundled_and_user(tmp_path, monkeypatch):
     assert load_settings()["theme"] == "mine"
     with pytest.raises(ThemeError):
         parse_theme({"name": "x", "app": {"primary": "#fff"}, "terminal": {"palette": []}})
+    # a [terminal] that is not a table is one skipped theme, not a crash of the app
+    (user / "flat.json").write_text('{"name": "flat", "app": {"primary": "#123456"}, "terminal": "x"}')
+    themes, problems = load_themes()
+    assert "flat" not in themes and len(problems) == 2
+    with pytest.raises(ThemeError):
+        parse_theme({"name": "x", "app": {"primary": "#fff"}, "terminal": {"cursor": 5}})
 
 
 def test_painter_maps_ansi_and_256_through_the_palette_and_skips_wide_stubs():
