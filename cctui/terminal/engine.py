@@ -87,9 +87,9 @@ _ST_ITEM = re.compile(r"\x1b\[([0-9]*)([ST])")
 # character-set scan (a leading repeated group made plain text ~4x slower).
 _SEQ = re.compile(
     r"(\x1b(?:(?:\[[ -?]*+|[ -/]*+)(?=\x1b)(?:\x1b(?:\[[ -?]*+|[ -/]*+)(?=\x1b))*"  # aborted by ESC: one token a run
-    r"|\[6n(?:\x1b\[6n)+|\[5n(?:\x1b\[5n)+"                    # a run of one query
-    r"|\[[0-9]{0,%d}[ST](?:\x1b\[[0-9]{0,%d}[ST])+"                # a run of SU/SD
-    r"|\[[ -?]*[@-~]?"                                        # CSI (or aborted CSI)
+    r"|\[(?:6n(?:\x1b\[6n)+|5n(?:\x1b\[5n)+"                    # a run of one query
+    r"|[0-9]{0,%d}+[ST](?:\x1b\[[0-9]{0,%d}+[ST])+"                # a run of SU/SD
+    r"|[ -?]*[@-~]?)"                                           # CSI (or aborted CSI)
     r"|\](?:P[0-9A-Fa-f]{7}|R|[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?)"  # OSC
     r"|[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)?"                        # DCS/APC/PM/SOS
     r"|[ -/]*[0-~]?)"                                            # ESC [intermediates] final
