@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pyte
@@ -77,6 +77,7 @@ def _strip_ignored(text: str) -> str:
 # CSI parameters longer than this make the sequence ignored (tmux keeps 64 bytes too)
 _MAX_PARAMS = 64
 _ST_ITEM = re.compile(r"\x1b\[([0-9]*)([ST])")
+_SU_PARAMS = re.compile(r"\x1b\[([0-9]*)S")
 
 # Every non-text token (text runs come out between them in re.split).  The
 # grammar is total: a sequence interrupted by a character it cannot hold is
@@ -1102,28 +1103,25 @@ class Emulator(pyte.Screen):
         scroll off, pushed at the end as one run."""
         top, bottom = self.margins or Margins(0, self.lines - 1)
         height = bottom - top + 1
-        items = _ST_ITEM.findall(seq)
-        i = 0
-        n = len(items)
-        while i < n:
-            params, final = items[i]
-            i += 1
-            count = csi_param(params) or 1
-            if final == "S":
+        end = -1
+        for m in _ST_ITEM.finditer(seq):
+            count = csi_param(m.group(1)) or 1
+            if m.group(2) == "S":
                 self.scroll_up(count)
             else:
                 self.scroll_down(count)
             if count >= height:
+                end = m.end()
                 break
-        if i == n:
+        if end < 0 or end == len(seq):
             return
-        # the region is blank now (its rows are gone from the buffer) and stays so
+        # the region is blank now (its rows are gone from the buffer) and stays
+        # so: only the SUs count, each distinct parameter once
         if top == 0 and bottom == self.lines - 1 and self._alt is None:
             blanks = 0
-            for params, final in items[i:]:
-                if final == "S":
-                    count = csi_param(params) or 1
-                    blanks += count if count < height else height
+            for params, times in Counter(_SU_PARAMS.findall(seq, end)).items():
+                count = csi_param(params) or 1
+                blanks += times * (count if count < height else height)
             if blanks:
                 if self.history is not None:
                     self.history.push_blank(blanks)
