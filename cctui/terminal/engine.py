@@ -114,6 +114,7 @@ _CR_RUN_LF = re.compile(r"\r+\n")
 _NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]{0,%d}m)" % _MAX_PARAMS)
 _NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
+_new_char = tuple.__new__  # Char(...) without the keyword handling (fields in order)
 _DEFAULT_CHAR = Char(data=" ", fg="default", bg="default", reverse=False)
 _DEFAULT_REVERSE = Char(data=" ", fg="default", bg="default", reverse=True)
 _WINDOW = 8192
@@ -240,7 +241,7 @@ class _CellMap(dict):
         self.budget = budget
 
     def __missing__(self, ch: str) -> Char:
-        cell = self.attrs._replace(data=ch)
+        cell = _new_char(Char, (ch,) + self.attrs[1:])  # attrs._replace(data=ch), faster
         self.keep(ch, cell)
         return cell
 
@@ -1242,7 +1243,10 @@ class Emulator(pyte.Screen):
         if len(args) == 3 and args[1] == 5 and args[2] < 256 and (args[0] == 38 or args[0] == 48):
             # one 256-colour change (what pyte does for it, without its dispatch)
             colour = FG_BG_256[args[2]]
-            got = attrs._replace(fg=colour) if args[0] == 38 else attrs._replace(bg=colour)
+            if args[0] == 38:
+                got = _new_char(Char, (attrs[0], colour) + attrs[2:])
+            else:
+                got = _new_char(Char, attrs[:2] + (colour,) + attrs[3:])
             self._sgr_cache[key] = got
             return got
         cursor = self.cursor
