@@ -531,7 +531,7 @@ class Emulator(pyte.Screen):
             k += 1
             if txt:
                 n = len(txt)
-                if x + n <= cols and not irm and _narrow(txt):
+                if x + n <= cols and not irm and (txt.isascii() or _narrow(txt)):
                     # every character one cell wide (binary data is mostly U+FFFD)
                     if n == 1:
                         buf[y][x] = cur_cmap[txt]
