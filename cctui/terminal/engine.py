@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 import unicodedata
 from collections import Counter, defaultdict
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 import pyte
 from pyte import modes as mo
@@ -79,6 +80,10 @@ _MAX_PARAMS = 64
 _ST_ITEM = re.compile(r"\x1b\[([0-9]*)([ST])")
 _SU_PARAMS = re.compile(r"\x1b\[([0-9]*)S")
 
+# Possessive quantifiers (Python 3.11+) only save backtracking here: every
+# pattern matches the same without them, as on Python 3.9 and 3.10.
+_POSSESSIVE = "+" if sys.version_info >= (3, 11) else ""
+
 # Every non-text token (text runs come out between them in re.split).  The
 # grammar is total: a sequence interrupted by a character it cannot hold is
 # aborted (the token ends there and does nothing), so nothing is ever handed
@@ -87,15 +92,15 @@ _SU_PARAMS = re.compile(r"\x1b\[([0-9]*)S")
 # one prefix): the regex engine then skips text between tokens with a
 # character-set scan (a leading repeated group made plain text ~4x slower).
 _SEQ = re.compile(
-    r"(\x1b(?:(?:\[[ -?]*+|[ -/]*+)(?=\x1b)(?:\x1b(?:\[[ -?]*+|[ -/]*+)(?=\x1b))*"  # aborted by ESC: one token a run
+    r"(\x1b(?:(?:\[[ -?]*%(p)s|[ -/]*%(p)s)(?=\x1b)(?:\x1b(?:\[[ -?]*%(p)s|[ -/]*%(p)s)(?=\x1b))*"  # aborted by ESC: one token a run
     r"|\[(?:6n(?:\x1b\[6n)+|5n(?:\x1b\[5n)+"                    # a run of one query
-    r"|[0-9]{0,%d}+[ST](?:\x1b\[[0-9]{0,%d}+[ST])+"                # a run of SU/SD
+    r"|[0-9]{0,%(n)d}%(p)s[ST](?:\x1b\[[0-9]{0,%(n)d}%(p)s[ST])+"                # a run of SU/SD
     r"|[ -?]*[@-~]?)"                                           # CSI (or aborted CSI)
     r"|\](?:P[0-9A-Fa-f]{7}|R|[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?)"  # OSC
     r"|[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)?"                        # DCS/APC/PM/SOS
     r"|[ -/]*[0-~]?)"                                            # ESC [intermediates] final
     r"|\r\n?|\n|[\x07-\x0c\x18\x1a\x9c])"
-    % (_MAX_PARAMS, _MAX_PARAMS)
+    % {"n": _MAX_PARAMS, "p": _POSSESSIVE}
 )
 # What may still be completed by more input: held back for the next feed.
 _INCOMPLETE = re.compile(
@@ -120,7 +125,7 @@ _DEFAULT_REVERSE = Char(data=" ", fg="default", bg="default", reverse=True)
 _WINDOW = 8192
 _FLOOD_PIECE = 1 << 17   # a flood goes to the scrollback in pieces of about this size
 _LONG_STRING = re.compile(r"\x1b[\]P_^X]")  # OSC, DCS, APC, PM, SOS: may hold a LF
-_ABORTED_CSI = re.compile(r"\x1b\[[ -?]*+(?=[^@-~])")
+_ABORTED_CSI = re.compile(r"\x1b\[[ -?]*(?=[^ -~])")  # (no possessive quantifiers: Python 3.9)
 _ABORTED_HINT = re.compile(r"\x1b\[[\x1b\r\n]")  # one regex scan: ~0.5 ms/MB of text
 _OSC_END = re.compile(r"[\x07\x1b\x9c]")  # where an OSC body stops at the latest
 _DCS_END = re.compile(r"[\x1b\x9c]")
@@ -1061,7 +1066,7 @@ class Emulator(pyte.Screen):
                     else:
                         buf[y] = row
             else:
-                buf.update(zip(range(top, bottom), moved))
+                buf.update(zip(range(top, bottom), cast(List[Any], moved)))
         buf.pop(bottom, None)
         dirty = self.dirty
         if margins is None:
