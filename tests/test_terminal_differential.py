@@ -272,3 +272,54 @@ def test_generated_streams_match_pyte_with_tiny_windows(data: bytes, size: tuple
     finally:
         engine._WINDOW = saved
     assert_same(model, reference(data, rows, cols))
+
+
+# ------------------------------------------- floods with other tokens
+def _full_state(model: TerminalModel) -> tuple:
+    return (model.lines, model.cursor, model._screen.cursor.attrs, model.title, model._screen.app_keypad,
+            [model.history_line(i) for i in range(model.history_len)])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_bytes_flood_equals_line_by_line(seed: int) -> None:
+    """Random bytes (``cat /bin/ls``): stretches without cursor moves take
+    the flood path; fed whole they leave the same screen and scrollback as
+    in 97-byte chunks (which never trigger it)."""
+    import random
+    data = random.Random(seed).randbytes(60_000)
+    whole = model_fed(data, 1 << 30)
+    slow = model_fed(data, 97)
+    assert whole._history.raw_blocks() > 0
+    assert slow._history.raw_blocks() == 0
+    assert whole.history_len == slow.history_len > 500
+    assert _full_state(whole) == _full_state(slow)
+
+
+_FLOOD_TOKENS = [
+    "abc", "word ", "x" * 23, "\u00e9t\u00e9", "\u0301", "e\u0301", "\u4e2d", "\ufffd\ufffd", "\u200b",
+    "\r\n", "\n", "\n", "\x0b", "\x0c", "\r", "\r\r\n", "\t", "\x08", "\x07", "\x18", "\x9c",
+    "\x1b[1;31m", "\x1b[0m", "\x1b[m", "\x1b[38;5;200m", "\x1b[1;2$", "\x1b]8;;url\x07", "\x1b]1;icon\x1b\\",
+    "\x1bPq\nsixel\n\x1b\\", "\x1b_a\x9c", "\x1bD", "\x1bE", "\x1b=", "\x1b>", "\x1b(B", "\x1b#3",
+    "\x1b\u00e9", "\x1b[12", "\x1b[<5u",
+]
+_FLOOD_STOPS = ["\x1b7", "\x1b8", "\x1b[2;3H", "\x1b[K", "\x1bM", "\x1bH", "\x1b]0;t\x07",
+                "\x1b[6n", "\x1b[3g", "\x1b[?7l", "\x1b[?7h"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32), st.integers(50, 1500), st.sampled_from([(4, 10), (3, 17), (6, 40)]))
+def test_floods_with_inert_sequences_equal_byte_by_byte(seed: int, n: int, size: tuple) -> None:
+    """Floods holding sequences that do nothing, strings, VT/FF, BS, TAB,
+    combining marks at line starts: one feed equals byte-by-byte feeding."""
+    import random
+    rnd = random.Random(seed)
+    pieces = [rnd.choice(_FLOOD_STOPS) if rnd.random() < 0.01 else rnd.choice(_FLOOD_TOKENS) for _ in range(n)]
+    rows, cols = size
+    data = "".join(pieces).encode("utf-8", "surrogatepass")
+    whole = TerminalModel(rows, cols, on_reply=lambda b: None)
+    whole.feed(data)
+    slow = TerminalModel(rows, cols, on_reply=lambda b: None)
+    for i in range(len(data)):
+        slow.feed(data[i:i + 1])
+        slow.flush()
+    assert _full_state(whole) == _full_state(slow)

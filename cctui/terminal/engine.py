@@ -21,6 +21,7 @@ pyte's own method, so the result equals what pyte computes.  What changes:
 from __future__ import annotations
 
 import copy
+from bisect import bisect_left, bisect_right
 import re
 import sys
 import unicodedata
@@ -116,6 +117,7 @@ _SGR = re.compile(r"\x1b\[[0-9;]{0,%d}m" % _MAX_PARAMS)
 _SGR_PARAMS = re.compile(r"\x1b\[([0-9;]{0,%d})m" % _MAX_PARAMS)
 # CRs before a LF: a CRLF file through a pty's ONLCR arrives as CR CR LF
 _CR_RUN_LF = re.compile(r"\r+\n")
+_MOVES = re.compile(r"([\r\t\x08])")
 _NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]{0,%d}m)" % _MAX_PARAMS)
 _NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
@@ -129,6 +131,11 @@ _ABORTED_CSI = re.compile(r"\x1b\[[ -?]*(?=[^ -~])")  # (no possessive quantifie
 _ABORTED_HINT = re.compile(r"\x1b\[[\x1b\r\n]")  # one regex scan: ~0.5 ms/MB of text
 _OSC_END = re.compile(r"[\x07\x1b\x9c]")  # where an OSC body stops at the latest
 _DCS_END = re.compile(r"[\x1b\x9c]")
+# what a token does to a flood that is skipped (see _try_flood_tokens)
+(_F_SAFE, _F_LF, _F_STOP, _F_KEYPAD_ON, _F_KEYPAD_OFF) = range(5)
+# the tokens that move the cursor in a skipped flood, as measured
+_CLEAN_TOKENS = {"\n": "\n", "\x0b": "\n", "\x0c": "\n", "\r": "\r", "\r\n": "\r\n",
+                 "\x08": "\x08", "\t": "\t", "\x1bD": "\n", "\x1bE": "\n"}
 _MAX_REPLY = 1 << 16   # reply bytes per feed: a query flood must not queue without bound
 
 
@@ -167,6 +174,19 @@ class _NotNarrowTable(BoundedDict):
         return val
 
 
+class _MoveTable(BoundedDict):
+    """``str.translate`` table that deletes every one-cell character; a wide
+    one becomes 'w', any other (zero-width, unprintable: the cursor stays) 'z'."""
+
+    __slots__ = ()
+
+    def __missing__(self, cp: int) -> str:
+        w = wcwidth(chr(cp))
+        val = "" if w == 1 else ("w" if w == 2 else "z")
+        self[cp] = val
+        return val
+
+
 # Combining marks past the first _KEPT_MARKS of a run cannot change anything:
 # a mark joins the cell before the cursor only while that cell holds fewer
 # than _MAX_CELL_CHARS characters, and every mark that joins adds at least one
@@ -200,11 +220,29 @@ def _cut_mark_runs(text: str) -> str:
 
 _WIDTHS = _WidthTable(16384)
 _NOT_NARROW = _NotNarrowTable(16384)
+_NOT_MOVING = _MoveTable(16384)
 _CHAR_WIDTHS: Dict[str, int] = BoundedDict(16384)
 _CELL_BUDGET = 16384    # cells (and cached runs) over all attribute sets of one screen
 _RUN_CACHE_MAX = 64     # longer runs are not kept as cell tuples
 _ATTR_SETS = 256        # attribute sets with cached cells and SGR transitions
 _TRANSITIONS = 256      # SGR transitions kept per attribute set
+
+
+def _mark_risk(line: str) -> bool:
+    """``line`` (the first of a flood's piece) may hold a combining mark, which
+    at column 0 would join the row above: a row laid out apart."""
+    return not line.isascii() and "z" in line.translate(_NOT_NARROW)
+
+
+def _clean_flood(piece: str) -> str:
+    """``piece`` with only the tokens that move the cursor in a flood, line
+    feeds as LF (what :meth:`Emulator._measure_block` measures)."""
+    parts = _SEQ.split(piece)
+    if len(parts) > 1:
+        get = _CLEAN_TOKENS.get
+        parts[1::2] = [get(t, "") for t in parts[1::2]]
+        return "".join(parts)
+    return piece
 
 
 def _narrow(text: str) -> bool:
@@ -303,6 +341,8 @@ class Emulator(pyte.Screen):
         self._decoded: Dict[str, tuple] = BoundedDict(4096)
         self._erase_cache: Dict[tuple, Dict[int, Char]] = BoundedDict(256)  # EL cells, per screen width
         self._held = ""          # an incomplete sequence at the end of the last feed
+        self._text_end = 0       # where that held sequence starts in the text being fed
+        self._flood_classes: Dict[str, int] = BoundedDict(4096)
         self._replies: List[str] = []
         self._reply_size = 0
         self.scrolled = False
@@ -335,12 +375,13 @@ class Emulator(pyte.Screen):
         if "\x1b#8\x1b#8" in text:
             text = _DECALN_RUN.sub("\x1b#8", text)  # DECALN is idempotent
         n = self._hold_tail(text)
+        self._text_end = n
         if _ABORTED_HINT.search(text, 0, n) and not _LONG_STRING.search(text, 0, n):
             # CSIs aborted by a control or an ESC do nothing: dropped, so
             # that a flood of them with newlines takes the flood path (not
             # where a string (OSC, DCS...) could be what one ends)
             text = _ABORTED_CSI.sub("", text[:n])
-            n = len(text)
+            n = self._text_end = len(text)
         pos = 0
         while pos < n:
             # windows of ~8 KiB cut after a LF, so that a flood skip does
@@ -725,7 +766,14 @@ class Emulator(pyte.Screen):
         if ctl:
             stop = ctl.start()
         if text.count("\n", start, stop) < 2 * lines + 2:
+            if stop < self._text_end:
+                # something else than text and SGR: maybe a flood still
+                return self._try_flood_tokens(text, start)
             self._no_flood_until = stop
+            return start
+        first_lf = text.find("\n", start, stop)
+        if _mark_risk(text[start:first_lf]):
+            self._no_flood_until = first_lf + 1
             return start
         # the tail left to lay out must scroll at least a screenful (each
         # LF and each wrap scrolls once): count LFs back from the end, plus
@@ -747,29 +795,135 @@ class Emulator(pyte.Screen):
                 v = len(seg)
                 if v > cols and seg.isascii() and "\r" not in seg and "\t" not in seg and "\x08" not in seg:
                     scrolls += (v - 1) // cols
+        # (the line after the block is laid out with the block's rows gone)
+        while _mark_risk(text[split + 1:text.find("\n", split + 1)]):
+            split = rfind("\n", start, split)
+            if split <= first_lf:
+                self._no_flood_until = stop
+                return start
         self._skip_lines(text[start:split])
+        return split
+
+    def _flood_class(self, tok: str) -> int:
+        """What a token of :data:`_SEQ` does in a flood that is skipped."""
+        c = tok[0]
+        if c == "\n" or c == "\x0b" or c == "\x0c":
+            return _F_LF
+        if c == "\r":
+            return _F_LF if len(tok) == 2 else _F_SAFE
+        if c != "\x1b":
+            return _F_SAFE          # BEL, BS, TAB, CAN, SUB, ST
+        op = self._decoded.get(tok)
+        if op is None:
+            op = self._decode(tok)
+        code = op[0]
+        if code == _OP_NOP or code == _OP_SGR:
+            return _F_SAFE
+        if code == _OP_MISC:
+            if op[1] == 8:          # OSC: only a title is kept
+                return _F_STOP if op[2][:2] in ("0;", "2;") else _F_SAFE
+            if op[1] == 9:
+                kind = op[2]
+                if kind == "D" or kind == "E":
+                    return _F_LF    # index (LNM is off in a flood)
+                if kind == "=":
+                    return _F_KEYPAD_ON
+                if kind == ">":
+                    return _F_KEYPAD_OFF
+                return _F_STOP if kind in "78HMc" else _F_SAFE
+        return _F_STOP
+
+    def _try_flood_tokens(self, text: str, start: int) -> int:
+        """The flood shortcut for text with any token that leaves the screen
+        alone but for text, SGR, line feeds, CR, BS and TAB (sequences that do
+        nothing, strings, BEL...); a token that moves the cursor elsewhere or
+        edits the screen ends the stretch (see :meth:`_flood_class`)."""
+        end = self._text_end
+        classes = self._flood_classes
+        classify = self._flood_class
+        cut_s: List[int] = []      # line feed tokens: where the cut starts
+        cut_e: List[int] = []      # and ends
+        keypad: List[Tuple[int, bool]] = []
+        stop = end
+        for m in _SEQ.finditer(text, start, end):
+            tok = m.group()
+            c = classes.get(tok)
+            if c is None:
+                c = classify(tok)
+                if len(tok) <= 40:
+                    classes[tok] = c
+            if c == _F_SAFE:
+                continue
+            if c == _F_LF:
+                e = m.end()
+                cut_s.append(m.start() if tok[0] == "\x1b" else e - 1)
+                cut_e.append(e)
+            elif c == _F_STOP:
+                stop = m.start()
+                break
+            else:
+                keypad.append((m.start(), c == _F_KEYPAD_ON))
+        lines = self.lines
+        if len(cut_s) < 2 * lines + 2:
+            self._no_flood_until = stop
+            return start
+        if _mark_risk(text[start:cut_s[0]]):
+            self._no_flood_until = cut_e[0]
+            return start
+        k = len(cut_s) - lines     # the tail holds `lines` line feeds
+        # (the line after the block is laid out with the block's rows gone)
+        while _mark_risk(text[cut_e[k]:cut_s[k + 1] if k + 1 < len(cut_s) else stop]):
+            k -= 1
+            if k < 1:
+                self._no_flood_until = stop
+                return start
+        split = cut_s[k]
+        pieces = []
+        p = start
+        i = 0
+        while split - p > _FLOOD_PIECE:
+            i = bisect_left(cut_s, p + _FLOOD_PIECE, i, k)
+            while i < k - 1 and _mark_risk(text[cut_e[i]:cut_s[i + 1]]):
+                i += 1
+            if i >= k - 1:
+                break
+            pieces.append(text[p:cut_s[i]])
+            p = cut_e[i]
+            i += 1
+        pieces.append(text[p:split])
+        self._skip_measured(pieces, [_clean_flood(piece) for piece in pieces])
+        for pos, on in keypad:
+            if pos < split:
+                self.app_keypad = on
         return split
 
     def _skip_lines(self, block: str) -> None:
         """Account for ``block`` (simple text ending just before an LF that is
         followed by at least ``lines`` more LFs) without laying it out."""
-        cursor = self.cursor
-        x0, a0 = cursor.x, cursor.attrs
         # in pieces cut at a LF (each starts where the last ended), so that
         # the scrollback's byte bound drops the oldest part of a huge flood
         pieces = []
         start = 0
         while len(block) - start > _FLOOD_PIECE:
             lf = block.find("\n", start + _FLOOD_PIECE)
+            while lf >= 0 and _mark_risk(block[lf + 1:block.find("\n", lf + 1)]):
+                lf = block.find("\n", lf + 1)
             if lf < 0:
                 break
             pieces.append(block[start:lf])
             start = lf + 1
         pieces.append(block[start:] if start else block)
+        self._skip_measured(pieces, [_SGR.sub("", piece) for piece in pieces])
+
+    def _skip_measured(self, pieces: List[str], cleaned: List[str]) -> None:
+        """Account for ``pieces`` (cut at line feeds, which are left out;
+        ``cleaned`` is each without the tokens that do not move the cursor)
+        without laying them out: they go to the scrollback as raw text."""
+        cursor = self.cursor
         measured = []
-        x_end, a_end = x0, a0
-        for piece in pieces:
-            nrows, x_next = self._measure_block(_SGR.sub("", piece), x_end)
+        x_end, a_end = cursor.x, cursor.attrs
+        for piece, stripped in zip(pieces, cleaned):
+            nrows, x_next = self._measure_block(stripped, x_end)
             measured.append((piece, x_end, a_end, nrows))
             x_end = x_next
             a_end = self._fold_sgr(piece, a_end)
@@ -778,12 +932,13 @@ class Emulator(pyte.Screen):
             cols = self.columns
             for y in range(self.lines - 1):
                 self._record(compact_row(buf.get(y), cols))
-            if self.history is not None:
-                for piece, x, attrs, nrows in measured:
-                    self.history.push_raw(RawFlood(piece, x, attrs, cols, self.tabstops), nrows)
-            else:
-                assert self._recorder is not None
-                self._recorder.extend(self._layout_raw(RawFlood(block, x0, a0, cols, self.tabstops)))
+            for piece, x, attrs, nrows in measured:
+                raw = RawFlood(piece, x, attrs, cols, self.tabstops)
+                if self.history is not None:
+                    self.history.push_raw(raw, nrows)
+                else:
+                    assert self._recorder is not None
+                    self._recorder.extend(self._layout_raw(raw))
         buf.clear()
         self._discard = self.lines  # what scrolls off next is already recorded
         cursor.x = x_end
@@ -843,31 +998,62 @@ class Emulator(pyte.Screen):
         return self._simulate(s, x)
 
     def _simulate(self, s: str, x: int) -> Tuple[int, int]:
-        """Per-character cursor walk with exactly the rules of :meth:`draw`."""
+        """The cursor walk of :meth:`draw` (and CR, BS, TAB) over one line:
+        rows taken and final column.  Runs of one-cell and zero-width
+        characters are measured at once."""
         cols = self.columns
         rows = 1
-        stops = sorted(self.tabstops)
-        for ch in s:
-            if ch == "\r":
-                x = 0
-            elif ch == "\x08":
-                if x == cols:
-                    x -= 1
-                x = max(0, x - 1)
-            elif ch == "\t":
-                for stop in stops:
-                    if x < stop:
-                        x = min(stop, cols - 1)
-                        break
-                else:
-                    x = cols - 1
-            else:
-                w = wcwidth(ch)
-                if x == cols:
-                    rows += 1
+        stops: Optional[List[int]] = None
+        odd = False
+        for seg in _MOVES.split(s):
+            if odd:
+                if seg == "\r":
                     x = 0
-                if w > 0:
-                    x = min(x + w, cols)
+                elif seg == "\x08":
+                    if x == cols:
+                        x -= 1
+                    x = max(0, x - 1)
+                else:
+                    if stops is None:
+                        stops = sorted(self.tabstops)
+                    i = bisect_right(stops, x)
+                    x = min(stops[i], cols - 1) if i < len(stops) else cols - 1
+            elif seg:
+                if seg.isascii():
+                    n = len(seg)
+                    zero_last = False
+                else:
+                    t = seg.translate(_NOT_MOVING)
+                    if "w" in t:
+                        rows, x = self._walk(seg, x, rows)
+                        odd = not odd
+                        continue
+                    n = len(seg) - len(t)
+                    zero_last = t[-1:] == "z" and seg[-1].translate(_NOT_MOVING) == "z"
+                if n:
+                    # every character that takes a cell wraps first if at the edge
+                    total = x + n
+                    if total > cols:
+                        rows += (total - 1) // cols
+                        x = (total - 1) % cols + 1
+                    else:
+                        x = total
+                if zero_last and x == cols:
+                    rows += 1        # a zero-width character at the edge wraps too
+                    x = 0
+            odd = not odd
+        return rows, x
+
+    def _walk(self, s: str, x: int, rows: int) -> Tuple[int, int]:
+        """Per-character cursor walk over printable text, exactly as :meth:`draw`."""
+        cols = self.columns
+        for ch in s:
+            w = wcwidth(ch)
+            if x == cols:
+                rows += 1
+                x = 0
+            if w > 0:
+                x = min(x + w, cols)
         return rows, x
 
     def _fold_sgr(self, block: str, attrs: Char) -> Char:
@@ -880,13 +1066,21 @@ class Emulator(pyte.Screen):
         return attrs
 
     def _layout_raw(self, raw: RawFlood) -> List[CompactRow]:
+        # two rows: a combining mark at column 0 joins the row above, as on
+        # a screen (the row above the first is a stand-in, never recorded:
+        # no flood starts with a mark in its first line, see _mark_risk)
         rows: List[CompactRow] = []
-        scratch = Emulator(raw.cols, 1, flood=False, recorder=rows)
+        scratch = Emulator(raw.cols, 2, flood=False, recorder=rows)
         scratch.tabstops = set(raw.tabstops)
         scratch.cursor.x = raw.x
+        scratch.cursor.y = 1
         scratch.cursor.attrs = raw.attrs
         scratch.feed_text(raw.text)
-        rows.append(compact_row(scratch.buffer.get(0), raw.cols))
+        buf = scratch.buffer
+        if rows:
+            del rows[0]
+            rows.append(compact_row(buf.get(0), raw.cols))
+        rows.append(compact_row(buf.get(1), raw.cols))
         scratch.release()
         return rows
 
