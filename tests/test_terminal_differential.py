@@ -276,8 +276,11 @@ def test_generated_streams_match_pyte_with_tiny_windows(data: bytes, size: tuple
 
 # ------------------------------------------- floods with other tokens
 def _full_state(model: TerminalModel) -> tuple:
-    return (model.lines, model.cursor, model._screen.cursor.attrs, model.title, model._screen.app_keypad,
-            [model.history_line(i) for i in range(model.history_len)])
+    model.flush()
+    screen = model._screen
+    saved = [(sp.cursor.x, sp.cursor.y, sp.cursor.attrs) for sp in screen.savepoints]
+    return (model.lines, model.cursor, screen.cursor.attrs, model.title, screen.app_keypad,
+            sorted(screen.tabstops), saved, [model.history_line(i) for i in range(model.history_len)])
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -300,9 +303,9 @@ _FLOOD_TOKENS = [
     "\r\n", "\n", "\n", "\x0b", "\x0c", "\r", "\r\r\n", "\t", "\x08", "\x07", "\x18", "\x9c",
     "\x1b[1;31m", "\x1b[0m", "\x1b[m", "\x1b[38;5;200m", "\x1b[1;2$", "\x1b]8;;url\x07", "\x1b]1;icon\x1b\\",
     "\x1bPq\nsixel\n\x1b\\", "\x1b_a\x9c", "\x1bD", "\x1bE", "\x1b=", "\x1b>", "\x1b(B", "\x1b#3",
-    "\x1b\u00e9", "\x1b[12", "\x1b[<5u",
+    "\x1b\u00e9", "\x1b[12", "\x1b[<5u", "\x1b7", "\x1bH",
 ]
-_FLOOD_STOPS = ["\x1b7", "\x1b8", "\x1b[2;3H", "\x1b[K", "\x1bM", "\x1bH", "\x1b]0;t\x07",
+_FLOOD_STOPS = ["\x1b8", "\x1b[2;3H", "\x1b[K", "\x1bM", "\x1bH", "\x1b]0;t\x07",
                 "\x1b[6n", "\x1b[3g", "\x1b[?7l", "\x1b[?7h"]
 
 
@@ -310,7 +313,8 @@ _FLOOD_STOPS = ["\x1b7", "\x1b8", "\x1b[2;3H", "\x1b[K", "\x1bM", "\x1bH", "\x1b
 @given(st.integers(0, 2**32), st.integers(50, 1500), st.sampled_from([(4, 10), (3, 17), (6, 40)]))
 def test_floods_with_inert_sequences_equal_byte_by_byte(seed: int, n: int, size: tuple) -> None:
     """Floods holding sequences that do nothing, strings, VT/FF, BS, TAB,
-    combining marks at line starts: one feed equals byte-by-byte feeding."""
+    DECSC, HTS, combining marks at line starts: one feed equals byte-by-byte
+    feeding."""
     import random
     rnd = random.Random(seed)
     pieces = [rnd.choice(_FLOOD_STOPS) if rnd.random() < 0.01 else rnd.choice(_FLOOD_TOKENS) for _ in range(n)]
