@@ -327,3 +327,43 @@ def test_floods_with_inert_sequences_equal_byte_by_byte(seed: int, n: int, size:
         slow.feed(data[i:i + 1])
         slow.flush()
     assert _full_state(whole) == _full_state(slow)
+
+
+def test_flood_measurement_equals_a_walk_character_by_character() -> None:
+    """The flood's measurement (runs of one-cell, zero-width and wide
+    characters at once) moves the cursor as drawing each character does."""
+    import random
+
+    from cctui.terminal.engine import Emulator, wcwidth
+
+    def walk(screen: Emulator, s: str, x: int) -> tuple:
+        cols, rows, stops = screen.columns, 1, sorted(screen.tabstops)
+        for ch in s:
+            if ch == "\n":
+                rows += 1
+            elif ch == "\r":
+                x = 0
+            elif ch == "\x08":
+                x = max(0, (x - 1 if x == cols else x) - 1)
+            elif ch == "\t":
+                x = min(next((t for t in stops if x < t), cols - 1), cols - 1)
+            else:
+                if x == cols:
+                    rows, x = rows + 1, 0
+                w = wcwidth(ch)
+                if w > 0:
+                    x = min(x + w, cols)
+        return rows, x
+
+    alphabet = ["a", "b", "\u0301", "\u200b", "\u4e2d", "\r", "\t", "\x08", "\n", "\ufffd", "\u00ad",
+                "\x85", "\U0001F600"]
+    rnd = random.Random(5)
+    for cols in (1, 2, 3, 7, 10):
+        screen = Emulator(cols, 3)
+        screen.tabstops = set(rnd.sample(range(cols + 3), min(2, cols)))
+        for _ in range(3000):
+            s = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 30)))
+            if rnd.random() < 0.2:
+                s = "".join(c for c in s if c.isascii())
+            x = rnd.randint(0, cols)
+            assert screen._simulate(s, x) == walk(screen, s, x), (cols, s, x)

@@ -177,15 +177,19 @@ class _NotNarrowTable(BoundedDict):
         return val
 
 
-class _MoveTable(BoundedDict):
-    """``str.translate`` table that deletes every one-cell character; a wide
-    one becomes 'w', any other (zero-width, unprintable: the cursor stays) 'z'."""
+class _CellClassTable(BoundedDict):
+    """``str.translate`` table for :meth:`Emulator._simulate`: a one-cell
+    character becomes 'a', a wide one \\x01, any other (zero-width,
+    unprintable: the cursor stays) \\x00; LF, CR, TAB and BS stay."""
 
     __slots__ = ()
 
     def __missing__(self, cp: int) -> str:
-        w = wcwidth(chr(cp))
-        val = "" if w == 1 else ("w" if w == 2 else "z")
+        if cp in (8, 9, 10, 13):
+            val = chr(cp)
+        else:
+            w = wcwidth(chr(cp))
+            val = "a" if w == 1 else ("\x01" if w == 2 else "\x00")
         self[cp] = val
         return val
 
@@ -223,7 +227,7 @@ def _cut_mark_runs(text: str) -> str:
 
 _WIDTHS = _WidthTable(16384)
 _NOT_NARROW = _NotNarrowTable(16384)
-_NOT_MOVING = _MoveTable(16384)
+_CELL_CLASS = _CellClassTable(16384)
 _CHAR_WIDTHS: Dict[str, int] = BoundedDict(16384)
 _CELL_BUDGET = 16384    # cells (and cached runs) over all attribute sets of one screen
 _RUN_CACHE_MAX = 64     # longer runs are not kept as cell tuples
@@ -1043,13 +1047,14 @@ class Emulator(pyte.Screen):
 
     def _simulate(self, s: str, x: int) -> Tuple[int, int]:
         """The cursor walk of :meth:`draw` (and LF, CR, BS, TAB) over ``s``:
-        rows taken and final column.  Runs of one-cell and zero-width
-        characters are measured at once."""
+        rows taken and final column.  Each character is first classed (one
+        translate: one-cell, zero-width or unprintable, wide), then runs
+        between moves and wide characters are measured at once."""
         cols = self.columns
         rows = 1
         stops: Optional[List[int]] = None
         odd = False
-        for seg in _MOVES.split(s):
+        for seg in _MOVES.split(s if s.isascii() else s.translate(_CELL_CLASS)):
             if odd:
                 if seg == "\n":
                     rows += 1        # (the column stays)
@@ -1065,41 +1070,27 @@ class Emulator(pyte.Screen):
                     i = bisect_right(stops, x)
                     x = min(stops[i], cols - 1) if i < len(stops) else cols - 1
             elif seg:
-                if seg.isascii():
-                    n = len(seg)
-                    zero_last = False
-                else:
-                    t = seg.translate(_NOT_MOVING)
-                    if "w" in t:
-                        rows, x = self._walk(seg, x, rows)
-                        odd = not odd
+                for k, run in enumerate(seg.split("\x01") if "\x01" in seg else (seg,)):
+                    if k:            # a wide character before the run
+                        if x == cols:
+                            rows += 1
+                            x = 0
+                        x = x + 2 if x + 2 < cols else cols
+                    if not run:
                         continue
-                    n = len(seg) - len(t)
-                    zero_last = t[-1:] == "z" and seg[-1].translate(_NOT_MOVING) == "z"
-                if n:
-                    # every character that takes a cell wraps first if at the edge
-                    total = x + n
-                    if total > cols:
-                        rows += (total - 1) // cols
-                        x = (total - 1) % cols + 1
-                    else:
-                        x = total
-                if zero_last and x == cols:
-                    rows += 1        # a zero-width character at the edge wraps too
-                    x = 0
+                    n = len(run) - run.count("\x00")
+                    if n:
+                        # a character that takes a cell wraps first if at the edge
+                        total = x + n
+                        if total > cols:
+                            rows += (total - 1) // cols
+                            x = (total - 1) % cols + 1
+                        else:
+                            x = total
+                    if x == cols and run[-1] == "\x00":
+                        rows += 1    # a zero-width character at the edge wraps too
+                        x = 0
             odd = not odd
-        return rows, x
-
-    def _walk(self, s: str, x: int, rows: int) -> Tuple[int, int]:
-        """Per-character cursor walk over printable text, exactly as :meth:`draw`."""
-        cols = self.columns
-        for ch in s:
-            w = wcwidth(ch)
-            if x == cols:
-                rows += 1
-                x = 0
-            if w > 0:
-                x = min(x + w, cols)
         return rows, x
 
     def _fold_sgr(self, block: str, attrs: Char) -> Char:
