@@ -367,3 +367,27 @@ def test_flood_measurement_equals_a_walk_character_by_character() -> None:
                 s = "".join(c for c in s if c.isascii())
             x = rnd.randint(0, cols)
             assert screen._simulate(s, x) == walk(screen, s, x), (cols, s, x)
+
+
+def test_flood_in_pieces_with_saved_cursors_and_tab_stops_equals_line_by_line() -> None:
+    """A flood longer than one scrollback piece, with DECSC, HTS, keypad
+    modes, BS, TAB and wide characters throughout, then DECRC: the same as
+    61-byte chunks (which never trigger the flood path)."""
+    import random
+    rnd = random.Random(3)
+    tokens = ["word ", "\tx", "\x1b7", "\x1bH", "\x07", "\x1b[1m", "\x1b[0m", "ab\x08c", "\u4e2d", "\x1b=", "\x1b>"]
+    lines = ["".join(rnd.choice(tokens) for _ in range(rnd.randint(0, 8))) + rnd.choice(["\r\n", "\n", "\x0b"])
+             for _ in range(14000)]
+    data = ("".join(lines) + "\x1b8tail").encode()
+
+    def fed(chunk: int) -> TerminalModel:
+        model = TerminalModel(ROWS, COLS, scrollback=10**6, scrollback_bytes=1 << 40)
+        for i in range(0, len(data), chunk):
+            model.feed(data[i:i + chunk])
+            model.flush()
+        return model
+
+    whole, slow = fed(1 << 30), fed(61)
+    assert whole._history.raw_blocks() > 1
+    assert slow._history.raw_blocks() == 0
+    assert _full_state(whole) == _full_state(slow)
