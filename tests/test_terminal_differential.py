@@ -305,7 +305,7 @@ _FLOOD_TOKENS = [
     "\x1bPq\nsixel\n\x1b\\", "\x1b_a\x9c", "\x1bD", "\x1bE", "\x1b=", "\x1b>", "\x1b(B", "\x1b#3",
     "\x1b\u00e9", "\x1b[12", "\x1b[<5u", "\x1b7", "\x1bH",
 ]
-_FLOOD_STOPS = ["\x1b8", "\x1b[2;3H", "\x1b[K", "\x1bM", "\x1bH", "\x1b]0;t\x07",
+_FLOOD_STOPS = ["\x1b8", "\x1bc", "\x1bc", "\x1b[2;3H", "\x1b[K", "\x1bM", "\x1bH", "\x1b]0;t\x07",
                 "\x1b[6n", "\x1b[3g", "\x1b[?7l", "\x1b[?7h"]
 
 

@@ -135,7 +135,7 @@ _ABORTED_HINT = re.compile(r"\x1b\[[\x1b\r\n]")  # one regex scan: ~0.5 ms/MB of
 _OSC_END = re.compile(r"[\x07\x1b\x9c]")  # where an OSC body stops at the latest
 _DCS_END = re.compile(r"[\x1b\x9c]")
 # what a token does to a flood that is skipped (see _try_flood_tokens)
-(_F_SAFE, _F_LF, _F_STOP, _F_KEYPAD_ON, _F_KEYPAD_OFF, _F_SAVE, _F_TABSET) = range(7)
+(_F_SAFE, _F_LF, _F_STOP, _F_KEYPAD_ON, _F_KEYPAD_OFF, _F_SAVE, _F_TABSET, _F_RESET) = range(8)
 # the tokens that move the cursor in a skipped flood, as measured
 _CLEAN_TOKENS = {"\n": "\n", "\x0b": "\n", "\x0c": "\n", "\r": "\r", "\r\n": "\r\n",
                  "\x08": "\x08", "\t": "\t", "\x1bD": "\n", "\x1bE": "\n"}
@@ -841,7 +841,9 @@ class Emulator(pyte.Screen):
                     return _F_SAVE  # DECSC: the cursor there is measured
                 if kind == "H":
                     return _F_TABSET
-                return _F_STOP if kind in "8Mc" else _F_SAFE
+                if kind == "c":
+                    return _F_RESET  # RIS: what is on screen then is dropped
+                return _F_STOP if kind in "8M" else _F_SAFE
         return _F_STOP
 
     def _try_flood_tokens(self, text: str, start: int) -> int:
@@ -856,6 +858,7 @@ class Emulator(pyte.Screen):
         cut_e: List[int] = []      # and ends
         events: List[Tuple[int, int, int]] = []   # tokens with an effect but where
         stop = end
+        reset = False
         for m in _SEQ.finditer(text, start, end):
             tok = m.group()
             c = classes.get(tok)
@@ -869,8 +872,9 @@ class Emulator(pyte.Screen):
                 e = m.end()
                 cut_s.append(m.start() if tok[0] == "\x1b" else e - 1)
                 cut_e.append(e)
-            elif c == _F_STOP:
+            elif c == _F_STOP or c == _F_RESET:
                 stop = m.start()
+                reset = c == _F_RESET
                 break
             else:
                 events.append((m.start(), m.end(), c))
@@ -881,14 +885,22 @@ class Emulator(pyte.Screen):
         if _mark_risk(text[start:cut_s[0]]):
             self._no_flood_until = cut_e[0]
             return start
-        k = len(cut_s) - lines     # the tail holds `lines` line feeds
+        if reset:
+            # a reset ends the stretch: nothing of it needs laying out but
+            # the rows that scroll off before it (all but the last screenful)
+            k = len(cut_s)
+            split = stop
+        else:
+            reset = False
+            k = len(cut_s) - lines     # the tail holds `lines` line feeds
         # (the line after the block is laid out with the block's rows gone)
-        while _mark_risk(text[cut_e[k]:cut_s[k + 1] if k + 1 < len(cut_s) else stop]):
+        while not reset and _mark_risk(text[cut_e[k]:cut_s[k + 1] if k + 1 < len(cut_s) else stop]):
             k -= 1
             if k < 1:
                 self._no_flood_until = stop
                 return start
-        split = cut_s[k]
+        if not reset:
+            split = cut_s[k]
         pieces = []
         bounds = []
         p = start
@@ -914,7 +926,8 @@ class Emulator(pyte.Screen):
             while pos >= bounds[j][1]:
                 j += 1
             in_pieces[j].append((pos - bounds[j][0], e - bounds[j][0], c))
-        self._skip_measured(pieces, [_clean_flood(piece) for piece in pieces], in_pieces)
+        self._skip_measured(pieces, [_clean_flood(piece) for piece in pieces], in_pieces,
+                            self.lines if reset else 0)
         return split
 
     def _skip_lines(self, block: str) -> None:
@@ -936,12 +949,14 @@ class Emulator(pyte.Screen):
         self._skip_measured(pieces, [_SGR.sub("", piece) for piece in pieces])
 
     def _skip_measured(self, pieces: List[str], cleaned: List[str],
-                       events: Optional[List[List[Tuple[int, int, int]]]] = None) -> None:
+                       events: Optional[List[List[Tuple[int, int, int]]]] = None, dropped: int = 0) -> None:
         """Account for ``pieces`` (cut at line feeds, which are left out;
         ``cleaned`` is each without the tokens that do not move the cursor)
         without laying them out: they go to the scrollback as raw text.
         ``events``: per piece, the tokens (offsets: start, end; what) that
-        act where the cursor is then (DECSC, HTS, keypad modes)."""
+        act where the cursor is then (DECSC, HTS, keypad modes).  ``dropped``:
+        the last rows of the last piece that never scroll off (a reset
+        follows); then no tail follows either."""
         cursor = self.cursor
         measured = []
         x_end, a_end = cursor.x, cursor.attrs
@@ -978,15 +993,27 @@ class Emulator(pyte.Screen):
             cols = self.columns
             for y in range(self.lines - 1):
                 self._record(compact_row(buf.get(y), cols))
-            for piece, x, attrs, nrows, tabs in measured:
-                raw = RawFlood(piece, x, attrs, cols, tabs)
+            keep: Optional[int] = None
+            left = dropped
+            while left:
+                # the last rows never scroll off: left out, from the end
+                piece, x, attrs, nrows, tabs = measured.pop()
+                if nrows > left:
+                    keep = nrows - left
+                    measured.append((piece, x, attrs, keep, tabs))
+                    break
+                left -= nrows
+            last = len(measured) - 1
+            for k, (piece, x, attrs, nrows, tabs) in enumerate(measured):
+                raw = RawFlood(piece, x, attrs, cols, tabs, keep if k == last else None)
                 if self.history is not None:
                     self.history.push_raw(raw, nrows)
                 else:
                     assert self._recorder is not None
                     self._recorder.extend(self._layout_raw(raw))
         buf.clear()
-        self._discard = self.lines  # what scrolls off next is already recorded
+        # what scrolls off next is already recorded (the tail's first screenful)
+        self._discard = 0 if dropped else self.lines
         cursor.x = x_end
         cursor.attrs = a_end
         self.dirty.update(range(self.lines))
@@ -1119,6 +1146,8 @@ class Emulator(pyte.Screen):
             rows.append(compact_row(buf.get(0), raw.cols))
         rows.append(compact_row(buf.get(1), raw.cols))
         scratch.release()
+        if raw.keep is not None:
+            del rows[raw.keep:]
         return rows
 
     def release(self) -> None:

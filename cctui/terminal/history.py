@@ -138,14 +138,16 @@ def row_text(row: CompactRow) -> str:
 class RawFlood:
     """Text that scrolled off in a flood, not laid out yet."""
 
-    __slots__ = ("text", "x", "attrs", "cols", "tabstops")
+    __slots__ = ("text", "x", "attrs", "cols", "tabstops", "keep")
 
-    def __init__(self, text: str, x: int, attrs: Char, cols: int, tabstops: Iterable[int]) -> None:
+    def __init__(self, text: str, x: int, attrs: Char, cols: int, tabstops: Iterable[int],
+                 keep: Optional[int] = None) -> None:
         self.text = text
         self.x = x
         self.attrs = attrs
         self.cols = cols
         self.tabstops = frozenset(tabstops)
+        self.keep = keep    # only the first ``keep`` rows scrolled off (the rest was reset)
 
 
 class _Block:
