@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable, List, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.terminal_corpus import CORPORA  # noqa: E402
@@ -95,12 +95,37 @@ async def engine_pty_cat(vm, data_path: str) -> float:
     return time.perf_counter() - start
 
 
+async def type_keys(app: CctuiApp, typer, keys: int, gap: float = 0.02) -> List[float]:
+    """Seconds from each key event to its echo on the ``typer`` pane's screen."""
+    model = typer.process.model
+    samples: List[float] = []
+    for i in range(keys):
+        char = "abcdefghij"[i % 10]
+        row, col = model.cursor.y, model.cursor.x
+        start = time.perf_counter()
+        # The key enters the app as a terminal driver delivers it; pilot.press
+        # would also wait for the whole app to go idle, which a flood never does.
+        app.post_message(events.Key(char, char))
+
+        def echoed() -> bool:
+            cursor = model.cursor
+            # awaited below, in this iteration: the loop's row and col are current
+            return cursor.x == col + 1 or cursor.y != row  # noqa: B023
+
+        await until(echoed, 30, f"echo of key {i}")
+        samples.append(time.perf_counter() - start)
+        await asyncio.sleep(gap)            # a typist, not a paste
+        if model.cursor.x > model.cols - 10:
+            app.post_message(events.Key("ctrl+u", "\x15"))
+            await until(lambda: model.cursor.x < 20, 30, "line cleared")
+    return samples
+
+
 async def typing_latency(vm, keys: int, flood: bool, priority: bool = True,
                          gap: float = 0.02) -> tuple:
     """Echo latencies with ``gap`` seconds between keys, and the flood's MB/s meanwhile."""
     app = CctuiApp(instances=[vm], first_command=SHELL)
     app.typing_priority.enabled = priority
-    samples: List[float] = []
     flood_rate = float("nan")
     async with app.run_test(size=SIZE) as pilot:
         typer = list(app.layout_widget.frames.values())[0]
@@ -111,27 +136,8 @@ async def typing_latency(vm, keys: int, flood: bool, priority: bool = True,
             await until(lambda: flooder.process.model.history_len > 100, 60, "the flood")
             typer.view.focus()
         await pilot.pause()
-        model = typer.process.model
         began, flooded = time.perf_counter(), flooder.process.received if flood else 0
-        for i in range(keys):
-            char = "abcdefghij"[i % 10]
-            row, col = model.cursor.y, model.cursor.x
-            start = time.perf_counter()
-            # The key enters the app as a terminal driver delivers it; pilot.press
-            # would also wait for the whole app to go idle, which a flood never does.
-            app.post_message(events.Key(char, char))
-
-            def echoed() -> bool:
-                cursor = model.cursor
-                # awaited below, in this iteration: the loop's row and col are current
-                return cursor.x == col + 1 or cursor.y != row  # noqa: B023
-
-            await until(echoed, 30, f"echo of key {i}")
-            samples.append(time.perf_counter() - start)
-            await asyncio.sleep(gap)            # a typist, not a paste
-            if model.cursor.x > model.cols - 10:
-                app.post_message(events.Key("ctrl+u", "\x15"))
-                await until(lambda: model.cursor.x < 20, 30, "line cleared")
+        samples = await type_keys(app, typer, keys, gap)
         if flood:
             flood_rate = (flooder.process.received - flooded) / (time.perf_counter() - began) / 1e6
             flooder.process.kill()
@@ -158,12 +164,14 @@ async def interrupt_latency(vm, times: int) -> List[float]:
     return samples
 
 
-async def engine_latency(vm, keys: int) -> List[float]:
+async def engine_latency(vm, keys: int,
+                         flood_argv: Sequence[str] = ("yes", "a flood of output from another pane"),
+                         cols: int = 120) -> List[float]:
     """The same keystrokes without the app: what the guest and the channel cost
     while another exec of the same VM floods (its output consumed at once)."""
-    flood = vm.command("yes", "a flood of output from another pane").set_tty(40, 120)
+    flood = vm.command(*flood_argv).set_tty(40, cols)
     flood.set_window(2 << 20).set_output_handler(lambda data: flood.ack(len(data)))
-    typer = vm.command("cat").set_tty(40, 120)
+    typer = vm.command("cat").set_tty(40, cols)
     echoed = asyncio.Event()
     typer.set_output_handler(lambda data: (echoed.set(), typer.ack(len(data))))
     await typer.start()

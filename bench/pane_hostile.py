@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.pane_e2e import SHELL, SIZE, pct, screen_text, until  # noqa: E402
+from bench.pane_e2e import (SHELL, SIZE, engine_latency, pct, screen_text,  # noqa: E402
+                            type_keys, until)
 from bench.terminal_adversarial import CLASSES, plain_text  # noqa: E402
-
-from textual import events  # noqa: E402
 
 from cctui.machine import boot_async  # noqa: E402
 from cctui.tui.app import CctuiApp  # noqa: E402
@@ -32,7 +31,6 @@ async def echo_beside(vm, path: str, keys: int, priority: bool) -> Tuple[List[fl
     """Echo latencies in pane A while pane B loops ``cat path``; B's MB/s meanwhile."""
     app = CctuiApp(instances=[vm], first_command=SHELL)
     app.typing_priority.enabled = priority
-    samples: List[float] = []
     async with app.run_test(size=SIZE) as pilot:
         typer = list(app.layout_widget.frames.values())[0]
         await until(lambda: "bench$" in screen_text(typer), 120, "the shell prompt")
@@ -41,49 +39,11 @@ async def echo_beside(vm, path: str, keys: int, priority: bool) -> Tuple[List[fl
         await until(lambda: flooder.process.received > 256 * 1024, 120, "the stream")
         typer.view.focus()
         await pilot.pause()
-        model = typer.process.model
         began, streamed = time.perf_counter(), flooder.process.received
-        for i in range(keys):
-            char = "abcdefghij"[i % 10]
-            row, col = model.cursor.y, model.cursor.x
-            start = time.perf_counter()
-            app.post_message(events.Key(char, char))
-            await until(lambda: model.cursor.x == col + 1 or model.cursor.y != row,  # noqa: B023 (awaited here)
-                        30, f"echo of key {i}")
-            samples.append(time.perf_counter() - start)
-            await asyncio.sleep(0.02)
-            if model.cursor.x > model.cols - 10:
-                app.post_message(events.Key("ctrl+u", "\x15"))
-                await until(lambda: model.cursor.x < 20, 30, "line cleared")
+        samples = await type_keys(app, typer, keys)
         rate = (flooder.process.received - streamed) / (time.perf_counter() - began) / 1e6
         flooder.process.kill()
     return samples, rate
-
-
-async def echo_without_app(vm, path: str, keys: int) -> List[float]:
-    """The reference: the same keys and stream with no app (outputs acked on arrival,
-    nothing emulated): what the guest and the channel alone cost under this stream."""
-    stream = vm.command("sh", "-c", f"while :; do cat {path}; done").set_tty(SIZE[1] - 1, SIZE[0] // 2)
-    stream.set_window(2 << 20).set_output_handler(lambda data: stream.ack(len(data)))
-    typer = vm.command("cat").set_tty(SIZE[1] - 1, SIZE[0] // 2)
-    echoed = asyncio.Event()
-    typer.set_output_handler(lambda data: (echoed.set(), typer.ack(len(data))))
-    await typer.start()
-    await stream.start()
-    samples: List[float] = []
-    try:
-        await asyncio.sleep(1.0)
-        for _ in range(keys):
-            echoed.clear()
-            start = time.perf_counter()
-            typer.write(b"x")
-            await asyncio.wait_for(echoed.wait(), 30)
-            samples.append(time.perf_counter() - start)
-            await asyncio.sleep(0.02)
-    finally:
-        stream.kill()
-        typer.kill()
-    return samples
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -98,7 +58,9 @@ async def main(args: argparse.Namespace) -> None:
         for i, name in enumerate(names):
             on, on_rate = await echo_beside(vm, f"/tmp/class{i}.bin", args.keys, priority=True)
             off, off_rate = await echo_beside(vm, f"/tmp/class{i}.bin", args.keys, priority=False)
-            bare = await echo_without_app(vm, f"/tmp/class{i}.bin", args.keys)
+            # the reference: no app, outputs acked on arrival, nothing emulated
+            loop_cat = ["sh", "-c", f"while :; do cat /tmp/class{i}.bin; done"]
+            bare = await engine_latency(vm, args.keys, loop_cat, cols=SIZE[0] // 2)
             rows.append((name, on, on_rate, off, off_rate, bare))
             print(f"  {name}: p99 {pct(on, 0.99):.0f} / {pct(off, 0.99):.0f} ms", file=sys.stderr)
         print(f"\necho latency in pane A while pane B streams each class, {args.keys} keys, "
