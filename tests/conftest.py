@@ -55,3 +55,14 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def split_at(data: bytes, cuts: list) -> list:
+    """``data`` cut at each of ``cuts`` (taken modulo its length): feeds split anywhere."""
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    pieces, last = [], 0
+    for p in points:
+        pieces.append(data[last:p])
+        last = p
+    pieces.append(data[last:])
+    return pieces

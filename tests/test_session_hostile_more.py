@@ -199,20 +199,26 @@ def test_a_hello_flood_from_an_agent_that_never_reads_earns_no_replies() -> None
     run(scenario())
 
 
+async def _running_exec_small_buffers(cap: int):
+    """A session with a write cap over small socket buffers, one exec running."""
+    session, agent = await pair(write_buffer_cap=cap)
+    _small_buffers(session, agent)
+    agent.hello()
+    await session.handshake(5)
+    start = asyncio.ensure_future(session.start_exec(
+        {"argv": ["x"], "env": {}, "window": 4096}))
+    _, ident, _ = await agent.next_frame(T.START)
+    agent.send(P.encode_json(T.STARTED, ident, {"pid": 42}))
+    channel = await start
+    return session, agent, ident, channel
+
+
 def test_replies_to_an_agent_that_never_reads_are_capped() -> None:
     """Output is acknowledged with CREDIT frames; a guest that floods output and
     never reads them would grow the write buffer without end."""
     async def scenario() -> None:
         cap = 16 * 1024
-        session, agent = await pair(write_buffer_cap=cap)
-        _small_buffers(session, agent)
-        agent.hello()
-        await session.handshake(5)
-        start = asyncio.ensure_future(session.start_exec(
-            {"argv": ["x"], "env": {}, "window": 4096}))
-        _, ident, _ = await agent.next_frame(T.START)
-        agent.send(P.encode_json(T.STARTED, ident, {"pid": 42}))
-        channel = await start
+        session, agent, ident, channel = await _running_exec_small_buffers(cap)
         high = 0
         chunk = P.encode(T.STDOUT, ident, b"x" * 1024)
         for _ in range(400):
@@ -361,15 +367,7 @@ def test_a_consumer_acknowledging_output_never_sees_the_cap_raise() -> None:
     """The cap ends the session inside consumed(); the consumer (a pane, a sink)
     is not where that error belongs: the exec's waiters get it."""
     async def scenario() -> None:
-        session, agent = await pair(write_buffer_cap=64)
-        _small_buffers(session, agent)
-        agent.hello()
-        await session.handshake(5)
-        start = asyncio.ensure_future(session.start_exec(
-            {"argv": ["x"], "env": {}, "window": 4096}))
-        _, ident, _ = await agent.next_frame(T.START)
-        agent.send(P.encode_json(T.STARTED, ident, {"pid": 42}))
-        channel = await start
+        session, agent, ident, channel = await _running_exec_small_buffers(64)
         held = []
         channel.on_stdout = held.append             # acknowledged later, outside the reader
         for _ in range(100):

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.terminal_corpus import CORPORA  # noqa: E402
 
 from cctui.terminal import TerminalModel  # noqa: E402
+from conftest import split_at
 
 ROWS, COLS = 40, 120
 
@@ -177,22 +178,12 @@ _LINES = st.lists(st.one_of(_TEXT, _SGR, st.just("\r\n"), st.just("\r\n"), st.ju
                   min_size=1, max_size=600).map(lambda parts: "".join(parts).encode())
 
 
-def _split(data: bytes, cuts: list) -> list:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    pieces, last = [], 0
-    for p in points:
-        pieces.append(data[last:p])
-        last = p
-    pieces.append(data[last:])
-    return pieces
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_STREAM, st.lists(st.integers(0, 10**6), max_size=12), st.sampled_from([(ROWS, COLS), (5, 20), (1, 8)]))
 def test_generated_streams_match_pyte(data: bytes, cuts: list, size: tuple) -> None:
     rows, cols = size
     model = TerminalModel(rows, cols)
-    for piece in _split(data, cuts):
+    for piece in split_at(data, cuts):
         model.feed(piece)
         model.flush()
     assert_same(model, reference(data, rows, cols))
@@ -205,7 +196,7 @@ def test_generated_floods_match_pyte(data: bytes, cuts: list, size: tuple) -> No
     (wrapping, wide characters at the edge, bare LF, tabs)."""
     rows, cols = size
     model = TerminalModel(rows, cols)
-    for piece in _split(data, cuts):
+    for piece in split_at(data, cuts):
         model.feed(piece)
         model.flush()
     assert_same(model, reference(data, rows, cols))

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from cctui.terminal import TerminalModel
 from cctui.terminal import engine
+from conftest import split_at
 
 pytestmark = pytest.mark.fuzz
 
@@ -51,16 +52,6 @@ _DATA = st.builds(_stream, st.lists(_PIECE, min_size=1, max_size=120), st.binary
 _SIZES = st.sampled_from([(40, 120), (5, 20), (1, 8), (3, 1)])
 
 
-def _cut(data: bytes, cuts: list) -> list:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    pieces, last = [], 0
-    for p in points:
-        pieces.append(data[last:p])
-        last = p
-    pieces.append(data[last:])
-    return pieces
-
-
 def _check(model: TerminalModel) -> None:
     rows, cols = model.rows, model.cols
     cur = model.cursor
@@ -85,7 +76,7 @@ def test_hostile_streams_keep_invariants_and_split_invariance(data: bytes, cuts:
     whole.feed(data)
     _check(whole)
     split = TerminalModel(rows, cols, on_reply=lambda b: None)
-    for piece in _cut(data, cuts):
+    for piece in split_at(data, cuts):
         split.feed(piece)
         split.flush()
     _check(split)
