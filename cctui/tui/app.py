@@ -25,7 +25,7 @@ from .dialogs import BootDialog, NewPaneDialog, SearchDialog
 from .help_screen import HelpScreen
 from .keymap import Keymap, KeymapError, default_keymap, load_keymap
 from .layout_tree import LayoutTree
-from .messages import PaneChanged, PaneFocused, VmChanged
+from .messages import PaneChanged, PaneFocused, PaneTitleChanged, VmChanged
 from .pane_frame import PaneFrame, describe_state
 from .pane_layout import PaneLayout
 from .pane_process import PaneProcess
@@ -431,6 +431,11 @@ class CctuiApp(App):
             self._refresh_panels()
         self._refresh_sidebar()
         self._refresh_status()
+
+    def on_pane_title_changed(self, message: PaneTitleChanged) -> None:
+        frame = self._find_frame(message.pane_id)
+        if frame is not None:
+            frame.update_title()
 
     def on_pane_focused(self, message: PaneFocused) -> None:
         if message.pane_id != self.focused_pane:

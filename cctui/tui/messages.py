@@ -18,6 +18,19 @@ class PaneChanged(Message):
         self.pane_id = pane_id
 
 
+class PaneTitleChanged(Message):
+    """The guest set a new title (OSC 0/2): only the pane's title bar redraws.
+
+    A guest may retitle every frame; the sidebar, panels and layout stay put."""
+
+    def __init__(self, pane_id: str) -> None:
+        super().__init__()
+        self.pane_id = pane_id
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, PaneTitleChanged) and message.pane_id == self.pane_id
+
+
 class VmChanged(Message):
     """A VM's state or boot progress changed."""
 

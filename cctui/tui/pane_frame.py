@@ -88,7 +88,7 @@ class PaneFrame(Vertical):
             text += f" — {title}"
         if flags:
             text += "  [" + " · ".join(flags) + "]"
-        self.title_bar.update(Content(text))
+        self.title_bar.update(Content(text), layout=False)     # one row, whatever it says
         self.set_class(process.state == "exited", "-exited")
         self.set_class(process.state == "failed", "-failed")
 

@@ -32,4 +32,5 @@ class StatusLine(Static):
         self.update(Content.assemble(
             mode, " ", plain(windows).stylize("b"), "  ", Content("│").stylize("dim"), " ",
             plain(pane), "  ", Content("│").stylize("dim"), " ", plain(vms), "  ",
-            Content(f"│ theme {theme} │ {prefix} ? help · {prefix} : palette").stylize("dim")))
+            Content(f"│ theme {theme} │ {prefix} ? help · {prefix} : palette").stylize("dim")),
+            layout=False)                                   # one docked row, whatever it says

@@ -20,7 +20,7 @@ from textual.widget import Widget
 
 from .copy_cursor import CopyCursor
 from .keys import encode_key, encode_mouse, encode_paste
-from .messages import PaneChanged, PaneFocused
+from .messages import PaneChanged, PaneFocused, PaneTitleChanged
 from .pane_process import PaneProcess
 from .render import Painter, row_strip
 
@@ -135,7 +135,7 @@ class TerminalView(Widget, can_focus=True):
         more = self.process.pump()
         if model.title != self._shown_title:          # OSC 0/2: the frame's title bar shows it
             self._shown_title = model.title
-            self.post_message(PaneChanged(self.pane_id))
+            self.post_message(PaneTitleChanged(self.pane_id))
         added = model.history_len - before
         if self.scroll_back and added:
             self.scroll_back = min(model.history_len, self.scroll_back + added)
