@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Tuple
 
+from guest_pty_agent.protocol import VSOCK_PORT
+
 from .errors import NotRunning, Timeout
 
 Streams = Tuple[asyncio.StreamReader, asyncio.StreamWriter]
-VSOCK_PORT = 1024
 STREAM_LIMIT = 1 << 21
 
 

@@ -31,6 +31,8 @@ import struct
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 VERSION = 1
+#: The AF_VSOCK port the agent listens on (the host passes it as ``cctui.vsock=``).
+VSOCK_PORT = 1024
 HEADER = struct.Struct(">IBI")
 HEADER_SIZE = HEADER.size
 MAX_PAYLOAD = 1 << 20          # no frame may carry more than 1 MiB

@@ -310,10 +310,7 @@ class AsyncCmd:
         try:
             await self.run()
         except Error as exc:
-            if isinstance(exc, ExitError):
-                exc.output = bytes(buf.buffer)
-            else:
-                exc.output = bytes(buf.buffer)  # type: ignore[attr-defined]
+            exc.output = bytes(buf.buffer)  # type: ignore[attr-defined]  # ExitError declares it
             raise
         return bytes(buf.buffer)
 

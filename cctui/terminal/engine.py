@@ -1491,14 +1491,6 @@ class Emulator(pyte.Screen):
                 return
         self.cursor.x = self.columns - 1
 
-    def select_graphic_rendition_str(self, params: str) -> None:
-        cursor = self.cursor
-        key = (cursor.attrs, params)
-        got = self._sgr_cache.get(key)
-        if got is None:
-            got = self._apply_sgr(cursor.attrs, params)
-        cursor.attrs = got
-
     def _apply_sgr(self, attrs: Char, params: str) -> Char:
         key = (attrs, params)
         got = self._sgr_cache.get(key)

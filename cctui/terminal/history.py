@@ -284,10 +284,6 @@ class History:
             i -= block.nrows
         raise IndexError(i)  # pragma: no cover - totals are kept consistent
 
-    def rows(self) -> Sequence[CompactRow]:
-        """Every visible history row (lays out any raw block)."""
-        return [self.row(i) for i in range(len(self))]
-
     def _materialise(self, block: _Block) -> None:
         assert block.raw is not None
         rows = self._layout(block.raw)

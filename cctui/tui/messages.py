@@ -37,10 +37,3 @@ class VmChanged(Message):
     def __init__(self, vm_name: str) -> None:
         super().__init__()
         self.vm_name = vm_name
-
-
-class DividerDragged(Message):
-    def __init__(self, index: int, delta: int) -> None:
-        super().__init__()
-        self.index = index
-        self.delta = delta

@@ -1,7 +1,6 @@
 """PaneFrame: a title line (pane number, VM, command, state) over a TerminalView."""
 from __future__ import annotations
 
-import time
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -94,7 +93,3 @@ class PaneFrame(Vertical):
 
     def mark_focused(self, focused: bool) -> None:
         self.set_class(focused, "-focused")
-
-
-def elapsed(since: float) -> str:
-    return f"{time.time() - since:.1f}s"

@@ -15,7 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from .themes import TerminalColors
+from .themes import XTERM_16, TerminalColors
 
 _NAMES = ["black", "red", "green", "brown", "blue", "magenta", "cyan", "white"]
 NAME_TO_INDEX: Dict[str, int] = {}
@@ -24,9 +24,7 @@ for _i, _n in enumerate(_NAMES):
     NAME_TO_INDEX["bright" + _n] = _i + 8
 NAME_TO_INDEX["yellow"] = 3
 NAME_TO_INDEX["brightyellow"] = 11
-_XTERM_16_HEX = ["000000", "cd0000", "00cd00", "cdcd00", "0000ee", "cd00cd", "00cdcd", "e5e5e5",
-                 "7f7f7f", "ff0000", "00ff00", "ffff00", "5c5cff", "ff00ff", "00ffff", "ffffff"]
-HEX16_TO_INDEX = {h: i for i, h in enumerate(_XTERM_16_HEX)}
+HEX16_TO_INDEX = {h.lstrip("#"): i for i, h in enumerate(XTERM_16)}
 
 
 def xterm_256(index: int) -> str:

@@ -1,7 +1,7 @@
 """The sidebar: VMs (state, accelerator, boot progress) and the commands in their panes."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from typing import List, Set, Tuple
 
 from rich.text import Text
 from textual.widgets import Tree
@@ -30,8 +30,7 @@ class VmTree(Tree):
         self.show_root = False
         self.guide_depth = 2
 
-    def rebuild(self, vms: List, panes: List[Tuple[str, int, PaneProcess]],
-                extra: Optional[Dict[str, List]] = None) -> None:
+    def rebuild(self, vms: List, panes: List[Tuple[str, int, PaneProcess]]) -> None:
         """vms: AsyncInstances; panes: (pane id, number, process)."""
         self.clear()
         for inst in vms:

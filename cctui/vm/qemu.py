@@ -23,9 +23,9 @@ from qemu.qmp import QMPClient
 
 from ..errors import HypervisorUnavailable, Timeout
 from .console import ConsoleLog
-from .initramfs import AGENT_PORT_NAME, IMAGE_TAG, ROOT_TAG
+from guest_pty_agent.protocol import VSOCK_PORT
 
-VSOCK_PORT = 1024
+from .initramfs import AGENT_PORT_NAME, IMAGE_TAG, ROOT_TAG
 
 PR_SET_PDEATHSIG = 1
 STDERR_CAP = 16 * 1024            # bytes of QEMU's stderr kept to explain an exit
