@@ -139,3 +139,16 @@ def test_slow_pipe_reader_pauses_the_guest(vm: cctui.Instance) -> None:
         total += len(chunk)
     cmd.wait()
     assert total == 50_000_000
+
+
+def test_an_instance_keeps_only_its_live_commands(vm: cctui.Instance) -> None:
+    """A long session runs many commands: exited ones are not held forever."""
+    done = [vm.command("true") for _ in range(30)]
+    for cmd in done:
+        cmd.run()
+    sleeper = vm.command("sleep", "2")
+    sleeper.start()
+    live = vm._core.commands
+    assert sleeper._core in live
+    assert not any(cmd._core in live for cmd in done)
+    sleeper.wait()

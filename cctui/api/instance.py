@@ -50,7 +50,7 @@ class AsyncInstance:
         self.guest_root: Optional[str] = None   # chroot for commands (an image's root)
         self._closed = False
         self._backend: Any = None   # Machine or LocalAgent: has .stop() and .describe()
-        self.commands: List[AsyncCmd] = []
+        self.commands: List[AsyncCmd] = []          # the ones not exited (see _keep)
 
     # -- state -------------------------------------------------------------
     def add_listener(self, listener: StateListener) -> None:
@@ -144,12 +144,15 @@ class AsyncInstance:
 
     # -- commands --------------------------------------------------------------
     def command(self, name: str, *args: str) -> AsyncCmd:
-        cmd = AsyncCmd(self, [name, *args])
-        self.commands.append(cmd)
-        return cmd
+        return self._keep(AsyncCmd(self, [name, *args]))
 
     def command_context(self, ctx: Context, name: str, *args: str) -> AsyncCmd:
-        cmd = AsyncCmd(self, [name, *args], ctx)
+        return self._keep(AsyncCmd(self, [name, *args], ctx))
+
+    def _keep(self, cmd: AsyncCmd) -> AsyncCmd:
+        """List the command while it may still run; exited ones are dropped here,
+        so a long session that runs many commands holds only the live ones."""
+        self.commands = [c for c in self.commands if not c.exited]
         self.commands.append(cmd)
         return cmd
 
