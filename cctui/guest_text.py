@@ -23,8 +23,9 @@ ELLIPSIS = "…"
 
 # C0 and DEL, C1, lone surrogates, and the bidirectional overrides/isolates
 # (they reorder what follows on the user's screen: a spoofing tool).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_KEEP_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_BEYOND_C0 = "\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[\x00-\x1f{_UNSAFE_BEYOND_C0}]")
+_UNSAFE_KEEP_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f{_UNSAFE_BEYOND_C0}]")
 # Escape sequences are dropped whole (a coloured console line reads as text),
 # the stray controls left after that are shown as symbols.
 _ESCAPE_SEQUENCE = re.compile(

@@ -85,17 +85,16 @@ class Budget:
 
     def stream(self, count: int, what: str) -> None:
         self.stream_bytes += count
-        if self.stream_bytes > self.limits.max_bytes:
-            raise ImageError(
-                f"{what}: the uncompressed layers exceed the limit of {self.limits.max_bytes} bytes"
-                f" (raise it with max_bytes= or {BYTES_VARIABLE})"
-            )
+        self._check_bytes(self.stream_bytes, what, "the uncompressed layers exceed")
 
     def disk(self, count: int, what: str) -> None:
         self.disk_bytes += count
-        if self.disk_bytes > self.limits.max_bytes:
+        self._check_bytes(self.disk_bytes, what, "the image unpacks to more than")
+
+    def _check_bytes(self, total: int, what: str, exceeds: str) -> None:
+        if total > self.limits.max_bytes:
             raise ImageError(
-                f"{what}: the image unpacks to more than the limit of {self.limits.max_bytes} bytes"
+                f"{what}: {exceeds} the limit of {self.limits.max_bytes} bytes"
                 f" (raise it with max_bytes= or {BYTES_VARIABLE})"
             )
 

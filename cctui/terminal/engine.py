@@ -152,44 +152,20 @@ def csi_params(params: str) -> Tuple[int, ...]:
     return tuple(map(csi_param, params.split(";"))) if params else (0,)
 
 
-class _WidthTable(BoundedDict):
-    """``str.translate`` table: each character becomes as many 'x' as it is wide."""
+class _ByWidthTable(BoundedDict):
+    """A bounded ``str.translate`` table filled on demand: each character
+    becomes ``by_width[wcwidth]`` (-1, 0, 1 or 2); the ``kept`` code points
+    stay as they are."""
 
-    __slots__ = ()
+    __slots__ = ("_by_width", "_kept")
 
-    def __missing__(self, cp: int) -> str:
-        w = wcwidth(chr(cp))
-        val = "xx" if w == 2 else ("x" if w == 1 else "")
-        self[cp] = val
-        return val
-
-
-class _NotNarrowTable(BoundedDict):
-    """``str.translate`` table that deletes every one-cell character; a
-    zero-width one becomes 'z', any other 'x'."""
-
-    __slots__ = ()
+    def __init__(self, max_entries: int, by_width: Dict[int, str], kept: Tuple[int, ...] = ()) -> None:
+        super().__init__(max_entries)
+        self._by_width = by_width
+        self._kept = kept
 
     def __missing__(self, cp: int) -> str:
-        w = wcwidth(chr(cp))
-        val = "" if w == 1 else ("z" if w == 0 else "x")
-        self[cp] = val
-        return val
-
-
-class _CellClassTable(BoundedDict):
-    """``str.translate`` table for :meth:`Emulator._simulate`: a one-cell
-    character becomes 'a', a wide one \\x01, any other (zero-width,
-    unprintable: the cursor stays) \\x00; LF, CR, TAB and BS stay."""
-
-    __slots__ = ()
-
-    def __missing__(self, cp: int) -> str:
-        if cp in (8, 9, 10, 13):
-            val = chr(cp)
-        else:
-            w = wcwidth(chr(cp))
-            val = "a" if w == 1 else ("\x01" if w == 2 else "\x00")
+        val = chr(cp) if cp in self._kept else self._by_width[wcwidth(chr(cp))]
         self[cp] = val
         return val
 
@@ -225,9 +201,13 @@ def _cut_mark_runs(text: str) -> str:
     return _mark_run[0].sub(r"\1", text)
 
 
-_WIDTHS = _WidthTable(16384)
-_NOT_NARROW = _NotNarrowTable(16384)
-_CELL_CLASS = _CellClassTable(16384)
+# Each character as as many 'x' as it is wide.
+_WIDTHS = _ByWidthTable(16384, {-1: "", 0: "", 1: "x", 2: "xx"})
+# One-cell characters deleted; a zero-width one becomes 'z', any other 'x'.
+_NOT_NARROW = _ByWidthTable(16384, {-1: "x", 0: "z", 1: "", 2: "x"})
+# For Emulator._simulate: one-cell 'a', wide \x01, any other (zero-width,
+# unprintable: the cursor stays) \x00; BS, TAB, LF and CR stay.
+_CELL_CLASS = _ByWidthTable(16384, {-1: "\x00", 0: "\x00", 1: "a", 2: "\x01"}, kept=(8, 9, 10, 13))
 _CHAR_WIDTHS: Dict[str, int] = BoundedDict(16384)
 _CELL_BUDGET = 16384    # cells (and cached runs) over all attribute sets of one screen
 _RUN_CACHE_MAX = 64     # longer runs are not kept as cell tuples

@@ -201,11 +201,11 @@ class PaneProcess:
         emulated at lately (see :class:`SlicePacer`), so a hostile stream that
         emulates 50 times slower than text takes a 50 times smaller slice.
         """
+        pacer = self._pacer
         start = time.monotonic()
         deadline = start + budget
         while self._pending:
             left = max(0.0, deadline - start)
-            pacer = self._pacer
             pacer.start()
             size = pacer.slice_size(True, left)
             fed = 0
@@ -220,7 +220,7 @@ class PaneProcess:
             self._pending_len -= fed
             self.model.flush()
             now = time.monotonic()
-            self._pacer.measured(fed, now - start)
+            pacer.measured(fed, now - start)
             if self.cmd is not None:
                 self.cmd.ack(fed)
             if now >= deadline:
