@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any, Awaitable, List, Optional, Tuple
+from typing import Any, Awaitable, Dict, List, Optional, Tuple
 
 from cctui.session import AgentSession, ExecChannel
 from guest_pty_agent import protocol as P
@@ -73,10 +73,13 @@ def run(coro: Awaitable) -> object:
 
 
 async def started_exec(session: AgentSession, agent: FakeAgent,
-                       caps: tuple = ()) -> Tuple[ExecChannel, int]:
+                       caps: tuple = (), window: Optional[int] = None) -> Tuple[ExecChannel, int]:
     agent.hello(caps=caps)
     await session.handshake(5)
-    start = asyncio.ensure_future(session.start_exec({"argv": ["x"], "env": {}}))
+    spec: Dict[str, Any] = {"argv": ["x"], "env": {}}
+    if window is not None:
+        spec["window"] = window
+    start = asyncio.ensure_future(session.start_exec(spec))
     ftype, ident, payload = await agent.next_frame(T.START)
     agent.send(P.encode_json(T.STARTED, ident, {"pid": 42}))
     channel = await start

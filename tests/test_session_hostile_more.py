@@ -203,13 +203,7 @@ async def _running_exec_small_buffers(cap: int):
     """A session with a write cap over small socket buffers, one exec running."""
     session, agent = await pair(write_buffer_cap=cap)
     _small_buffers(session, agent)
-    agent.hello()
-    await session.handshake(5)
-    start = asyncio.ensure_future(session.start_exec(
-        {"argv": ["x"], "env": {}, "window": 4096}))
-    _, ident, _ = await agent.next_frame(T.START)
-    agent.send(P.encode_json(T.STARTED, ident, {"pid": 42}))
-    channel = await start
+    channel, ident = await started_exec(session, agent, window=4096)
     return session, agent, ident, channel
 
 
