@@ -237,6 +237,9 @@ def test_a_flood_is_paused_in_the_guest_and_redrawn_at_the_frame_rate(loop, vm):
             view._flush_scheduled = False
             view.output_arrived()
             await until(lambda: process.received > 4 * OUTPUT_WINDOW, 120, "the flood to resume")
+            # a flood that has gone on for FLOOD_AFTER drops to the flood rate (on a fast
+            # host 4 windows can arrive before that, so wait for the switch itself)
+            await until(lambda: flushes and flushes[-1][1] == FLOOD_FRAME, 120, "the flood rate")
             assert process.model.history_len == 10_000          # the scrollback's bound
             gaps = [(b[0] - a[0], b[1]) for a, b in zip(flushes, flushes[1:])]
             assert len(gaps) > 10
