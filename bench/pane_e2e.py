@@ -31,7 +31,7 @@ from bench.terminal_corpus import CORPORA  # noqa: E402
 
 from textual import events  # noqa: E402
 
-from cctui.machine import boot_async  # noqa: E402
+from cctui.vm.machine import boot_async  # noqa: E402
 from cctui.tui.app import CctuiApp  # noqa: E402
 from cctui.tui.typing_priority import HOLD  # noqa: E402
 

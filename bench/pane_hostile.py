@@ -23,7 +23,7 @@ from bench.pane_e2e import (SHELL, SIZE, engine_latency, pct, screen_text,  # no
                             type_keys, until)
 from bench.terminal_adversarial import CLASSES, plain_text  # noqa: E402
 
-from cctui.machine import boot_async  # noqa: E402
+from cctui.vm.machine import boot_async  # noqa: E402
 from cctui.tui.app import CctuiApp  # noqa: E402
 
 

@@ -4,11 +4,12 @@
     with cctui.boot() as vm:
         print(vm.command("echo", "hello").output())
 """
-from .api.blocking import Cmd, Instance, boot, connect_local
+from .api.blocking import Cmd, Instance
 from .context import Context
 from .errors import (AlreadyClosed, Canceled, DirectoryNotFound, Error, ExecutableNotFound,
                      ExitError, HypervisorUnavailable, ImageError, NotRunning, ProtocolError,
                      StartFailed, Timeout)
+from .launch import boot, connect_local
 
 __all__ = [
     "boot", "connect_local", "Instance", "Cmd", "Context", "Error", "ExitError", "NotRunning",

@@ -1,6 +1,7 @@
 """The asyncio API (what the TUI uses): the same objects the blocking facade wraps."""
 from .api.cmd import AsyncCmd
 from .api.instance import AsyncInstance
-from .machine import boot_async as boot, connect_local
+from .vm.local import connect_local
+from .vm.machine import boot_async as boot
 
 __all__ = ["boot", "connect_local", "AsyncInstance", "AsyncCmd"]

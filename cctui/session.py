@@ -200,7 +200,6 @@ class AgentSession:
         self._lost_reason = lost_reason
         self._hello_seen: asyncio.Future = asyncio.get_event_loop().create_future()
         self._tasks: list = []
-        self.frames_received = 0
         self._write_cap = write_buffer_cap
         self._bulk_lock = asyncio.Lock()
         # The heartbeat's view of unsent bytes: when they last shrank, and to what.
@@ -337,7 +336,6 @@ class AgentSession:
                     break
                 self._last_rx = time.monotonic()
                 for ftype, ident, payload in self._decoder.feed(data):
-                    self.frames_received += 1
                     self._dispatch(ftype, ident, payload)
                     if self.failed is not None:
                         return

@@ -15,12 +15,12 @@ import pytest
 from textual import events
 
 from cctui.aio import AsyncInstance
-from cctui.machine import boot_async
+from cctui.vm.machine import boot_async
 from cctui.tui.app import CctuiApp
 from cctui.tui.pane_frame import PaneFrame
 from cctui.tui.pane_process import OUTPUT_WINDOW, YIELD_WINDOW
 from cctui.tui.terminal_view import FLOOD_FRAME, FRAME
-from conftest import until
+from helpers.wait import until
 
 pytestmark = pytest.mark.vm    # boots a real VM: `-m "not vm"` skips the slow tier
 

@@ -124,7 +124,7 @@ def test_painter_maps_ansi_and_256_through_the_palette_and_skips_wide_stubs():
 def test_too_small_terminal_shows_a_notice_and_keeps_the_panes() -> None:
     import asyncio
 
-    from cctui.machine import connect_local
+    from cctui.aio import connect_local
     from cctui.tui.app import CctuiApp
 
     async def scenario() -> None:
@@ -148,7 +148,7 @@ def test_too_small_terminal_shows_a_notice_and_keeps_the_panes() -> None:
 def test_panels_step_aside_when_the_terminal_narrows() -> None:
     import asyncio
 
-    from cctui.machine import connect_local
+    from cctui.aio import connect_local
     from cctui.tui.app import CctuiApp
 
     async def scenario() -> None:

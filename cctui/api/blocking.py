@@ -152,19 +152,3 @@ class Instance:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def boot(image: str = "host", **options: Any) -> Instance:
-    """Boot a VM (default: the host's root, read-only) and return it running.
-
-    Options: accel ("auto"|"kvm"|"tcg"), memory_mb, cpus, entrypoint, cmd, env,
-    transport ("auto"|"virtio-serial"|"vsock"), boot_timeout, name.
-    """
-    from ..machine import boot_async
-    return Instance(runtime.run(boot_async(image, **options)))
-
-
-def connect_local() -> Instance:
-    """An Instance whose agent runs as a local process (tests and development)."""
-    from ..machine import connect_local as connect
-    return Instance(runtime.run(connect()))

@@ -13,6 +13,7 @@ from ..context import Context
 from ..errors import AlreadyClosed, Error, NotRunning
 from ..images.config import ImageConfig, entrypoint_argv
 from ..session import AgentSession
+from .backend import Backend
 from .cmd import AsyncCmd
 from .sinks import WriterSink
 
@@ -44,12 +45,13 @@ class AsyncInstance:
         self._entrypoint = list(entrypoint) if entrypoint is not None else None
         self._cmd = list(cmd) if cmd is not None else None
         self._extra_env = dict(env or {})
+        self._base_env: Dict[str, str] = {}      # the guest init's, from the agent's hello
         self._image_env: Dict[str, str] = {}
         self._image_dir: Optional[str] = None
         self._image_user: Optional[str] = None
         self.guest_root: Optional[str] = None   # chroot for commands (an image's root)
         self._closed = False
-        self._backend: Any = None   # Machine or LocalAgent: has .stop() and .describe()
+        self._backend: Optional[Backend] = None   # None once closed
         self.commands: List[AsyncCmd] = []          # the ones not exited (see _keep)
 
     # -- state -------------------------------------------------------------
@@ -68,7 +70,7 @@ class AsyncInstance:
     def progress(self, detail: str) -> None:
         self._set_state(self.state, detail)
 
-    def attach(self, session: AgentSession, backend: Any) -> None:
+    def attach(self, session: AgentSession, backend: Backend) -> None:
         self.session = session
         self._backend = backend
         hello_env = dict(session.hello.get("env") or {})
@@ -95,17 +97,14 @@ class AsyncInstance:
 
     async def hypervisor_status(self) -> str:
         """QEMU's own run state over QMP ("running", "paused", ...), or this instance's state."""
-        status = getattr(self._backend, "status", None)
-        if status is None:
+        if self._backend is None:
             return self.state
-        return await status()
+        return await self._backend.status()
 
     @property
     def qemu_pid(self) -> Optional[int]:
         """The QEMU process id (None for a local agent): for diagnostics and tests."""
-        machine = getattr(self._backend, "machine", None)
-        proc = machine.qemu.proc if machine is not None else None
-        return proc.pid if proc is not None else None
+        return self._backend.hypervisor_pid if self._backend is not None else None
 
     @property
     def running(self) -> bool:
@@ -127,11 +126,12 @@ class AsyncInstance:
 
     def base_env(self) -> Dict[str, str]:
         # An image starts from its own Env; the host image from the guest init's.
-        env = {} if self.guest_root else dict(getattr(self, "_base_env", {}))
+        env = {} if self.guest_root else dict(self._base_env)
         env.update(self._image_env)
         env.setdefault("PATH", DEFAULT_PATH)
         env.setdefault("HOME", "/root")
-        env["TERM"] = env.get("TERM") if env.get("TERM") not in (None, "", "dumb", "linux") else "xterm-256color"
+        term = env.get("TERM", "")
+        env["TERM"] = term if term not in ("", "dumb", "linux") else "xterm-256color"
         env.setdefault("LANG", "C.UTF-8")
         env.update(self._extra_env)
         return env

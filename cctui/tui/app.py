@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 
-from .. import machine
+from .. import aio
 from ..api.instance import AsyncInstance
 from ..errors import Error
 from ..guest_text import printable
@@ -313,8 +313,8 @@ class CctuiApp(App):
 
     async def _boot(self, inst: AsyncInstance, image: str) -> None:
         try:
-            await machine.boot_async(image, instance=inst, accel=self.accel,
-                                     memory_mb=self.memory_mb, cpus=self.cpus)
+            await aio.boot(image, instance=inst, accel=self.accel,
+                           memory_mb=self.memory_mb, cpus=self.cpus)
         except Error as exc:
             self.notify(f"{inst.name} did not boot: {printable(exc)}", severity="error", timeout=15,
                         markup=False)

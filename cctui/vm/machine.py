@@ -1,7 +1,9 @@
 """Boot: from an image argument to a running AsyncInstance.
 
-``Machine`` owns one QEMU process, its state directory and transport; ``LocalAgent``
-runs the agent as a host process instead (tests, development: no isolation).
+``Machine`` owns one QEMU process, its state directory and transport;
+``MachineBackend`` is what the instance sees of it (``api.backend.Backend``).
+Dependencies run one way: vm/ imports api/ (it boots into an AsyncInstance),
+api/ never imports vm/. The local-agent backend is in ``local.py``.
 """
 from __future__ import annotations
 
@@ -13,15 +15,15 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
-from .api.instance import AsyncInstance
-from .errors import Error, HypervisorUnavailable, NotRunning
-from .paths import cache_dir, new_state_dir
-from .session import AgentSession
-from .transport import connect_virtio_serial, connect_vsock, spawn_local_agent, vhost_vsock_usable
-from .vm.accel import choose_accel
-from .vm.initramfs import IMAGE_MOUNT, initramfs_for
-from .vm.kernel import find_kernel
-from .vm.qemu import QemuConfig, QemuProcess, base_python
+from ..api.instance import AsyncInstance
+from ..errors import Error, HypervisorUnavailable, NotRunning
+from ..paths import cache_dir, new_state_dir
+from ..session import AgentSession
+from ..transport import connect_virtio_serial, connect_vsock, vhost_vsock_usable
+from .accel import choose_accel
+from .initramfs import IMAGE_MOUNT, initramfs_for
+from .kernel import find_kernel
+from .qemu import QemuConfig, QemuProcess, base_python
 
 
 class Machine:
@@ -56,18 +58,23 @@ class Machine:
         shutil.rmtree(self.qemu.config.state_dir, ignore_errors=True)
 
 
-class _MachineBackend:
+class MachineBackend:
+    """A QEMU machine as an instance's ``Backend``."""
+
     def __init__(self, machine: Machine, instance: AsyncInstance) -> None:
         self.machine = machine
         self.instance = instance
-        self.events: list = []
         machine.qemu.on_event = self._event
 
     def _event(self, name: str) -> None:
-        """QMP events (SHUTDOWN, STOP, RESUME, ...): kept for status and diagnostics."""
-        self.events.append(name)
+        """QMP events (SHUTDOWN, STOP, RESUME, ...): a guest power-off shows in the status line."""
         if name == "SHUTDOWN":
             self.instance.progress("the guest powered off")
+
+    @property
+    def hypervisor_pid(self) -> Optional[int]:
+        proc = self.machine.qemu.proc
+        return proc.pid if proc is not None else None
 
     async def status(self) -> str:
         """QEMU's run state over QMP (running, paused, shutdown, ...)."""
@@ -136,7 +143,7 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
             if not use_vsock or "cid" not in str(exc).lower() or attempt == 2:
                 raise
     inst.boot_seconds = time.monotonic() - started
-    inst.attach(session, _MachineBackend(machine, inst))
+    inst.attach(session, MachineBackend(machine, inst))
 
 
 async def _launch(inst: AsyncInstance, config: QemuConfig, timeout: float) -> tuple:
@@ -193,8 +200,8 @@ def _keep_console_log(qemu: QemuProcess) -> Optional[Path]:
 
 def _prepare_image(inst: AsyncInstance, image: str) -> str:
     """Unpack an OCI image or check a rootfs directory; returns the path to share."""
-    from .images import ImageError as UnpackError, resolve_image
-    from .errors import ImageError
+    from ..images import ImageError as UnpackError, resolve_image
+    from ..errors import ImageError
     try:
         resolved = resolve_image(image, cache_dir() / "images")
     except UnpackError as exc:
@@ -203,39 +210,3 @@ def _prepare_image(inst: AsyncInstance, image: str) -> str:
     inst.set_image_config(cfg.env, cfg.working_dir, cfg.user, cfg.entrypoint, cfg.cmd)
     inst.guest_root = IMAGE_MOUNT
     return str(resolved.rootfs)
-
-
-class _LocalBackend:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-        await self.proc.wait()
-
-    async def wait_stopped(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self.proc.wait(), timeout)
-        except asyncio.TimeoutError:
-            await self.stop()
-
-
-async def connect_local(name: Optional[str] = None) -> AsyncInstance:
-    """An instance whose agent is a local process: for tests and development only."""
-    inst = AsyncInstance(name=name or "local", image="local")
-    inst.accel, inst.accel_reason, inst.transport = "none", "local agent process", "unix socket"
-    proc, (reader, writer) = await spawn_local_agent()
-
-    async def lost() -> Error:
-        code = await proc.wait()
-        return NotRunning(f"the local agent exited with status {code}")
-
-    session = AgentSession(reader, writer, lost_reason=lost)
-    try:
-        await session.handshake(20.0)
-    except BaseException:
-        proc.kill()
-        raise
-    inst.attach(session, _LocalBackend(proc))
-    return inst

@@ -1,0 +1,27 @@
+"""The blocking entry points ``cctui.boot`` and ``cctui.connect_local``.
+
+Here, above both layers, because they join them: vm/ boots an AsyncInstance
+and api/ wraps it in the blocking Instance; api/ itself never imports vm/.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import runtime
+from .api.blocking import Instance
+
+
+def boot(image: str = "host", **options: Any) -> Instance:
+    """Boot a VM (default: the host's root, read-only) and return it running.
+
+    Options: accel ("auto"|"kvm"|"tcg"), memory_mb, cpus, entrypoint, cmd, env,
+    transport ("auto"|"virtio-serial"|"vsock"), boot_timeout, name.
+    """
+    from .vm.machine import boot_async
+    return Instance(runtime.run(boot_async(image, **options)))
+
+
+def connect_local() -> Instance:
+    """An Instance whose agent runs as a local process (tests and development)."""
+    from .vm.local import connect_local as connect
+    return Instance(runtime.run(connect()))
