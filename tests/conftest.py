@@ -1,13 +1,16 @@
 """Shared fixtures: real VMs under TCG (or KVM where usable), one per test module."""
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 import cctui
+
+# Shared helpers live in tests/helpers/; these names stay importable from conftest for
+# modules that still import them from here (new code: ``from helpers.wait import until``).
+from helpers.feeds import split_at  # noqa: F401
+from helpers.wait import until, wait_until  # noqa: F401
 
 # CPython 3.11.7's AST compiler keeps a process-wide recursion counter
 # (cpython#106905): an import that pytest rewrites while another thread compiles
@@ -30,39 +33,3 @@ def vm() -> Iterator[cctui.Instance]:
         yield instance
     finally:
         instance.close()
-
-
-async def until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
-    """``wait_until`` for async tests: the event loop keeps running while we poll."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
-        await asyncio.sleep(0.05)
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 30.0,
-               interval: float = 0.05, what: str = "condition") -> object:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
-def split_at(data: bytes, cuts: list) -> list:
-    """``data`` cut at each of ``cuts`` (taken modulo its length): feeds split anywhere."""
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    pieces, last = [], 0
-    for p in points:
-        pieces.append(data[last:p])
-        last = p
-    pieces.append(data[last:])
-    return pieces

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from cctui.images import ImageError, resolve_image
 from cctui.images.cleanup import remove_tree
-from test_images_unpack import OCI_TAR, OCI_TAR_GZIP, base_layer, descriptor, sha256, write_dir, write_tar
+from helpers.images import OCI_TAR, OCI_TAR_GZIP, base_layer, descriptor, sha256, write_dir, write_tar
 
 pytestmark = pytest.mark.fuzz
 

@@ -23,10 +23,9 @@ import pytest
 
 from cctui.images import ImageError, resolve_image
 from cctui.images.cleanup import remove_tree
-from test_images_unpack import (
+from helpers.images import (
     OCI_TAR,
     OCI_TAR_GZIP,
-    _info,
     base_layer,
     cache_is_empty,
     directory,
@@ -36,6 +35,7 @@ from test_images_unpack import (
     image_config,
     layer,
     oci_files,
+    tar_info,
     write_dir,
     write_tar,
 )
@@ -153,7 +153,7 @@ def test_tarball_member_that_is_a_device(tmp_path: Path) -> None:
     with tarfile.open(path, "w") as tar:
         for member, data in files.items():
             if member == name:
-                tar.addfile(_info(member, tarfile.CHRTYPE, 0o666, devmajor=1, devminor=5))
+                tar.addfile(tar_info(member, tarfile.CHRTYPE, 0o666, devmajor=1, devminor=5))
             else:
                 info = tarfile.TarInfo(member)
                 info.size = len(data)
@@ -320,10 +320,10 @@ def test_memory_per_member_is_bounded(tmp_path: Path) -> None:
 
 
 def test_setuid_setgid_dropped_sticky_kept_owner_ignored(tmp_path: Path) -> None:
-    suid = _info("bin/suid", tarfile.REGTYPE, 0o4755, size=1, uid=4242, gid=4343)
-    sgid_dir = _info("srv/shared", tarfile.DIRTYPE, 0o2775, uid=4242, gid=4343)
-    sticky = _info("tmp", tarfile.DIRTYPE, 0o1777)
-    link = _info("bin/link", tarfile.SYMTYPE, 0o777, linkname="suid", uid=4242, gid=4343)
+    suid = tar_info("bin/suid", tarfile.REGTYPE, 0o4755, size=1, uid=4242, gid=4343)
+    sgid_dir = tar_info("srv/shared", tarfile.DIRTYPE, 0o2775, uid=4242, gid=4343)
+    sticky = tar_info("tmp", tarfile.DIRTYPE, 0o1777)
+    link = tar_info("bin/link", tarfile.SYMTYPE, 0o777, linkname="suid", uid=4242, gid=4343)
     data = layer((suid, b"x"), (sgid_dir, None), (sticky, None), (link, None), directory("usr"))
     image = resolve_image(write_dir(oci_with([(OCI_TAR, data)]), tmp_path / "layout"), tmp_path / "cache")
     root = image.rootfs
@@ -337,8 +337,8 @@ def test_setuid_setgid_dropped_sticky_kept_owner_ignored(tmp_path: Path) -> None
 
 def test_fifos_and_devices_are_not_made(tmp_path: Path) -> None:
     data = layer(
-        (_info("dev/null", tarfile.CHRTYPE, 0o666, devmajor=1, devminor=3), None),
-        (_info("run/fifo", tarfile.FIFOTYPE, 0o644), None),
+        (tar_info("dev/null", tarfile.CHRTYPE, 0o666, devmajor=1, devminor=3), None),
+        (tar_info("run/fifo", tarfile.FIFOTYPE, 0o644), None),
         directory("usr"),
     )
     image = resolve_image(write_dir(oci_with([(OCI_TAR, data)]), tmp_path / "layout"), tmp_path / "cache")

@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 import cctui
-from test_images_unpack import (BUSYBOX, OCI_TAR, OCI_TAR_GZIP, base_layer, file, image_config,
+from helpers.images import (BUSYBOX, OCI_TAR, OCI_TAR_GZIP, base_layer, file, image_config,
                                 layer, oci_files, top_layer, write_dir, write_tar)
 
 pytestmark = pytest.mark.vm    # boots a real VM: `-m "not vm"` skips the slow tier

@@ -12,7 +12,7 @@ import pytest
 
 import cctui
 import cctui.paths
-from conftest import wait_until
+from helpers.wait import wait_until
 
 pytestmark = pytest.mark.vm    # boots a real VM: `-m "not vm"` skips the slow tier
 
