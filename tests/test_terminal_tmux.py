@@ -30,7 +30,7 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from cctui.terminal import TerminalModel
-from conftest import split_at
+from helpers.feeds import split_at
 
 CORPUS = Path(__file__).resolve().parent / "data" / "tmux_corpus"
 CASES = sorted(p.stem for p in CORPUS.glob("*.json"))
