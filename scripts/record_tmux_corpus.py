@@ -307,6 +307,14 @@ def probe_cases() -> List[Case]:
         Case("probe_declrmm", "DECLRMM (CSI ? 69 h) with DECSLRM (CSI 5;20 s), then text", s,
              _b(fill + "\x1b[?69h\x1b[5;20s\x1b[3;3Hinside margins text long enough to wrap here"
                 "\x1b[?69l\x1b[5;5HX")),
+        Case("probe_sgr", "SGR: bold, italic, underline, blink, reverse, strike, 16/256/RGB colours, resets", s,
+             _b("\x1b[1mB\x1b[22m \x1b[3mI\x1b[23m \x1b[4mU\x1b[24m \x1b[5mK\x1b[25m \x1b[7mR\x1b[27m "
+                "\x1b[9mS\x1b[29m \x1b[31mr\x1b[92mg\x1b[44mb\x1b[103my\x1b[39;49m "
+                "\x1b[38;5;208mo\x1b[48;5;17mn\x1b[38;2;10;20;30mt\x1b[48;2;200;100;50mu\x1b[0m "
+                "\x1b[1;4;7;31;42mall\x1b[mnone\r\n\x1b[1;36mcyan"), attrs=True),
+        Case("probe_sgr_colon", "SGR with colon sub-parameters (38:2::r:g:b, 38:5:n, 4:3)", s,
+             _b("\x1b[38:2::10:20:30ma\x1b[0m \x1b[38:5:208mb\x1b[0m \x1b[4:3mc\x1b[0m \x1b[48:5:17md\x1b[0me"),
+             attrs=True),
         Case("probe_rep", "REP (CSI n b) repeats the last character", s,
              _b("ab\x1b[5bc\r\n中\x1b[3b")),
         Case("probe_ech_dch_ich", "ECH, DCH, ICH", s,
@@ -356,7 +364,7 @@ def probe_cases() -> List[Case]:
         Case("probe_cursor_hidden", "DECTCEM hides the cursor", s, _b("ab\x1b[?25l")),
         Case("probe_osc_dcs_swallowed", "OSC, DCS, APC, PM, SOS strings are not drawn", s,
              _b("a\x1b]0;title\x07b\x1b]8;;http://x\x1b\\c\x1bPq#0\x1b\\d\x1b_apc\x1b\\e\x1b^pm\x1b\\f\x1bXsos\x1b\\g")),
-        Case("probe_cursor_pending_wrap_hidden", "the cursor after a full last row (pending wrap)", s,
+        Case("probe_cursor_pending_wrap", "the cursor after a full last row (pending wrap)", s,
              _b("\x1b[10;1H" + "w" * 30)),
     ]
 
