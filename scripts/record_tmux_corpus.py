@@ -53,6 +53,7 @@ import os
 import pty
 import select
 import shlex
+import shutil
 import signal
 import struct
 import subprocess
@@ -178,7 +179,11 @@ def program(key: str, cmd: str, size: Size, keys: Sequence[Tuple[bytes, bytes]] 
             env: Optional[Dict[str, str]] = None) -> Tuple[bytes, List[int]]:
     """``run_in_pty`` once per key (several cases cut the same recording)."""
     if key not in _PROGRAM_CACHE:
-        _PROGRAM_CACHE[key] = run_in_pty(cmd, size, keys, cwd=_workdir(), env=env)
+        workdir = _workdir()
+        try:
+            _PROGRAM_CACHE[key] = run_in_pty(cmd, size, keys, cwd=workdir, env=env)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     return _PROGRAM_CACHE[key]
 
 
@@ -429,8 +434,10 @@ class Tmux:
     def __init__(self, tmp: str, tag: str) -> None:
         self.sock = "cctui-corpus-%d-%s" % (os.getpid(), tag)
         self.conf = os.path.join(tmp, "tmux.conf")
+        # TMUX_TMPDIR: the socket lives (and goes) with the case's directory;
+        # kill-server leaves the socket file behind.
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "HOME": tmp,
-                    "SHELL": "/bin/sh", "TERM": "xterm-256color"}
+                    "SHELL": "/bin/sh", "TERM": "xterm-256color", "TMUX_TMPDIR": tmp}
 
     def argv(self, *args: str) -> List[str]:
         return ["tmux", "-u", "-L", self.sock, "-f", self.conf, *args]
