@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cctui.terminal import TerminalModel
-from cctui.terminal import engine
+from cctui.terminal import sequences
 from conftest import split_at
 
 pytestmark = pytest.mark.fuzz
@@ -60,7 +60,7 @@ def _check(model: TerminalModel) -> None:
         assert len(model.line(y)) == cols
     for i in range(model.history_len):
         assert len(model.history_line(i)) == cols
-    assert len(model.title) <= engine._TITLE_LIMIT
+    assert len(model.title) <= sequences.TITLE_LIMIT
 
 
 def _state(model: TerminalModel) -> tuple:

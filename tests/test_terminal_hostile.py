@@ -10,7 +10,7 @@ import time
 import tracemalloc
 
 from cctui.terminal import TerminalModel
-from cctui.terminal import engine
+from cctui.terminal import engine, sequences
 from cctui.terminal.history import History
 
 ROWS, COLS = 40, 120
@@ -43,8 +43,8 @@ def test_huge_csi_parameters_are_clamped_not_converted() -> None:
     # long but within bounds: clamped to 9999, i.e. the bottom right corner
     m = fed(b"\x1b[" + b"9" * 30 + b";" + b"0" * 20 + b"99999999H" + b"X")
     assert m.line(ROWS - 1)[COLS - 1].data == "X"
-    assert engine.csi_param(digits) == 9999
-    assert engine.csi_param("00007") == 7
+    assert sequences.csi_param(digits) == 9999
+    assert sequences.csi_param("00007") == 7
 
 
 def test_huge_csi_parameter_split_across_feeds() -> None:
@@ -55,14 +55,14 @@ def test_huge_csi_parameter_split_across_feeds() -> None:
         m.flush()
     m.feed(b"Hok")
     assert "ok" in m.display[0]
-    assert len(m._screen._held) <= engine._HELD_LIMIT
+    assert len(m._screen._held) <= sequences.HELD_LIMIT
 
 
 def test_repeated_csi_introducers_are_one_token_a_run() -> None:
     """ESC [ ESC [ ...: each is aborted by the next ESC; the tokenizer takes
     the run in one piece (the old code re-split the rest after each one)."""
     data = "\x1b[" * 100_000 + "\x07ok"   # BEL aborts the last one
-    parts = engine._SEQ.split(data)
+    parts = sequences.TOKEN.split(data)
     assert len(parts) <= 7   # the run, the last ESC [, the BEL
     m = fed(data.encode())
     assert m.display[0].startswith("ok")
@@ -70,7 +70,7 @@ def test_repeated_csi_introducers_are_one_token_a_run() -> None:
 
 def test_repeated_csi_introducers_with_newlines_are_linear() -> None:
     data = (b"\x1b[" * 40 + b"\r\n") * 5000
-    assert len(engine._SEQ.split(data.decode())) <= 6 * 5000 + 1   # 41 tokens a line before
+    assert len(sequences.TOKEN.split(data.decode())) <= 6 * 5000 + 1   # 41 tokens a line before
     assert seconds(data) < 50 * seconds(plain(len(data))) + 0.5
 
 
@@ -150,7 +150,7 @@ def test_dropping_aborted_csis_changes_nothing(monkeypatch) -> None:
         return out
 
     got = states()
-    monkeypatch.setattr(engine, "_ABORTED_CSI", re.compile("(?!)"))
+    monkeypatch.setattr(engine, "ABORTED_CSI", re.compile("(?!)"))
     assert got == states()
 
 
@@ -185,13 +185,13 @@ def test_random_bytes_do_not_go_character_by_character() -> None:
 def test_titles_are_capped_on_every_path() -> None:
     body = "T" * 65536
     for data in ("\x1b]0;%s\x07" % body, "\x1b]2;%s\x1b\\" % body):
-        assert len(fed(data.encode()).title) == engine._TITLE_LIMIT
+        assert len(fed(data.encode()).title) == sequences.TITLE_LIMIT
         m = TerminalModel(ROWS, COLS)                  # split: the held string is shortened
         raw = data.encode()
         for i in range(0, len(raw), 1000):
             m.feed(raw[i:i + 1000])
             m.flush()
-        assert m.title == "T" * engine._TITLE_LIMIT
+        assert m.title == "T" * sequences.TITLE_LIMIT
     assert fed(b"\x1b]0;a\nb\tc\x07").title == "abc"
 
 
@@ -235,7 +235,7 @@ def test_sgr_cache_keys_are_short_sequences() -> None:
     long_sgr = "\x1b[" + ";".join(["1"] * 5000) + "m"
     m = fed((long_sgr + "x") .encode() * 20)
     assert m.line(0)[0].bold is False          # over-long: ignored, as tmux does
-    assert all(len(params) <= engine._MAX_PARAMS for _, params in m._screen._sgr_cache)
+    assert all(len(params) <= sequences.MAX_PARAMS for _, params in m._screen._sgr_cache)
 
 
 def test_history_byte_bound_drops_oldest_blocks() -> None:

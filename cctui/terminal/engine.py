@@ -23,133 +23,47 @@ from __future__ import annotations
 import copy
 from bisect import bisect_left, bisect_right
 import re
-import sys
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 import pyte
-from pyte import modes as mo
-from pyte.graphics import FG_BG_256
-from pyte.screens import Char, Margins, StaticDefaultDict, wcwidth
 
 from .bounded import BoundedDict
 from .history import EMPTY_ROW, CompactRow, History, RawFlood, compact_row
-
-# --- private modes (DECSET numbers, as pyte stores them: shifted left by 5) ---
-DECCKM = 1 << 5
-MOUSE_X10 = 9 << 5
-MOUSE_NORMAL = 1000 << 5
-MOUSE_BUTTON = 1002 << 5
-MOUSE_ANY = 1003 << 5
-FOCUS_EVENTS = 1004 << 5
-MOUSE_UTF8 = 1005 << 5
-MOUSE_SGR = 1006 << 5
-MOUSE_URXVT = 1015 << 5
-BRACKETED_PASTE = 2004 << 5
-_MOUSE_TRACKING = (MOUSE_X10, MOUSE_NORMAL, MOUSE_BUTTON, MOUSE_ANY)
-_ALT_MODES = (47, 1047, 1049)
+from .modes import ALT_SCREEN_MODES, MOUSE_TRACKING, MOUSE_TRACKING_MODES, DecMode
+from .pyte_compat import (
+    DECAWM, DECOM, DECSCNM, FG_BG_256, IRM, LNM, Char, Margins, PyteScreen, new_buffer, new_char, wcwidth,
+)
+from .sequences import (
+    ABORTED_CSI, ABORTED_HINT, CSI, DECALN_RUN, MAX_PARAMS, SCROLL_ITEM, SGR, SGR_PARAMS, STRING_START,
+    SU_COUNTS, TITLE_LIMIT, TOKEN, csi_param, csi_params, incomplete_tail, strip_ignored, window_end,
+)
 
 # Replies to terminal queries: fixed strings, never derived from guest data.
 DA_PRIMARY_REPLY = "\x1b[?62;22c"   # VT220 with ANSI colour
 DA_SECONDARY_REPLY = "\x1b[>1;10;0c"
 DSR_OK_REPLY = "\x1b[0n"
 
-# Controls that do nothing anywhere (outside strings they are ignored; inside
-# a CSI they are executed, i.e. ignored, and the sequence goes on): dropped
-# before tokenizing, so that binary data does not cost one token per byte.
-# CAN/SUB (abort a sequence), ESC, ST (0x9c) and the C0 that act are kept.
-_IGNORED = re.compile(r"[\x00-\x06\x0e-\x17\x19\x1c-\x1f\x7f-\x9b\x9d-\x9f]+")
-_IGNORED_C1 = re.compile(b"\xc2[\x80-\x9b\x9d-\x9f]")  # (a bytes regex: ~2.5x faster than a str one)
-_IGNORED_ASCII = bytes(range(0x07)) + bytes(range(0x0E, 0x18)) + b"\x19\x1c\x1d\x1e\x1f\x7f"
-
-
-def _strip_ignored(text: str) -> str:
-    """``text`` without :data:`_IGNORED` controls.  Done on the UTF-8 bytes
-    (bytes.translate runs at memory speed; a regex scan would cost plain
-    text ~8 ms/MB); C1 controls are encoded with a 0xC2 lead byte and go
-    with a bytes regex (random bytes: 46 -> 18 ms/MB)."""
-    raw = text.encode("utf-8", "surrogatepass")
-    kept = raw.translate(None, _IGNORED_ASCII)
-    if b"\xc2" in kept:
-        # (0xC2 is always a lead byte here: the bytes are an encoding)
-        kept = _IGNORED_C1.sub(b"", kept)
-    if len(kept) != len(raw):
-        return kept.decode("utf-8", "surrogatepass")
-    return text
-
-
-# CSI parameters longer than this make the sequence ignored (tmux keeps 64 bytes too)
-_MAX_PARAMS = 64
-_ST_ITEM = re.compile(r"\x1b\[([0-9]*)([ST])")
-_SU_PARAMS = re.compile(r"\x1b\[([0-9]*)S")
-
-# Possessive quantifiers (Python 3.11+) only save backtracking here: every
-# pattern matches the same without them, as on Python 3.9 and 3.10.
-_POSSESSIVE = "+" if sys.version_info >= (3, 11) else ""
-
-# Every non-text token (text runs come out between them in re.split).  The
-# grammar is total: a sequence interrupted by a character it cannot hold is
-# aborted (the token ends there and does nothing), so nothing is ever handed
-# on character by character and every input is tokenized in one linear pass.
-# Every alternative starts with a literal or a class (the ESC ones share
-# one prefix): the regex engine then skips text between tokens with a
-# character-set scan (a leading repeated group made plain text ~4x slower).
-_SEQ = re.compile(
-    r"(\x1b(?:(?:\[[ -?]*%(p)s|[ -/]*%(p)s)(?=\x1b)(?:\x1b(?:\[[ -?]*%(p)s|[ -/]*%(p)s)(?=\x1b))*"  # aborted by ESC: one token a run
-    r"|\[(?:6n(?:\x1b\[6n)+|5n(?:\x1b\[5n)+"                    # a run of one query
-    r"|[0-9]{0,%(n)d}%(p)s[ST](?:\x1b\[[0-9]{0,%(n)d}%(p)s[ST])+"                # a run of SU/SD
-    r"|[ -?]*[@-~]?)"                                           # CSI (or aborted CSI)
-    r"|\](?:P[0-9A-Fa-f]{7}|R|[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?)"  # OSC
-    r"|[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)?"                        # DCS/APC/PM/SOS
-    r"|[ -/]*[0-~]?)"                                            # ESC [intermediates] final
-    r"|\r\n?|\n|[\x07-\x0c\x18\x1a\x9c])"
-    % {"n": _MAX_PARAMS, "p": _POSSESSIVE}
-)
-# What may still be completed by more input: held back for the next feed.
-_INCOMPLETE = re.compile(
-    r"\x1b(?:[ -/]*|\[[ -?]*|\](?!P[0-9A-Fa-f]{7}|R)[^\x07\x1b\x9c]*\x1b?|[P_^X][^\x1b\x9c]*\x1b?)")
-_HELD_LIMIT = 1024     # a held sequence longer than this is shortened (same effect)
-_CSI = re.compile(r"\x1b\[([<=>?]?)([0-9;]{0,%d})([@-~])" % _MAX_PARAMS)
-_TITLE_LIMIT = 256
 _TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_DECALN_RUN = re.compile(r"(?:\x1b#8){2,}")
 _MAX_CELL_CHARS = 4    # a base character and up to 3 combining marks per cell
 (_OP_SGR, _OP_CUP, _OP_LF, _OP_EL, _OP_CR, _OP_CALL, _OP_MISC, _OP_NOP, _OP_REPLY) = range(9)
-_SGR = re.compile(r"\x1b\[[0-9;]{0,%d}m" % _MAX_PARAMS)
-_SGR_PARAMS = re.compile(r"\x1b\[([0-9;]{0,%d})m" % _MAX_PARAMS)
 # CRs before a LF: a CRLF file through a pty's ONLCR arrives as CR CR LF
 _CR_RUN_LF = re.compile(r"\r+\n")
 _MOVES = re.compile(r"([\n\r\t\x08])")
-_NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]{0,%d}m)" % _MAX_PARAMS)
+_NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]{0,%d}m)" % MAX_PARAMS)
 _NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
-_new_char = tuple.__new__  # Char(...) without the keyword handling (fields in order)
 _DEFAULT_CHAR = Char(data=" ", fg="default", bg="default", reverse=False)
 _DEFAULT_REVERSE = Char(data=" ", fg="default", bg="default", reverse=True)
 _WINDOW = 8192
 _FLOOD_PIECE = 1 << 17   # a flood goes to the scrollback in pieces of about this size
-_LONG_STRING = re.compile(r"\x1b[\]P_^X]")  # OSC, DCS, APC, PM, SOS: may hold a LF
-_ABORTED_CSI = re.compile(r"\x1b\[[ -?]*(?=[^ -~])")  # (no possessive quantifiers: Python 3.9)
-_ABORTED_HINT = re.compile(r"\x1b\[[\x1b\r\n]")  # one regex scan: ~0.5 ms/MB of text
-_OSC_END = re.compile(r"[\x07\x1b\x9c]")  # where an OSC body stops at the latest
-_DCS_END = re.compile(r"[\x1b\x9c]")
 # what a token does to a flood that is skipped (see _try_flood_tokens)
 (_F_SAFE, _F_LF, _F_STOP, _F_KEYPAD_ON, _F_KEYPAD_OFF, _F_SAVE, _F_TABSET, _F_RESET) = range(8)
 # the tokens that move the cursor in a skipped flood, as measured
 _CLEAN_TOKENS = {"\n": "\n", "\x0b": "\n", "\x0c": "\n", "\r": "\r", "\r\n": "\r\n",
                  "\x08": "\x08", "\t": "\t", "\x1bD": "\n", "\x1bE": "\n"}
 _MAX_REPLY = 1 << 16   # reply bytes per feed: a query flood must not queue without bound
-
-
-def csi_param(p: str) -> int:
-    """One CSI parameter, clamped to 9999 without converting a huge number."""
-    p = p.lstrip("0")
-    return 9999 if len(p) > 4 else int(p or 0)
-
-
-def csi_params(params: str) -> Tuple[int, ...]:
-    return tuple(map(csi_param, params.split(";"))) if params else (0,)
 
 
 class _ByWidthTable(BoundedDict):
@@ -224,7 +138,7 @@ def _mark_risk(line: str) -> bool:
 def _clean_flood(piece: str) -> str:
     """``piece`` with only the tokens that move the cursor in a flood, line
     feeds as LF (what :meth:`Emulator._measure_block` measures)."""
-    parts = _SEQ.split(piece)
+    parts = TOKEN.split(piece)
     if len(parts) > 1:
         get = _CLEAN_TOKENS.get
         parts[1::2] = [get(t, "") for t in parts[1::2]]
@@ -271,7 +185,7 @@ class _CellMap(dict):
         self.budget = budget
 
     def __missing__(self, ch: str) -> Char:
-        cell = _new_char(Char, (ch,) + self.attrs[1:])  # attrs._replace(data=ch), faster
+        cell = new_char(Char, (ch,) + self.attrs[1:])  # attrs._replace(data=ch), faster
         self.keep(ch, cell)
         return cell
 
@@ -302,7 +216,7 @@ class _AltState:
         self.mode = mode
 
 
-class Emulator(pyte.Screen):
+class Emulator(PyteScreen):
     """pyte screen state driven by a faster parser (see module docstring)."""
 
     def __init__(
@@ -340,12 +254,12 @@ class Emulator(pyte.Screen):
     @property
     def default_char(self) -> Char:
         """pyte's, shared instead of built per call (a new row costs one)."""
-        return _DEFAULT_REVERSE if mo.DECSCNM in self.mode else _DEFAULT_CHAR
+        return _DEFAULT_REVERSE if DECSCNM in self.mode else _DEFAULT_CHAR
 
     # ------------------------------------------------------------------ parser
     def _build_csi(self) -> Dict[str, Callable[..., None]]:
         table = {}
-        for final, name in pyte.Stream.csi.items():
+        for final, name in pyte.Stream.csi.items():  # (replaced by a table of our own next)
             table[final] = getattr(self, name)
         table["S"] = self.scroll_up
         table["T"] = self.scroll_down
@@ -358,70 +272,23 @@ class Emulator(pyte.Screen):
         if self._held:
             text = self._held + text
             self._held = ""
-        text = _strip_ignored(text)
+        text = strip_ignored(text)
         if "\x1b#8\x1b#8" in text:
-            text = _DECALN_RUN.sub("\x1b#8", text)  # DECALN is idempotent
-        n = self._hold_tail(text)
+            text = DECALN_RUN.sub("\x1b#8", text)  # DECALN is idempotent
+        n, self._held = incomplete_tail(text)
         self._text_end = n
-        if _ABORTED_HINT.search(text, 0, n) and not _LONG_STRING.search(text, 0, n):
+        if ABORTED_HINT.search(text, 0, n) and not STRING_START.search(text, 0, n):
             # CSIs aborted by a control or an ESC do nothing: dropped, so
             # that a flood of them with newlines takes the flood path (not
             # where a string (OSC, DCS...) could be what one ends)
-            text = _ABORTED_CSI.sub("", text[:n])
+            text = ABORTED_CSI.sub("", text[:n])
             n = self._text_end = len(text)
         pos = 0
         while pos < n:
-            # windows of ~8 KiB cut after a LF, so that a flood skip does
-            # not waste the tokenizing of what follows; no token but
-            # OSC/DCS/... holds a LF: the cut goes past where any of those
-            # that starts in the window could end
-            stop = n
-            if n - pos > _WINDOW:
-                cut = text.find("\n", pos + _WINDOW, n) + 1
-                scan = pos
-                while 0 < cut < n:
-                    m = _LONG_STRING.search(text, scan, cut)
-                    if m is None:
-                        stop = cut
-                        break
-                    end = (_OSC_END if m.group() == "\x1b]" else _DCS_END).search(text, m.end(), n)
-                    if end is None:
-                        break
-                    scan = end.start()
-                    if cut <= end.end() + 1:
-                        cut = text.find("\n", end.end() + 1, n) + 1
-            pos = self._feed_parts(text, pos, stop)
+            # windows of ~8 KiB cut after a LF (see window_end)
+            pos = self._feed_parts(text, pos, window_end(text, pos, n, _WINDOW))
         self._discard = 0
         self._send_replies()
-
-    def _hold_tail(self, text: str) -> int:
-        """Keep an incomplete sequence at the end of ``text`` for the next
-        feed; returns where it starts (``len(text)`` when there is none)."""
-        n = len(text)
-        i = text.rfind("\x1b", max(0, n - (1 << 20)))
-        if i < 0:
-            return n
-        if i == n - 1:
-            j = text.rfind("\x1b", 0, i)   # a string's ST may be half there
-            if j >= 0 and text[j + 1:j + 2] in ("]", "P", "_", "^", "X") and _INCOMPLETE.fullmatch(text, j, n):
-                i = j
-        elif not _INCOMPLETE.fullmatch(text, i, n):
-            return n
-        held = text[i:]
-        if len(held) > _HELD_LIMIT:
-            # shortened to something with the same effect once completed
-            kind = held[1]
-            esc = "\x1b" if held.endswith("\x1b") and len(held) > 2 else ""
-            if kind == "]":
-                held = held[:2 + _TITLE_LIMIT + 2] + esc
-            elif kind in "P_^X":
-                held = held[:2] + esc
-            elif kind == "[":
-                held = "\x1b[<"           # too long: ignored however it ends
-            else:
-                held = held[:3]            # ESC with intermediates: ignored
-        self._held = held
-        return i
 
     def _attr_info(self, attrs: Char) -> Tuple[Char, Dict[str, Any], _CellMap]:
         """(canonical attrs, SGR transitions, cell map) for ``attrs``."""
@@ -432,7 +299,7 @@ class Emulator(pyte.Screen):
         return info
 
     def _decode(self, seq: str) -> tuple:
-        """What one non-text token of :data:`_SEQ` does (cached per string)."""
+        """What one non-text token of :data:`TOKEN` does (cached per string)."""
         op = self._decode_uncached(seq)
         if len(seq) <= 40:
             self._decoded[seq] = op
@@ -457,10 +324,10 @@ class Emulator(pyte.Screen):
             if seq[-1] == "n" and len(seq) > 4 and seq[4] == "\x1b":
                 # the same query n times: one answer, repeated
                 return self._decode_uncached(seq[:4]) + (len(seq) // 4,)
-            m = _CSI.fullmatch(seq)
+            m = CSI.fullmatch(seq)
             if m is None:
                 return (_OP_NOP,)  # aborted, intermediates, sub-parameters, too long
-            prefix, params, final = m.groups()
+            prefix, params, final = m.group("marker", "params", "final")
             if prefix in ("<", "="):
                 return (_OP_NOP,)
             if final == "m" and not prefix:
@@ -533,7 +400,7 @@ class Emulator(pyte.Screen):
 
         The cursor lives in locals (``x``, ``y``, ``cur_char``) and is
         written back before anything else looks at it."""
-        parts = _SEQ.split(text[begin:stop] if begin or stop != len(text) else text)
+        parts = TOKEN.split(text[begin:stop] if begin or stop != len(text) else text)
         tail = parts.pop()
         decoded = self._decoded
         decode = self._decode
@@ -548,9 +415,9 @@ class Emulator(pyte.Screen):
         cursor = self.cursor
         buf = self.buffer
         mode = self.mode
-        irm = mo.IRM in mode
-        decom = mo.DECOM in mode
-        lnm = mo.LNM in mode
+        irm = IRM in mode
+        decom = DECOM in mode
+        lnm = LNM in mode
         margins = self.margins
         bottom = last_line if margins is None else margins.bottom
         x = cursor.x
@@ -693,9 +560,9 @@ class Emulator(pyte.Screen):
                 cursor = self.cursor
                 buf = self.buffer
                 mode = self.mode
-                irm = mo.IRM in mode
-                decom = mo.DECOM in mode
-                lnm = mo.LNM in mode
+                irm = IRM in mode
+                decom = DECOM in mode
+                lnm = LNM in mode
                 margins = self.margins
                 bottom = last_line if margins is None else margins.bottom
                 x = cursor.x
@@ -735,9 +602,9 @@ class Emulator(pyte.Screen):
         mode = self.mode
         return (
             self.margins is None
-            and mo.DECAWM in mode
-            and mo.IRM not in mode
-            and mo.LNM not in mode
+            and DECAWM in mode
+            and IRM not in mode
+            and LNM not in mode
             and self.cursor.y == self.lines - 1
             and not self._discard
         )
@@ -777,7 +644,7 @@ class Emulator(pyte.Screen):
             scrolls += 1
             if len(seg) > cols:
                 if "\x1b" in seg:
-                    seg = _SGR.sub("", seg)
+                    seg = SGR.sub("", seg)
                 seg = seg.rstrip("\r")
                 v = len(seg)
                 if v > cols and seg.isascii() and "\r" not in seg and "\t" not in seg and "\x08" not in seg:
@@ -792,7 +659,7 @@ class Emulator(pyte.Screen):
         return split
 
     def _flood_class(self, tok: str) -> int:
-        """What a token of :data:`_SEQ` does in a flood that is skipped."""
+        """What a token of :data:`TOKEN` does in a flood that is skipped."""
         c = tok[0]
         if c == "\n" or c == "\x0b" or c == "\x0c":
             return _F_LF
@@ -839,7 +706,7 @@ class Emulator(pyte.Screen):
         events: List[Tuple[int, int, int]] = []   # tokens with an effect but where
         stop = end
         reset = False
-        for m in _SEQ.finditer(text, start, end):
+        for m in TOKEN.finditer(text, start, end):
             tok = m.group()
             c = classes.get(tok)
             if c is None:
@@ -926,7 +793,7 @@ class Emulator(pyte.Screen):
             pieces.append(block[start:lf])
             start = lf + 1
         pieces.append(block[start:] if start else block)
-        self._skip_measured(pieces, [_SGR.sub("", piece) for piece in pieces])
+        self._skip_measured(pieces, [SGR.sub("", piece) for piece in pieces])
 
     def _skip_measured(self, pieces: List[str], cleaned: List[str],
                        events: Optional[List[List[Tuple[int, int, int]]]] = None, dropped: int = 0) -> None:
@@ -1105,7 +972,7 @@ class Emulator(pyte.Screen):
         if i >= 0:
             block = block[i:]
         apply = self._apply_sgr
-        for params in _SGR_PARAMS.findall(block):
+        for params in SGR_PARAMS.findall(block):
             attrs = apply(attrs, params)
         return attrs
 
@@ -1157,14 +1024,14 @@ class Emulator(pyte.Screen):
             if _ZERO_RUN in wide:
                 data = _cut_mark_runs(data)
         n = len(data)
-        if x + n <= self.columns and narrow and mo.IRM not in mode:
+        if x + n <= self.columns and narrow and IRM not in mode:
             # fits in the row: no wrap can happen
             cmap = self._attr_info(cursor.attrs)[2]
             self.buffer[cursor.y].update(zip(range(x, x + n), map(cmap.__getitem__, data)))
             cursor.x = x + n
             self.dirty.add(cursor.y)
             return
-        if mo.IRM in mode or mo.DECAWM not in mode:
+        if IRM in mode or DECAWM not in mode:
             return self._draw_slow(data)
         cmap = self._attr_info(cursor.attrs)[2]
         if not narrow:
@@ -1242,13 +1109,13 @@ class Emulator(pyte.Screen):
         for char in data:
             char_width = wcwidth(char)
             if cursor.x == cols:
-                if mo.DECAWM in mode:
+                if DECAWM in mode:
                     self.dirty.add(cursor.y)
                     cursor.x = 0
                     self.linefeed()
                 elif char_width > 0:
                     cursor.x -= char_width
-            if mo.IRM in mode and char_width > 0:
+            if IRM in mode and char_width > 0:
                 self.insert_characters(char_width)
             line = self.buffer[cursor.y]
             if char_width == 1:
@@ -1350,9 +1217,9 @@ class Emulator(pyte.Screen):
         top, bottom = self.margins or Margins(0, self.lines - 1)
         height = bottom - top + 1
         end = -1
-        for m in _ST_ITEM.finditer(seq):
-            count = csi_param(m.group(1)) or 1
-            if m.group(2) == "S":
+        for m in SCROLL_ITEM.finditer(seq):
+            count = csi_param(m.group("count")) or 1
+            if m.group("final") == "S":
                 self.scroll_up(count)
             else:
                 self.scroll_down(count)
@@ -1365,7 +1232,7 @@ class Emulator(pyte.Screen):
         # so: only the SUs count, each distinct parameter once
         if top == 0 and bottom == self.lines - 1 and self._alt is None:
             blanks = 0
-            for params, times in Counter(_SU_PARAMS.findall(seq, end)).items():
+            for params, times in Counter(SU_COUNTS.findall(seq, end)).items():
                 count = csi_param(params) or 1
                 blanks += times * (count if count < height else height)
             if blanks:
@@ -1410,14 +1277,14 @@ class Emulator(pyte.Screen):
         self.dirty.update(range(self.lines))
 
     def cursor_to_line(self, line: Optional[int] = None) -> None:
-        if mo.DECOM in self.mode and self.margins is None:
+        if DECOM in self.mode and self.margins is None:
             self.cursor.y = (line or 1) - 1  # pyte asserts here
             self.ensure_vbounds()
             return
         super().cursor_to_line(line)
 
     def _cup(self, line: Optional[int] = None, column: Optional[int] = None, *_: int) -> None:
-        if mo.DECOM in self.mode:
+        if DECOM in self.mode:
             return self.cursor_position(line, column)
         cursor = self.cursor
         cursor.x = min(max(0, (column or 1) - 1), self.columns - 1)
@@ -1481,9 +1348,9 @@ class Emulator(pyte.Screen):
             # one 256-colour change (what pyte does for it, without its dispatch)
             colour = FG_BG_256[args[2]]
             if args[0] == 38:
-                got = _new_char(Char, (attrs[0], colour) + attrs[2:])
+                got = new_char(Char, (attrs[0], colour) + attrs[2:])
             else:
-                got = _new_char(Char, attrs[:2] + (colour,) + attrs[3:])
+                got = new_char(Char, attrs[:2] + (colour,) + attrs[3:])
             self._sgr_cache[key] = got
             return got
         cursor = self.cursor
@@ -1506,38 +1373,38 @@ class Emulator(pyte.Screen):
     def set_mode(self, *modes: int, **kwargs: Any) -> None:
         private = kwargs.get("private")
         if private:
-            modes = tuple(m for m in modes if m != 3)  # DECCOLM: xterm's default ignores it
+            modes = tuple(m for m in modes if m != DecMode.DECCOLM)  # xterm's default ignores it
             for m in modes:
-                if m in (9, 1000, 1002, 1003):
-                    self.mode.difference_update(_MOUSE_TRACKING)
-                elif m in _ALT_MODES:
+                if m in MOUSE_TRACKING_MODES:
+                    self.mode.difference_update(MOUSE_TRACKING)
+                elif m in ALT_SCREEN_MODES:
                     self._enter_alternate(m)
         super().set_mode(*modes, **kwargs)
-        if private and 5 in modes:
+        if private and DecMode.DECSCNM in modes:
             self._sgr_cache.clear()
             self._infos.clear()
 
     def reset_mode(self, *modes: int, **kwargs: Any) -> None:
         private = kwargs.get("private")
         if private:
-            modes = tuple(m for m in modes if m != 3)
+            modes = tuple(m for m in modes if m != DecMode.DECCOLM)
             for m in modes:
-                if m in (9, 1000, 1002, 1003):
-                    self.mode.difference_update(_MOUSE_TRACKING)
-                elif m in _ALT_MODES:
+                if m in MOUSE_TRACKING_MODES:
+                    self.mode.difference_update(MOUSE_TRACKING)
+                elif m in ALT_SCREEN_MODES:
                     self._leave_alternate(m)
         super().reset_mode(*modes, **kwargs)
-        if private and 5 in modes:
+        if private and DecMode.DECSCNM in modes:
             self._sgr_cache.clear()
             self._infos.clear()
 
     def _new_buffer(self) -> Any:
-        return defaultdict(lambda: StaticDefaultDict[int, Char](self.default_char))
+        return new_buffer(lambda: self.default_char)
 
     def _enter_alternate(self, which: int) -> None:
         if self._alt is not None:
             return
-        saved_cursor = copy.copy(self.cursor) if which == 1049 else None
+        saved_cursor = copy.copy(self.cursor) if which == DecMode.ALT_SCREEN_1049 else None
         self._alt = _AltState(self.buffer, saved_cursor, which)
         self.buffer = self._new_buffer()
         self.dirty.update(range(self.lines))
@@ -1548,7 +1415,7 @@ class Emulator(pyte.Screen):
             return
         self._alt = None
         self.buffer = alt.buffer
-        if alt.cursor is not None and which == 1049:
+        if alt.cursor is not None and which == DecMode.ALT_SCREEN_1049:
             hidden = self.cursor.hidden
             self.cursor = copy.copy(alt.cursor)
             self.cursor.hidden = hidden
@@ -1603,14 +1470,14 @@ class Emulator(pyte.Screen):
         elif mode == 6:
             x = min(self.cursor.x, self.columns - 1) + 1
             y = self.cursor.y + 1
-            if mo.DECOM in self.mode and self.margins is not None:
+            if DECOM in self.mode and self.margins is not None:
                 y -= self.margins.top
             self._answer("\x1b[%d;%dR" % (y, x))
 
     def set_title(self, param: str) -> None:
         """Kept for the pane's own label (never forwarded): bounded, and
         without control characters."""
-        self.title = _TITLE_JUNK.sub("", param[:_TITLE_LIMIT])
+        self.title = _TITLE_JUNK.sub("", param[:TITLE_LIMIT])
 
     # ------------------------------------------------------------- resize
     def resize(self, lines: Optional[int] = None, columns: Optional[int] = None) -> None:

@@ -5,12 +5,10 @@ import codecs
 import re
 from typing import Callable, List, NamedTuple, Optional
 
-from pyte import modes as mo
-from pyte.screens import Char
-
-from . import engine as en
+from . import modes
 from .engine import Emulator
 from .history import DEFAULT_MAX_BYTES, History, RawFlood, expand_row, row_text
+from .pyte_compat import Char
 from .search import find_in_row
 
 # feed() keeps up to this many bytes before emulating them (reads flush first):
@@ -210,8 +208,8 @@ class TerminalModel:
         1003 (all motion): what mouse events the guest asked for."""
         self.flush()
         mode = self._screen.mode
-        for number, flag in ((1003, en.MOUSE_ANY), (1002, en.MOUSE_BUTTON),
-                             (1000, en.MOUSE_NORMAL), (9, en.MOUSE_X10)):
+        for number, flag in ((1003, modes.MOUSE_ANY), (1002, modes.MOUSE_BUTTON),
+                             (1000, modes.MOUSE_NORMAL), (9, modes.MOUSE_X10)):
             if flag in mode:
                 return number
         return 0
@@ -220,34 +218,34 @@ class TerminalModel:
     def mouse_sgr(self) -> bool:
         """Mouse reports in SGR form (``CSI < b;x;y M/m``, DECSET 1006)."""
         self.flush()
-        return en.MOUSE_SGR in self._screen.mode
+        return modes.MOUSE_SGR in self._screen.mode
 
     @property
     def mouse_utf8(self) -> bool:
         self.flush()
-        return en.MOUSE_UTF8 in self._screen.mode
+        return modes.MOUSE_UTF8 in self._screen.mode
 
     @property
     def mouse_urxvt(self) -> bool:
         self.flush()
-        return en.MOUSE_URXVT in self._screen.mode
+        return modes.MOUSE_URXVT in self._screen.mode
 
     @property
     def focus_events(self) -> bool:
         self.flush()
-        return en.FOCUS_EVENTS in self._screen.mode
+        return modes.FOCUS_EVENTS in self._screen.mode
 
     @property
     def bracketed_paste(self) -> bool:
         """Wrap pastes in ``ESC[200~`` ... ``ESC[201~`` (DECSET 2004)."""
         self.flush()
-        return en.BRACKETED_PASTE in self._screen.mode
+        return modes.BRACKETED_PASTE in self._screen.mode
 
     @property
     def app_cursor_keys(self) -> bool:
         """Arrow keys send ``ESC O A`` instead of ``ESC [ A`` (DECCKM)."""
         self.flush()
-        return en.DECCKM in self._screen.mode
+        return modes.DECCKM in self._screen.mode
 
     @property
     def app_keypad(self) -> bool:
@@ -263,7 +261,7 @@ class TerminalModel:
     @property
     def reverse_video(self) -> bool:
         self.flush()
-        return mo.DECSCNM in self._screen.mode
+        return modes.DECSCNM in self._screen.mode
 
     # ------------------------------------------------------------ internals
     def _reply(self, text: str) -> None:
