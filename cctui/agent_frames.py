@@ -21,6 +21,8 @@ MAX_PATH = 4096                 # PATH_MAX, the longest cwd a REPORT can carry
 MAX_MESSAGE = 500               # characters of guest text kept in an error
 MAX_CAPS = 64                   # capability names in HELLO
 MAX_CAP_NAME = 64
+BOOT_MARKS = ("init", "modules", "mounts", "python", "ready")   # HELLO's boot uptimes
+MAX_UPTIME = 86400.0
 ExitStatus = Tuple[Optional[int], Optional[int]]
 
 
@@ -111,7 +113,22 @@ def hello(payload: bytes) -> Dict[str, Any]:
     if len(caps) > MAX_CAPS or not all(isinstance(c, str) and len(c) <= MAX_CAP_NAME for c in caps):
         raise ProtocolError(f"HELLO caps must be at most {MAX_CAPS} short strings")
     env = _env(info.get("env"), "HELLO", P.MAX_PAYLOAD)
-    return {"version": version, "caps": caps, "env": env or {}}
+    return {"version": version, "caps": caps, "env": env or {},
+            "boot": boot_marks(info.get("boot"))}
+
+
+def boot_marks(value: Any) -> Dict[str, float]:
+    """HELLO's optional boot timestamps (kernel uptime, seconds): only known names
+    with plausible values are kept; anything else is dropped, as it only explains."""
+    if not isinstance(value, dict):
+        return {}
+    marks: Dict[str, float] = {}
+    for name in BOOT_MARKS:
+        seconds = value.get(name)
+        if (isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+                and 0.0 <= seconds <= MAX_UPTIME):
+            marks[name] = float(seconds)
+    return marks
 
 
 def response(payload: bytes) -> Tuple[Dict[str, Any], bytes]:

@@ -1,10 +1,14 @@
 """`python -m guest_pty_agent`: the agent inside the guest (stdlib + ptyprocess only)."""
 from __future__ import annotations
 
-import argparse
-import sys
-import traceback
-from typing import List, Optional
+from . import boot_marks
+
+boot_marks.mark("python")        # before any other import: what start-up cost
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from typing import List, Optional  # noqa: E402
 
 
 def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -15,11 +19,14 @@ def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
     channel.add_argument("--fd", metavar="N", type=int, help="speak on the already-open fd N")
     parser.add_argument("--init", action="store_true",
                         help="act as init: reap orphans, power off on POWEROFF or init exec exit")
+    parser.add_argument("--boot-marks", default="", metavar="NAME=UPTIME,...",
+                        help="the init's boot timestamps, passed on in the HELLO")
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parse(argv)
+    boot_marks.add_from_arg(args.boot_marks)
     from . import power, transport
     from .agent import Agent
     chan: transport.FdTransport | transport.VsockTransport | transport.VirtioTransport

@@ -15,7 +15,7 @@ import time
 import traceback
 from typing import Callable, Dict, Optional
 
-from . import execs, files, protocol, validate
+from . import boot_marks, execs, files, protocol, validate
 from .loop import Loop
 from .outbound import OutQueue
 from .protocol import FrameType, ProtocolError
@@ -51,6 +51,9 @@ class Session:
         hello = {"version": protocol.VERSION, "caps": CAPS, "pid": os.getpid(),
                  "env": dict(os.environ), "uname": os.uname().release,
                  "python": sys.version.split()[0]}
+        boot_marks.mark("ready")
+        if boot_marks.MARKS:
+            hello["boot"] = dict(boot_marks.MARKS)
         try:
             frame = protocol.encode_json(FrameType.HELLO, 0, hello)
         except ProtocolError:                # an environment too big for one frame

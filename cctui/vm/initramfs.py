@@ -23,7 +23,10 @@ import guest_pty_agent
 from ..errors import HypervisorUnavailable
 from ..paths import cache_dir
 from . import cpio
-from .kernel import Kernel, read_module
+from .guest_python import base_python
+from .kernel import CORE_MODULES, VSOCK_MODULES, Kernel, read_module
+from .profile import BootProfile
+from .stdlib_zip import stdlib_zip
 
 BUSYBOX_CANDIDATES = ["/bin/busybox", "/usr/bin/busybox"]
 AGENT_PORT_NAME = "cctui.agent"
@@ -33,25 +36,29 @@ IMAGE_MOUNT = "/.cctui/image"     # where an image's root appears in the guest
 
 INIT_SCRIPT = r"""#!/bin/busybox sh
 # cctui guest init: modules, 9p root + tmpfs overlay, then the agent as PID 1.
+# T_* are the kernel's uptime at each step, for the agent's boot breakdown.
 B=/bin/busybox
 $B mkdir -p /proc /sys /dev /lower /rw /newroot
 $B mount -t proc proc /proc
+read T_INIT _ < /proc/uptime
 $B mount -t sysfs sysfs /sys
 $B mount -t devtmpfs devtmpfs /dev
 fail() { echo "cctui-init: $*" > /dev/ttyS0; $B sleep 1; $B poweroff -f; }
-for m in $($B cat /modules/order); do
-  $B insmod /modules/$m || fail "insmod $m failed"
-done
 PY=/usr/bin/python3
 IMAGE=""
 CHANNEL="--virtio-port __PORT__"
+ORDERS=/modules/order
 for arg in $($B cat /proc/cmdline); do
   case "$arg" in
     cctui.python=*) PY="${arg#cctui.python=}" ;;
-    cctui.vsock=*) CHANNEL="--vsock-port ${arg#cctui.vsock=}" ;;
+    cctui.vsock=*) CHANNEL="--vsock-port ${arg#cctui.vsock=}"; ORDERS="$ORDERS /modules/order.vsock" ;;
     cctui.image=1) IMAGE=1 ;;
   esac
 done
+for m in $($B cat $ORDERS 2>/dev/null); do
+  $B insmod /modules/$m || fail "insmod $m failed"
+done
+read T_MODULES _ < /proc/uptime
 $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose __TAG__ /lower \
   || fail "cannot mount the image root over 9p"
 $B mount -t tmpfs -o mode=0755 tmpfs /rw
@@ -88,9 +95,11 @@ if [ -n "$IMAGE" ]; then
 fi
 $B hostname cctui
 [ -x "/newroot$PY" ] || fail "no python at $PY in the image root"
-export PYTHONPATH=/.cctui/agent PYTHONDONTWRITEBYTECODE=1 HOME=/root
+export PYTHONPATH=/.cctui/agent:/.cctui/agent/stdlib.zip PYTHONDONTWRITEBYTECODE=1 HOME=/root
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-exec $B switch_root /newroot "$PY" -S -m guest_pty_agent --init $CHANNEL
+read T_MOUNTS _ < /newroot/proc/uptime
+exec $B switch_root /newroot "$PY" -S -m guest_pty_agent --init $CHANNEL \
+  --boot-marks "init=$T_INIT,modules=$T_MODULES,mounts=$T_MOUNTS"
 """
 
 
@@ -125,42 +134,63 @@ def _bytecode(path: Path, relative: str) -> Optional[bytes]:
         return Path(target).read_bytes()
 
 
-def initramfs_for(kernel: Kernel) -> Path:
-    """The cached initramfs for this kernel and agent version, built when missing.
+def _module_lists(kernel: Kernel, profile: BootProfile) -> Tuple[List[Path], List[Path]]:
+    """(always loaded, loaded only with vsock): lean profiles skip vsock on virtio-serial."""
+    bus = "virtio_mmio" if profile.microvm else "virtio_pci"
+    everything = kernel.resolve_modules([bus] + CORE_MODULES + VSOCK_MODULES)
+    if not profile.lean_modules:
+        return everything, []
+    core = kernel.resolve_modules([bus] + CORE_MODULES)
+    return core, [p for p in everything if p not in core]
 
-    The cache key is cheap (sources, init, kernel, interpreter); resolving the
-    modules and compiling the agent happen only when the image is built.
+
+def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path:
+    """The cached initramfs for this kernel, agent version and profile, built when missing.
+
+    The cache key is cheap (sources, init, kernel, interpreter, profile); resolving
+    the modules and compiling the agent happen only when the image is built.
     """
+    profile = profile or BootProfile()
     busybox = find_busybox()
     sources = _package_sources(guest_pty_agent) + _package_sources(ptyprocess)
     init = (INIT_SCRIPT.replace("__TAG__", ROOT_TAG).replace("__PORT__", AGENT_PORT_NAME)
             .replace("__ITAG__", IMAGE_TAG).replace("__IMAGE__", IMAGE_MOUNT))
+    python = base_python()
     digest = hashlib.sha256()
     digest.update(init.encode())
     digest.update(str(busybox.stat().st_size).encode())
     digest.update(f"{kernel.image}|{kernel.modules_dir}|{sys.implementation.cache_tag}".encode())
+    digest.update(f"{python}|{sys.version}|{profile}".encode())
     for name, _, source in sources:
         digest.update(name.encode() + source)
-    target = cache_dir() / "initramfs" / f"{kernel.release}-{digest.hexdigest()[:16]}.cpio.gz"
+    suffix = ".cpio" if profile.raw_initramfs else ".cpio.gz"
+    target = cache_dir() / "initramfs" / f"{kernel.release}-{digest.hexdigest()[:16]}{suffix}"
     if target.exists():
         return target
-    modules = kernel.resolve_modules()
+    modules, vsock_modules = _module_lists(kernel, profile)
     agent_files: List[Tuple[str, bytes]] = []
     for name, path, source in sources:
         agent_files.append((name, source))
         pyc = _bytecode(path, name)
         if pyc is not None:
             agent_files.append((importlib.util.cache_from_source(name), pyc))
+    if profile.stdlib_zip:
+        roots = [str(Path(str(p.__file__)).parent.parent) for p in (guest_pty_agent, ptyprocess)]
+        zipped = stdlib_zip(python, roots)
+        if zipped is not None:
+            agent_files.append(("stdlib.zip", zipped))
     entries: List[tuple] = [("dir", "bin"), ("dir", "modules"), ("dir", "agent"),
                             ("file", "bin/busybox", busybox.read_bytes(), 0o755),
                             ("link", "bin/sh", "busybox"),
                             ("file", "init", init.encode(), 0o755)]
-    order = []
-    for path in modules:
-        name = path.name.split(".ko")[0] + ".ko"
-        entries.append(("file", f"modules/{name}", read_module(path), 0o644))
-        order.append(name)
-    entries.append(("file", "modules/order", "\n".join(order).encode() + b"\n", 0o644))
+    for order_name, paths in (("order", modules), ("order.vsock", vsock_modules)):
+        order = []
+        for path in paths:
+            name = path.name.split(".ko")[0] + ".ko"
+            entries.append(("file", f"modules/{name}", read_module(path), 0o644))
+            order.append(name)
+        entries.append(("file", f"modules/{order_name}", "".join(o + "\n" for o in order).encode(),
+                        0o644))
     dirs = set()
     for name, data in agent_files:
         parts = name.split("/")[:-1]
@@ -172,9 +202,10 @@ def initramfs_for(kernel: Kernel) -> Path:
         entries.append(("file", f"agent/{name}", data, 0o644))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(gzip.compress(cpio.build(entries), compresslevel=1))
+    raw = cpio.build(entries)
+    tmp.write_bytes(raw if profile.raw_initramfs else gzip.compress(raw, compresslevel=1))
     os.replace(tmp, target)
-    for old in target.parent.glob(f"{kernel.release}-*.cpio.gz"):
+    for old in target.parent.glob(f"{kernel.release}-*.cpio*"):
         if old != target and old.stat().st_mtime < target.stat().st_mtime - 86400:
             old.unlink(missing_ok=True)
     return target

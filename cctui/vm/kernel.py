@@ -23,8 +23,9 @@ from ..errors import HypervisorUnavailable
 from ..paths import cache_dir
 
 # What the init needs: virtio transport, the console port, 9p root, overlay, vsock.
-ROOT_MODULES = ["virtio_pci", "virtio_console", "9p", "9pnet_virtio", "overlay",
-                "vmw_vsock_virtio_transport"]
+VSOCK_MODULES = ["vmw_vsock_virtio_transport"]
+CORE_MODULES = ["virtio_console", "9p", "9pnet_virtio", "overlay"]
+ROOT_MODULES = ["virtio_pci"] + CORE_MODULES + VSOCK_MODULES
 META_PACKAGES = ["linux-image-amd64", "linux-image-generic"]
 
 

@@ -21,7 +21,8 @@ from ..paths import cache_dir, new_state_dir
 from ..session import AgentSession
 from ..transport import connect_virtio_serial, connect_vsock, vhost_vsock_usable
 from .accel import choose_accel
-from .initramfs import IMAGE_MOUNT, initramfs_for
+from .boot_files import boot_files
+from .initramfs import IMAGE_MOUNT
 from .kernel import find_kernel
 from .qemu import QemuConfig, QemuProcess, base_python
 
@@ -123,7 +124,7 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
         image_path = await loop.run_in_executor(None, _prepare_image, inst, image)
     inst.progress("preparing kernel and initramfs")
     kernel = await loop.run_in_executor(None, find_kernel)
-    initrd = await loop.run_in_executor(None, initramfs_for, kernel)
+    files = await loop.run_in_executor(None, boot_files, kernel, memory_mb)
     vsock_problem = vhost_vsock_usable()
     if transport == "vsock" and vsock_problem:
         raise HypervisorUnavailable(f"vsock transport requested but {vsock_problem}")
@@ -131,9 +132,9 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
     inst.transport = "vsock" if use_vsock else "virtio-serial"
     timeout = boot_timeout or (30.0 if choice.name == "kvm" else 120.0)
     for attempt in range(3):
-        config = QemuConfig(kernel=kernel.image, initrd=initrd, state_dir=new_state_dir(),
+        config = QemuConfig(kernel=files.image, initrd=files.initrd, state_dir=new_state_dir(),
                             accel=choice.name, memory_mb=memory_mb, cpus=cpus,
-                            image_path=image_path, python=base_python(),
+                            image_path=image_path, python=base_python(), profile=files.profile,
                             vsock_cid=random.randint(3, 0xFFFF_FFF0) if use_vsock else None)
         try:
             machine, session = await _launch(inst, config, timeout)

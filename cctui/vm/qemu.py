@@ -14,7 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, cast
@@ -25,7 +25,11 @@ from ..errors import HypervisorUnavailable, Timeout
 from .console import ConsoleLog
 from guest_pty_agent.protocol import VSOCK_PORT
 
+from .guest_python import base_python
 from .initramfs import AGENT_PORT_NAME, IMAGE_TAG, ROOT_TAG
+from .profile import FAST_APPEND, BootProfile
+
+__all__ = ["QemuConfig", "QemuProcess", "base_python", "find_qemu"]
 
 PR_SET_PDEATHSIG = 1
 STDERR_CAP = 16 * 1024            # bytes of QEMU's stderr kept to explain an exit
@@ -60,6 +64,7 @@ class QemuConfig:
     python: str = "/usr/bin/python3"
     vsock_cid: Optional[int] = None
     extra_append: List[str] = field(default_factory=list)
+    profile: BootProfile = field(default_factory=BootProfile)
 
     @property
     def qmp_socket(self) -> Path:
@@ -71,13 +76,14 @@ class QemuConfig:
 
     def argv(self, qemu: str) -> List[str]:
         append = ["console=ttyS0", "quiet", "loglevel=3", "panic=-1", "rdinit=/init",
-                  f"cctui.python={self.python}"] + self.extra_append
+                  f"cctui.python={self.python}"]
+        append += (FAST_APPEND if self.profile.fast_append else []) + self.extra_append
         if self.image_path is not None:
             append.append("cctui.image=1")
         cpu = "host" if self.accel == "kvm" else "max"
         args = [
             qemu, "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-            "-machine", "q35", "-accel", self.accel, "-cpu", cpu,
+            "-machine", "q35", "-accel", self.accel, "-cpu", cpu, *self._firmware(),
             "-m", str(self.memory_mb), "-smp", str(self.cpus),
             "-kernel", str(self.kernel), "-initrd", str(self.initrd),
             "-append", " ".join(append),
@@ -98,6 +104,10 @@ class QemuConfig:
             args[args.index("-append") + 1] = " ".join(append)
         return args
 
+
+    def _firmware(self) -> List[str]:
+        bios = self.profile.firmware()
+        return ["-bios", str(bios)] if bios is not None else []
 
     def _image_share(self) -> List[str]:
         if self.image_path is None:
@@ -120,9 +130,11 @@ class QemuProcess:
         self.console = ConsoleLog()
         self.stderr = ConsoleLog(STDERR_CAP)
         self._pumps: List[asyncio.Task] = []
+        self.started_at: Optional[float] = None   # time.monotonic() when QEMU was spawned
 
     async def start(self) -> None:
         qemu = find_qemu()
+        self.started_at = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(
             *self.config.argv(qemu), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
@@ -225,9 +237,3 @@ class QemuProcess:
             except Exception:
                 pass
             self.qmp = None
-
-
-def base_python() -> str:
-    """The interpreter the guest runs the agent with: ours, outside any venv."""
-    exe = getattr(sys, "_base_executable", None) or sys.executable
-    return os.path.realpath(exe)

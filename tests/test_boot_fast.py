@@ -1,0 +1,162 @@
+"""The boot-speed levers without a VM: PVH extraction, the profile, the boot marks."""
+from __future__ import annotations
+
+import lzma
+import math
+import os
+import struct
+from pathlib import Path
+
+import pytest
+
+from cctui.agent_frames import boot_marks as host_marks
+from cctui.errors import HypervisorUnavailable
+from cctui.vm import pvh
+from cctui.vm.boot_files import boot_files
+from cctui.vm.profile import FAST_APPEND, QBOOT, BootProfile
+from cctui.vm.qemu import QemuConfig
+from guest_pty_agent import boot_marks as guest_marks
+
+
+def _elf(notes: bytes, load_end: int = 0x2000000) -> bytes:
+    """A minimal 64-bit ELF: one PT_LOAD ending at ``load_end`` and one PT_NOTE."""
+    phoff, phnum = 64, 2
+    notes_at = phoff + 56 * phnum
+    header = (b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+              + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0x1000000, phoff, 0, 0, 64, 56,
+                            phnum, 64, 0, 0))
+    load = struct.pack("<IIQQQQQQ", 1, 5, 0, 0, 0x1000000, 0, load_end - 0x1000000, 0x1000)
+    note = struct.pack("<IIQQQQQQ", 4, 4, notes_at, 0, 0, len(notes), len(notes), 4)
+    return header + load + note + notes
+
+
+def _note(name: bytes, ntype: int, desc: bytes) -> bytes:
+    padded = name + b"\0" * (-len(name) % 4)
+    return struct.pack("<III", len(name), len(desc), ntype) + padded + desc + b"\0" * (-len(desc) % 4)
+
+
+PVH_NOTES = _note(b"Xen\0", 6, b"linux\0") + _note(b"Xen\0", 18, struct.pack("<Q", 0x1000850))
+
+
+def test_pvh_entry_is_read_from_the_xen_note() -> None:
+    assert pvh.pvh_entry(_elf(PVH_NOTES)) == 0x1000850
+
+
+@pytest.mark.parametrize("notes", [
+    _note(b"Xen\0", 6, b"linux\0"),                 # Xen notes, but no PHYS32_ENTRY
+    _note(b"GNU\0", 18, struct.pack("<Q", 1)),      # type 18 under another owner
+    _note(b"Xen\0", 18, b"\1\2"),                   # a descriptor of the wrong size
+])
+def test_no_pvh_entry_without_a_proper_note(notes: bytes) -> None:
+    assert pvh.pvh_entry(_elf(notes)) is None
+
+
+def test_truncated_or_foreign_files_have_no_entry() -> None:
+    whole = _elf(PVH_NOTES)
+    for cut in range(0, len(whole), 7):
+        assert pvh.pvh_entry(whole[:cut]) is None
+    assert pvh.pvh_entry(b"MZ" + bytes(200)) is None
+    huge_notes = struct.pack("<III", 4, 0xFFFFFFF0, 18) + b"Xen\0"
+    assert pvh.pvh_entry(_elf(huge_notes)) is None
+
+
+def _bzimage(payload: bytes) -> bytes:
+    """Setup code, the XZ stream, and trailing bytes, as a bzImage lays them out."""
+    return b"\xeb\x3cHdrS" + bytes(500) + lzma.compress(payload, format=lzma.FORMAT_XZ) + b"\0" * 64
+
+
+def test_extract_finds_the_elf_in_the_xz_payload() -> None:
+    elf = _elf(PVH_NOTES)
+    assert pvh.extract_vmlinux(_bzimage(elf)) == elf
+    # A false XZ magic before the real stream is skipped.
+    assert pvh.extract_vmlinux(pvh.XZ_MAGIC + b"garbage" + _bzimage(elf)) == elf
+
+
+def test_extract_refuses_non_elf_payloads_and_plain_files() -> None:
+    assert pvh.extract_vmlinux(_bzimage(b"not a kernel" * 100)) is None
+    assert pvh.extract_vmlinux(b"no xz here" * 100) is None
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CCTUI_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_pvh_kernel_is_extracted_once_and_cached(cache: Path) -> None:
+    image = cache / "vmlinuz-test"
+    image.write_bytes(_bzimage(_elf(PVH_NOTES)))
+    first = pvh.pvh_kernel(image)
+    assert first is not None and first.read_bytes() == _elf(PVH_NOTES)
+    first.write_bytes(_elf(PVH_NOTES) + b"marker")     # a second call must not rebuild
+    assert pvh.pvh_kernel(image) == first and first.read_bytes().endswith(b"marker")
+    image.write_bytes(_bzimage(_elf(PVH_NOTES, 0x3000000)))   # a new kernel: a new file
+    os.utime(image, ns=(1, 1))
+    second = pvh.pvh_kernel(image)
+    assert second is not None and second != first and not first.exists()
+    assert pvh.load_end(second) == 0x3000000
+
+
+def test_a_kernel_without_pvh_falls_back(cache: Path) -> None:
+    image = cache / "vmlinuz-nopvh"
+    image.write_bytes(_bzimage(_elf(_note(b"Xen\0", 6, b"linux\0"))))
+    assert pvh.pvh_kernel(image) is None
+    assert pvh.pvh_kernel(image) is None                # the negative result is cached
+    assert not list((cache / "cache" / "vmlinux").glob("*.elf"))
+
+
+def test_profile_parsing() -> None:
+    assert BootProfile.parse("") == BootProfile()
+    assert BootProfile.parse("-pvh").pvh is False and BootProfile.parse("-pvh").qboot is True
+    cumulative = BootProfile.parse("baseline,+pvh,+fast-append")
+    assert cumulative == BootProfile(**{**{f: False for f in BootProfile.__dataclass_fields__},
+                                        "pvh": True, "fast_append": True})
+    with pytest.raises(HypervisorUnavailable, match="unknown lever"):
+        BootProfile.parse("+warp_drive")
+
+
+def _argv(profile: BootProfile) -> list:
+    config = QemuConfig(kernel=Path("k"), initrd=Path("i"), state_dir=Path("/tmp/s"),
+                        profile=profile)
+    return config.argv("qemu")
+
+
+def test_levers_reach_the_qemu_command_line() -> None:
+    fast, base = _argv(BootProfile()), _argv(BootProfile.baseline())
+    append = fast[fast.index("-append") + 1].split()
+    assert all(p in append for p in FAST_APPEND)
+    assert not any(p in base[base.index("-append") + 1].split() for p in FAST_APPEND)
+    assert ("-bios" in fast) == QBOOT.exists() and "-bios" not in base
+
+
+def test_host_keeps_only_plausible_boot_marks() -> None:
+    marks = host_marks({"init": 1.5, "modules": 2, "mounts": -1, "python": math.nan,
+                        "ready": True, "evil": 3.0})
+    assert marks == {"init": 1.5, "modules": 2.0}
+    assert host_marks({"init": 10 ** 400, "ready": "1"}) == {}
+    assert host_marks([1, 2]) == {} and host_marks(None) == {}
+
+
+def test_guest_reads_init_marks_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guest_marks, "MARKS", {})
+    guest_marks.add_from_arg("init=1.25,modules=x,=3,mounts=2.5," + "a=1," * 100)
+    assert guest_marks.MARKS["init"] == 1.25 and guest_marks.MARKS["mounts"] == 2.5
+    assert "modules" not in guest_marks.MARKS and len(guest_marks.MARKS) <= guest_marks.MAX_MARKS
+    guest_marks.mark("init")                             # the init's value is kept
+    assert guest_marks.MARKS["init"] == 1.25
+
+
+def test_small_memory_boots_the_old_way(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PVH loads the kernel where it runs: a VM too small for it gets the bzImage."""
+    image = cache / "vmlinuz-big"
+    image.write_bytes(_bzimage(_elf(PVH_NOTES, 0x4a00000)))
+    monkeypatch.setattr("cctui.vm.boot_files.initramfs_for", lambda kernel, profile: cache / "i")
+
+    class FakeKernel:
+        pass
+    kernel = FakeKernel()
+    kernel.image = image  # type: ignore[attr-defined]
+    big = boot_files(kernel, 1024, BootProfile())          # type: ignore[arg-type]
+    small = boot_files(kernel, 64, BootProfile())          # type: ignore[arg-type]
+    assert big.profile.pvh and big.image.suffix == ".elf"
+    assert small.image == image and not small.profile.pvh and not small.profile.qboot
