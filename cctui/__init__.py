@@ -5,15 +5,16 @@
         print(vm.command("echo", "hello").output())
 """
 from .api.blocking import Cmd, Instance
+from .api.instance import InstanceState
 from .context import Context
 from .errors import (AlreadyClosed, Canceled, DirectoryNotFound, Error, ExecutableNotFound,
                      ExitError, HypervisorUnavailable, ImageError, NotRunning, ProtocolError,
-                     StartFailed, Timeout)
+                     StartFailed, StateError, Timeout)
 from .launch import boot, connect_local
 
 __all__ = [
     "boot", "connect_local", "Instance", "Cmd", "Context", "Error", "ExitError", "NotRunning",
     "AlreadyClosed", "Timeout", "Canceled", "HypervisorUnavailable", "ExecutableNotFound",
-    "DirectoryNotFound", "StartFailed", "ProtocolError", "ImageError",
+    "DirectoryNotFound", "StartFailed", "ProtocolError", "ImageError", "StateError", "InstanceState",
 ]
 __version__ = "0.1.0"

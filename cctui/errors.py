@@ -1,11 +1,25 @@
 """The error types of the library: one base class, the cc sentinel errors as subclasses."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 
 class Error(Exception):
     """Base of every error cctui raises on purpose."""
+
+
+class StateError(Error):
+    """A method was called in a state that does not allow it.
+
+    ``state`` is the object's state at the call and ``required`` the states the
+    method needs (both None/empty where the error was not raised by a state
+    check, e.g. a VM that died under a running command).
+    """
+
+    def __init__(self, message: str, state: Any = None, required: Tuple[Any, ...] = ()) -> None:
+        super().__init__(message)
+        self.state = state
+        self.required = required
 
 
 class ExitError(Error):
@@ -26,7 +40,7 @@ class ExitError(Error):
         super().__init__(what)
 
 
-class NotRunning(Error):
+class NotRunning(StateError):
     """The VM is not running (never started, stopped, or died under us)."""
 
 
@@ -68,3 +82,10 @@ class ProtocolError(Error):
 
 class ImageError(Error):
     """An image argument could not be turned into a bootable root filesystem."""
+
+
+class TransitionError(RuntimeError):
+    """A bug in cctui: an object tried a state change its transition table forbids.
+
+    Not an ``Error``: nothing should catch it as a user-facing failure.
+    """

@@ -6,7 +6,7 @@ from typing import Any, List, Optional, Union
 from .. import runtime
 from ..context import Context
 from .cmd import AsyncCmd
-from .instance import AsyncInstance
+from .instance import AsyncInstance, InstanceState
 from .sinks import PipeReader, PipeWriter
 
 
@@ -101,7 +101,7 @@ class Instance:
         return self._core.name
 
     @property
-    def state(self) -> str:
+    def state(self) -> InstanceState:
         return self._core.state
 
     @property

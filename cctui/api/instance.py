@@ -7,12 +7,13 @@ import itertools
 import os
 import pwd
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..context import Context
 from ..errors import AlreadyClosed, Error, NotRunning
 from ..images.config import ImageConfig, entrypoint_argv
 from ..session import AgentSession
+from ..states import StrState, Transitions, require, state_message
 from .backend import Backend
 from .cmd import AsyncCmd
 from .sinks import WriterSink
@@ -25,15 +26,42 @@ _names = itertools.count(1)
 StateListener = Callable[["AsyncInstance"], None]
 
 
+class InstanceState(StrState):
+    """An instance's life: booting -> running -> stopped (closed, init exited) or failed."""
+
+    BOOTING = "booting"
+    RUNNING = "running"
+    STOPPED = "stopped"     # ended by its owner: close(), or the init command exited
+    FAILED = "failed"       # did not boot, or died under us
+
+    @property
+    def live(self) -> bool:
+        """Booting or running: worth waiting for, and to be closed on exit."""
+        return self in (InstanceState.BOOTING, InstanceState.RUNNING)
+
+
+_S = InstanceState
+TRANSITIONS = Transitions("AsyncInstance", {
+    _S.BOOTING: frozenset({_S.RUNNING, _S.FAILED, _S.STOPPED}),   # STOPPED: closed while booting
+    _S.RUNNING: frozenset({_S.STOPPED, _S.FAILED}),
+    _S.STOPPED: frozenset(),
+    _S.FAILED: frozenset(),
+})
+
+
 class AsyncInstance:
-    """A running guest. States: booting -> running -> stopped (or failed)."""
+    """A guest and cc's Exec methods on it. States: see InstanceState.
+
+    Only this class changes its state, through ``attach`` (booted),
+    ``boot_failed``, ``close`` and its own watch on the agent session.
+    """
 
     def __init__(self, *, name: Optional[str] = None, image: str = "host",
                  entrypoint: Optional[Sequence[str]] = None, cmd: Optional[Sequence[str]] = None,
                  env: Optional[Dict[str, str]] = None) -> None:
         self.name = name or f"vm{next(_names)}"
         self.image = image
-        self.state = "booting"
+        self._state = InstanceState.BOOTING
         self.status_detail = "starting"
         self.error: Optional[Error] = None
         self.accel: str = ""
@@ -51,16 +79,25 @@ class AsyncInstance:
         self._image_user: Optional[str] = None
         self.guest_root: Optional[str] = None   # chroot for commands (an image's root)
         self._closed = False
+        self._init: Optional[AsyncCmd] = None     # the exec() workload: its exit ends the VM
         self._backend: Optional[Backend] = None   # None once closed
         self.commands: List[AsyncCmd] = []          # the ones not exited (see _keep)
 
     # -- state -------------------------------------------------------------
+    @property
+    def state(self) -> InstanceState:
+        return self._state
+
     def add_listener(self, listener: StateListener) -> None:
         self._listeners.append(listener)
 
-    def _set_state(self, state: str, detail: str = "") -> None:
-        self.state = state
-        self.status_detail = detail or state
+    def _enter(self, state: InstanceState, detail: str) -> None:
+        TRANSITIONS.check(self._state, state)
+        self._state = state
+        self._notify(detail or state.value)
+
+    def _notify(self, detail: str) -> None:
+        self.status_detail = detail
         for listener in list(self._listeners):
             try:
                 listener(self)
@@ -68,9 +105,12 @@ class AsyncInstance:
                 pass
 
     def progress(self, detail: str) -> None:
-        self._set_state(self.state, detail)
+        """A new status line (boot steps, a guest power-off); the state stays."""
+        self._notify(detail)
 
+    @require(InstanceState.BOOTING)
     def attach(self, session: AgentSession, backend: Backend) -> None:
+        """The boot succeeded: the agent answered over ``session``; booting -> running."""
         self.session = session
         self._backend = backend
         hello_env = dict(session.hello.get("env") or {})
@@ -78,27 +118,60 @@ class AsyncInstance:
             hello_env.pop(key, None)
         self._base_env = hello_env
         asyncio.ensure_future(self._watch(session))
-        self._set_state("running", "running")
+        self._enter(InstanceState.RUNNING, "running")
+
+    def boot_failed(self, error: Error) -> None:
+        """The boot did not finish: booting -> failed (a close() meanwhile keeps stopped)."""
+        if self._state is InstanceState.BOOTING:
+            self.error = error
+            self._enter(InstanceState.FAILED, str(error))
 
     async def _watch(self, session: AgentSession) -> None:
         error = await session.closed
-        if self.state == "running":
+        if self._state is InstanceState.RUNNING:
             self.error = error
-            self._set_state("stopped" if self._closed else "failed", str(error))
+            ended = self._closed or self._init_exited()
+            self._enter(InstanceState.STOPPED if ended else InstanceState.FAILED, str(error))
 
-    def require_session(self) -> AgentSession:
+    def _init_exited(self) -> bool:
+        """The exec() workload's EXIT arrived: the guest then powers off by design."""
+        channel = self._init.channel if self._init is not None else None
+        if channel is None or not channel.exited.done() or channel.exited.cancelled():
+            return False
+        return channel.exited.exception() is None
+
+    def state_error(self, required: Tuple[InstanceState, ...]) -> NotRunning:
+        """What ``@require`` raises here: AlreadyClosed once closed, else NotRunning.
+
+        The message names the actual state and the required ones, and why
+        (closed, or what the VM died of)."""
+        session_failed = self.session.failed if self.session is not None else None
         if self._closed:
-            raise AlreadyClosed(f"{self.name} is closed")
-        if self.session is None:
-            raise NotRunning(f"{self.name} is not running ({self.state})")
-        if self.session.failed is not None:
-            raise NotRunning(f"{self.name} is not running: {self.session.failed}")
-        return self.session
+            why = "closed"
+        elif self._state is InstanceState.FAILED and self.error is not None:
+            why = str(self.error)
+        else:
+            why = str(session_failed or "")
+        if self._state is InstanceState.RUNNING:   # died or closing; the watch has not run yet
+            message = f"{self.name} is not running: {why}"
+        else:
+            message = state_message(self.name, self._state, required, why)
+        kind = AlreadyClosed if self._closed else NotRunning
+        return kind(message, self._state, required)
+
+    @require(InstanceState.RUNNING)
+    def require_session(self) -> AgentSession:
+        """The agent session, for a call that needs the guest running."""
+        session = self.session
+        assert session is not None      # attach() set it on the way to RUNNING
+        if self._closed or session.failed is not None:
+            raise self.state_error((InstanceState.RUNNING,))
+        return session
 
     async def hypervisor_status(self) -> str:
         """QEMU's own run state over QMP ("running", "paused", ...), or this instance's state."""
         if self._backend is None:
-            return self.state
+            return self._state.value
         return await self._backend.status()
 
     @property
@@ -108,7 +181,7 @@ class AsyncInstance:
 
     @property
     def running(self) -> bool:
-        return self.state == "running"
+        return self._state is InstanceState.RUNNING
 
     # -- image defaults ------------------------------------------------------
     def set_image_config(self, env: Sequence[str], working_dir: Optional[str],
@@ -179,6 +252,7 @@ class AsyncInstance:
     async def exec(self, path: str, *args: str) -> int:
         return await self.exec_context(None, path, *args)
 
+    @require(InstanceState.RUNNING)
     async def exec_context(self, ctx: Optional[Context], path: str, *args: str) -> int:
         """Run ``path`` as the guest's workload; the VM ends when it exits.
 
@@ -187,6 +261,7 @@ class AsyncInstance:
         """
         cmd = AsyncCmd(self, [path, *args], ctx)
         cmd.init = True
+        self._init = cmd
         cmd.set_stdout(WriterSink(sys.stdout.buffer)).set_stderr(WriterSink(sys.stderr.buffer))
         await cmd.start()
         try:
@@ -201,7 +276,8 @@ class AsyncInstance:
         if self._backend is not None:
             await self._backend.wait_stopped(10.0)
         self._closed = True
-        self._set_state("stopped", "the init command exited")
+        if self._state is InstanceState.RUNNING:
+            self._enter(InstanceState.STOPPED, "the init command exited")
 
     # -- files -----------------------------------------------------------------
     async def _file_request(self, header: Dict[str, Any], blob: bytes = b"") -> tuple:
@@ -214,9 +290,11 @@ class AsyncInstance:
             raise OSError(code, os.strerror(code), header.get("path"))
         return reply, data
 
+    @require(InstanceState.RUNNING)
     async def mkdir_all(self, path: str, mode: int = 0o755) -> None:
         await self._file_request({"op": "mkdir_all", "path": path, "mode": mode})
 
+    @require(InstanceState.RUNNING)
     async def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         if isinstance(data, str):
             data = data.encode()
@@ -229,6 +307,7 @@ class AsyncInstance:
             if offset >= len(data):
                 return
 
+    @require(InstanceState.RUNNING)
     async def read_file(self, path: str) -> bytes:
         parts: List[bytes] = []
         offset = 0
@@ -255,8 +334,8 @@ class AsyncInstance:
             await backend.stop()
         if self.session is not None and self.session.failed is None:
             self.session.fail(AlreadyClosed(f"{self.name} was closed"))
-        if self.state != "failed":
-            self._set_state("stopped", "closed")
+        if self._state in (InstanceState.BOOTING, InstanceState.RUNNING):
+            self._enter(InstanceState.STOPPED, "closed")
 
     async def __aenter__(self) -> "AsyncInstance":
         return self

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 
 from .. import aio
-from ..api.instance import AsyncInstance
+from ..api.instance import AsyncInstance, InstanceState
 from ..errors import Error
 from ..guest_text import printable
 from .commands import CctuiCommands
@@ -28,7 +28,7 @@ from .layout_tree import LayoutTree
 from .messages import PaneChanged, PaneFocused, PaneTitleChanged, VmChanged
 from .pane_frame import PaneFrame, describe_state
 from .pane_layout import PaneLayout
-from .pane_process import PaneProcess
+from .pane_process import PaneProcess, PaneState
 from .panels import CwdPanel, EnvPanel, ExitPanel
 from .render import Painter
 from .status_line import StatusLine
@@ -288,11 +288,11 @@ class CctuiApp(App):
     def _track(self, inst: AsyncInstance) -> None:
         self.vms[inst.name] = inst
         ready = self._vm_ready.setdefault(inst.name, asyncio.Event())
-        if inst.state == "running":
+        if inst.state == InstanceState.RUNNING:
             ready.set()
 
         def changed(i: AsyncInstance) -> None:
-            if i.state != "booting":
+            if i.state != InstanceState.BOOTING:
                 ready.set()
             self.post_message(VmChanged(i.name))
         inst.add_listener(changed)
@@ -327,12 +327,12 @@ class CctuiApp(App):
 
     def on_vm_changed(self, message: VmChanged) -> None:
         inst = self.vms.get(message.vm_name)
-        if inst is not None and inst.state == "booting":
+        if inst is not None and inst.state == InstanceState.BOOTING:
             started = self._boot_started.get(inst.name, time.time())
             for frame in self.all_frames():
                 if frame.process.instance is inst:
                     frame.process.boot_progress(inst.status_detail, time.time() - started)
-        if inst is not None and inst.state in ("failed", "stopped"):
+        if inst is not None and inst.state in (InstanceState.FAILED, InstanceState.STOPPED):
             reason = str(inst.error or inst.status_detail or inst.state)
             for frame in self.all_frames():
                 if frame.process.instance is inst:
@@ -410,13 +410,13 @@ class CctuiApp(App):
         process = frame.process
         ready = self._vm_ready.setdefault(process.instance.name, asyncio.Event())
         await ready.wait()
-        if process.instance.state != "running":
+        if process.instance.state != InstanceState.RUNNING:
             process.vm_lost(str(process.instance.error or process.instance.state))
             return
         try:
             await process.start()
         except Exception as exc:  # never let a pane take the app down
-            process.state, process.error = "failed", repr(exc)
+            process.crashed(repr(exc))
             self.post_message(PaneChanged(frame.pane_id))
 
     def on_pane_changed(self, message: PaneChanged) -> None:
@@ -425,7 +425,7 @@ class CctuiApp(App):
             return
         frame.update_title()
         frame.view.follow_model()
-        if frame.process.state != "running":
+        if frame.process.state != PaneState.RUNNING:
             frame.view.refresh()
         if message.pane_id == self.focused_pane:
             self._refresh_panels()
@@ -472,10 +472,10 @@ class CctuiApp(App):
 
     def _focused_vm(self) -> Optional[AsyncInstance]:
         frame = self.current_frame()
-        if frame is not None and frame.process.instance.state in ("running", "booting"):
+        if frame is not None and frame.process.instance.state.live:
             return frame.process.instance
         for inst in self.vms.values():
-            if inst.state in ("running", "booting"):
+            if inst.state.live:
                 return inst
         return None
 
@@ -494,7 +494,7 @@ class CctuiApp(App):
         await self._split("column")
 
     def action_new_pane(self) -> None:
-        names = [n for n, i in self.vms.items() if i.state in ("running", "booting")]
+        names = [n for n, i in self.vms.items() if i.state.live]
         if not names:
             self.notify("no VM is running: ctrl+b v boots one", severity="warning")
             return
@@ -543,10 +543,10 @@ class CctuiApp(App):
         if frame is None:
             return
         process = frame.process
-        if process.state in ("running", "starting"):
+        if process.state in (PaneState.RUNNING, PaneState.STARTING):
             self.notify("the command is still running", severity="warning")
             return
-        if process.instance.state != "running":
+        if process.instance.state != InstanceState.RUNNING:
             self.notify(f"{process.instance.name} is {process.instance.state}", severity="error")
             return
         frame.view.redraw()
@@ -556,7 +556,7 @@ class CctuiApp(App):
         try:
             await frame.process.rerun()
         except Exception as exc:
-            frame.process.state, frame.process.error = "failed", repr(exc)
+            frame.process.crashed(repr(exc))
         self.post_message(PaneChanged(frame.pane_id))
 
     # -- focus & resize --------------------------------------------------------------------------
@@ -679,7 +679,7 @@ class CctuiApp(App):
         await self.shutdown_owned_vms()
 
     async def shutdown_owned_vms(self) -> None:
-        owned = [i for i in self._owned if i.state in ("running", "booting")]
+        owned = [i for i in self._owned if i.state.live]
         if owned:
             await asyncio.gather(*(asyncio.wait_for(i.close(), 10) for i in owned),
                                  return_exceptions=True)
@@ -723,13 +723,13 @@ class CctuiApp(App):
 
     # -- refreshing the chrome ---------------------------------------------------------------------------
     def _tick(self) -> None:
-        if any(i.state == "booting" for i in self.vms.values()):
+        if any(i.state == InstanceState.BOOTING for i in self.vms.values()):
             self._refresh_status()
             for frame in self.all_frames():
-                if frame.process.state == "starting":
+                if frame.process.state == PaneState.STARTING:
                     frame.update_title()
         current = self.current_frame()
-        if current is not None and current.process.state == "running" and self.exit_panel.display:
+        if current is not None and current.process.state == PaneState.RUNNING and self.exit_panel.display:
             self.exit_panel.show(current.process)
 
     def _refresh_all(self) -> None:
@@ -755,14 +755,14 @@ class CctuiApp(App):
         if frame is not None:
             p = frame.process
             pane = f"{frame.number} {p.instance.name}: {p.title}"
-            if p.instance.state != "booting":
+            if p.instance.state != InstanceState.BOOTING:
                 pane += f" · {describe_state(p)}"
         else:
             pane = "no pane"
         parts = []
         for inst in self.vms.values():
             text = f"{inst.name} {inst.state}"
-            if inst.state == "booting":
+            if inst.state == InstanceState.BOOTING:
                 started = self._boot_started.get(inst.name)
                 took = f" {time.time() - started:.0f}s" if started else ""
                 text += f" ({inst.status_detail}{took})"

@@ -24,7 +24,7 @@ class CctuiCommands(Provider):
             yield (f"Theme: {name}", "switch theme (remembered)", partial(app.apply_theme, name))
         for name, inst in app.vms.items():
             yield (f"New shell in {name}", f"{inst.state}", partial(app.open_shell_in, name))
-            if inst.state in ("running", "booting"):
+            if inst.state.live:
                 yield (f"Shut down {name}", "power the VM off", partial(app.shutdown_vm_named, name))
 
     async def discover(self) -> Hits:

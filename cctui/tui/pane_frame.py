@@ -7,24 +7,25 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from ..api.instance import InstanceState
 from ..guest_text import LABEL_LIMIT, printable
-from .pane_process import PaneProcess
+from .pane_process import PaneProcess, PaneState
 from .render import Painter
 from .terminal_view import TerminalView
 
 
 def describe_state(process: PaneProcess) -> str:
     inst = process.instance
-    if process.state == "starting" and inst.state == "booting":
+    if process.state == PaneState.STARTING and inst.state == InstanceState.BOOTING:
         return f"{inst.name} booting: {printable(inst.status_detail, LABEL_LIMIT)}"
-    if process.state == "exited":
+    if process.state == PaneState.EXITED:
         status = process.exit_status
         if status and status[1] is not None:
             return f"killed by signal {status[1]}"
         return f"exited {status[0] if status else '?'}"
-    if process.state == "failed":
+    if process.state == PaneState.FAILED:
         return f"failed: {process.error}"
-    return process.state
+    return str(process.state)
 
 
 class PaneTitle(Static):
@@ -88,8 +89,8 @@ class PaneFrame(Vertical):
         if flags:
             text += "  [" + " · ".join(flags) + "]"
         self.title_bar.update(Content(text), layout=False)     # one row, whatever it says
-        self.set_class(process.state == "exited", "-exited")
-        self.set_class(process.state == "failed", "-failed")
+        self.set_class(process.state == PaneState.EXITED, "-exited")
+        self.set_class(process.state == PaneState.FAILED, "-failed")
 
     def mark_focused(self, focused: bool) -> None:
         self.set_class(focused, "-focused")

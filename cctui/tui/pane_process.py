@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from ..errors import Error, ExitError
 from ..guest_text import LABEL_LIMIT, printable, printable_env
+from ..states import StrState, Transitions
 from ..terminal import TerminalModel
 from .slice_pacer import SlicePacer
 from .typing_priority import TypingPriority
@@ -29,8 +30,26 @@ OUTPUT_WINDOW = 2 << 20
 YIELD_WINDOW = 32 * 1024
 
 
+class PaneState(StrState):
+    """A pane's command: starting -> running -> exited | failed; a rerun starts again."""
+
+    STARTING = "starting"   # waiting for its VM, or START sent
+    RUNNING = "running"
+    EXITED = "exited"
+    FAILED = "failed"       # could not start, the VM went away, or a bug below
+
+
+_P = PaneState
+TRANSITIONS = Transitions("PaneProcess", {
+    _P.STARTING: frozenset({_P.STARTING, _P.RUNNING, _P.FAILED}),   # the first run starts from here
+    _P.RUNNING: frozenset({_P.EXITED, _P.FAILED}),
+    _P.EXITED: frozenset({_P.STARTING, _P.FAILED}),
+    _P.FAILED: frozenset({_P.STARTING, _P.FAILED}),      # VM lost, then the run's own error
+})
+
+
 class PaneProcess:
-    """States: starting -> running -> exited | failed (could not start / VM gone)."""
+    """One pane's command. States: see PaneState; only this class changes them."""
 
     def __init__(self, instance, argv: Optional[Sequence[str]], rows: int, cols: int,
                  on_change: Callable[["PaneProcess"], None],
@@ -44,7 +63,7 @@ class PaneProcess:
         self.rows, self.cols = max(1, rows), max(1, cols)
         self.model = self._new_model()
         self.cmd = None
-        self.state = "starting"
+        self._state = PaneState.STARTING
         self._error = ""
         self._cwd = ""
         self._env: Dict[str, str] = {}
@@ -83,6 +102,15 @@ class PaneProcess:
         """The title the guest program set (OSC 0/2), safe to show."""
         return printable(self.model.title, LABEL_LIMIT)
 
+    @property
+    def state(self) -> PaneState:
+        return self._state
+
+    def _enter(self, state: PaneState, error: str = "") -> None:
+        TRANSITIONS.check(self._state, state)
+        self._state = state
+        self.error = error
+
     # Guest-chosen facts pass through guest_text on the way in, so every widget
     # that shows them (title bar, panels, VM tree) gets printable, capped text.
     @property
@@ -112,12 +140,12 @@ class PaneProcess:
     # -- lifetime --------------------------------------------------------------
     def boot_progress(self, detail: str, seconds: float) -> None:
         """While the VM boots, the pane tells what it is doing (replaced once the command runs)."""
-        if self.state == "starting":
+        if self._state is PaneState.STARTING:
             self._notice(f"{self.instance.name}: {detail} ({seconds:.1f}s)", dim=True)
 
     async def start(self) -> None:
         self.runs += 1
-        self.state, self.error = "starting", ""
+        self._enter(PaneState.STARTING)
         self.model = self._new_model()
         self._pending.clear()
         self._pending_len = 0
@@ -134,11 +162,13 @@ class PaneProcess:
         try:
             await cmd.start()
         except Error as exc:
-            self.state, self.error = "failed", str(exc)
+            self._enter(PaneState.FAILED, str(exc))
             self._notice(f"cannot start {self.title}: {exc}")
             self._changed()
             return
-        self.state = "running"
+        if self._state is not PaneState.STARTING:     # the VM went while START was on its way
+            return
+        self._enter(PaneState.RUNNING)
         self._changed()
         try:
             await cmd.wait()
@@ -146,27 +176,32 @@ class PaneProcess:
             pass
         except Error as exc:
             if not cmd.exited:
-                self.state, self.error = "failed", str(exc)
+                self._enter(PaneState.FAILED, str(exc))
                 self._notice(str(exc))
                 self._changed()
                 return
         except asyncio.CancelledError:
             raise
-        self.state = "exited"
-        self._changed()
+        if self._state is PaneState.RUNNING:          # not already failed by vm_lost
+            self._enter(PaneState.EXITED)
+            self._changed()
 
     async def rerun(self) -> None:
         """Run the same command again in this pane (after it exited)."""
-        if self.state in ("running", "starting"):
+        if self._state in (PaneState.RUNNING, PaneState.STARTING):
             return
         await self.start()
 
     def vm_lost(self, reason: str) -> None:
         """The VM under this pane is gone: say so in the pane itself."""
-        if self.state in ("running", "starting"):
-            self.state, self.error = "failed", reason
+        if self._state in (PaneState.RUNNING, PaneState.STARTING):
+            self._enter(PaneState.FAILED, reason)
             self._notice(f"the VM {self.instance.name} stopped: {reason}")
             self._changed()
+
+    def crashed(self, reason: str) -> None:
+        """A bug below ended this run (the app caught it to stay up): show the pane failed."""
+        self._enter(PaneState.FAILED, reason)
 
     # -- exit facts ---------------------------------------------------------------
     @property
@@ -237,7 +272,7 @@ class PaneProcess:
         if flag == self.yielding:
             return
         self.yielding = flag
-        if self.cmd is not None and self.state == "running":
+        if self.cmd is not None and self._state is PaneState.RUNNING:
             self.cmd.set_window(self.window)
 
     def _reply(self, data: bytes) -> None:
@@ -246,13 +281,13 @@ class PaneProcess:
     def type(self, data: bytes) -> None:
         """Input from the user (keys, paste, wheel): this pane gets priority for a moment."""
         self.last_input = time.monotonic()
-        if self._priority is not None and self.state == "running":
+        if self._priority is not None and self._state is PaneState.RUNNING:
             self._priority.typed(self)
         self.write(data)
 
     def write(self, data: bytes) -> None:
         """Bytes to the command's terminal (replies to queries go here, not through type)."""
-        if self.cmd is not None and self.state == "running":
+        if self.cmd is not None and self._state is PaneState.RUNNING:
             self.cmd.write(data)
 
     def resize(self, rows: int, cols: int) -> None:
@@ -261,15 +296,15 @@ class PaneProcess:
             return
         self.rows, self.cols = rows, cols
         self.model.resize(rows, cols)
-        if self.cmd is not None and self.state == "running":
+        if self.cmd is not None and self._state is PaneState.RUNNING:
             self.cmd.resize(rows, cols)
 
     def signal(self, signum: int) -> None:
-        if self.cmd is not None and self.state == "running":
+        if self.cmd is not None and self._state is PaneState.RUNNING:
             self.cmd.send_signal(signum)
 
     def kill(self) -> None:
-        if self.cmd is not None and self.state == "running":
+        if self.cmd is not None and self._state is PaneState.RUNNING:
             try:
                 self.cmd.kill()
             except Error:

@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Input, Static
 
-from .pane_process import PaneProcess
+from .pane_process import PaneProcess, PaneState
 
 
 class Panel(Vertical):
@@ -55,11 +55,11 @@ def format_exit(process: Optional[PaneProcess]) -> str:
     if process is None:
         return "no pane"
     status = process.exit_status
-    if process.state == "failed":
+    if process.state == PaneState.FAILED:
         return f"failed: {process.error}"
     if status is None:
         duration = process.duration
-        running = f"running for {duration:.1f}s" if duration is not None else process.state
+        running = f"running for {duration:.1f}s" if duration is not None else str(process.state)
         return f"{running}\nrun #{process.runs}"
     code, sig = status
     what = f"killed by signal {sig}" if sig is not None else f"exit {code}"

@@ -6,11 +6,13 @@ from typing import List, Set, Tuple
 from rich.text import Text
 from textual.widgets import Tree
 
+from ..api.instance import AsyncInstance, InstanceState
 from ..guest_text import LABEL_LIMIT, printable
 from .pane_frame import describe_state
 from .pane_process import PaneProcess
 
-STATE_ICON = {"booting": "◌", "running": "●", "stopped": "○", "failed": "✗"}
+STATE_ICON = {InstanceState.BOOTING: "◌", InstanceState.RUNNING: "●", InstanceState.STOPPED: "○",
+              InstanceState.FAILED: "✗"}
 
 
 class VmTree(Tree):
@@ -30,16 +32,16 @@ class VmTree(Tree):
         self.show_root = False
         self.guide_depth = 2
 
-    def rebuild(self, vms: List, panes: List[Tuple[str, int, PaneProcess]]) -> None:
+    def rebuild(self, vms: List[AsyncInstance], panes: List[Tuple[str, int, PaneProcess]]) -> None:
         """vms: AsyncInstances; panes: (pane id, number, process)."""
         self.clear()
         for inst in vms:
             icon = STATE_ICON.get(inst.state, "?")
             accel = f" {inst.accel}" if inst.accel else ""
             label = f"{icon} {inst.name}{accel} · {inst.state}"
-            if inst.state == "booting":
+            if inst.state == InstanceState.BOOTING:
                 label += f": {inst.status_detail}"
-            elif inst.state == "failed" and inst.error is not None:
+            elif inst.state == InstanceState.FAILED and inst.error is not None:
                 label += f": {inst.error}"
             node = self.root.add(Text(printable(label, LABEL_LIMIT)), data=("vm", inst.name), expand=True)
             shown: Set[int] = set()
@@ -50,7 +52,7 @@ class VmTree(Tree):
                     shown.add(id(process.cmd))
                 node.add_leaf(Text(f"{number}: {process.title} — {describe_state(process)}"),
                               data=("pane", pane_id))
-            for cmd in getattr(inst, "commands", []):
+            for cmd in inst.commands:
                 if id(cmd) in shown or cmd.tty is None:
                     continue
                 state = "running" if not cmd.exited else f"exited {cmd.exit_code()}"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
 from ..api.instance import AsyncInstance
-from ..errors import Error, HypervisorUnavailable, NotRunning
+from ..errors import Error, HypervisorUnavailable, NotRunning, StateError
 from ..paths import cache_dir, new_state_dir
 from ..session import AgentSession
 from ..transport import connect_virtio_serial, connect_vsock, vhost_vsock_usable
@@ -106,8 +106,7 @@ async def boot_async(image: str = "host", *, accel: str = "auto", memory_mb: int
     try:
         await _boot_into(inst, image, accel, memory_mb, cpus, transport, boot_timeout)
     except BaseException as exc:
-        inst.error = exc if isinstance(exc, Error) else Error(str(exc))
-        inst._set_state("failed", str(exc))
+        inst.boot_failed(exc if isinstance(exc, Error) else Error(str(exc)))
         raise
     return inst
 
@@ -144,7 +143,12 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
             if not use_vsock or "cid" not in str(exc).lower() or attempt == 2:
                 raise
     inst.boot_seconds = time.monotonic() - started
-    inst.attach(session, MachineBackend(machine, inst))
+    backend = MachineBackend(machine, inst)
+    try:
+        inst.attach(session, backend)
+    except StateError:          # closed while it booted: nobody wants this VM any more
+        await backend.stop()
+        raise
 
 
 async def _launch(inst: AsyncInstance, config: QemuConfig, timeout: float) -> tuple:
