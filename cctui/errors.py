@@ -1,4 +1,30 @@
-"""The error types of the library: one base class, the cc sentinel errors as subclasses."""
+"""The error types of the library: one base class, the cc sentinel errors as subclasses.
+
+Catch ``Error`` for any failure cctui reports on purpose. ``StateError`` is a
+call made in the wrong state (it names the actual and the required states);
+``NotRunning`` is the StateError of an instance, so ``except NotRunning``
+also catches a VM that died under a call. ``TransitionError`` is outside the
+tree on purpose: it is a bug in cctui, not a condition to handle.
+
+ |   Exception
+ |    +-- Error
+ |    |    +-- StateError
+ |    |    |    +-- NotRunning
+ |    |    |         +-- AlreadyClosed
+ |    |    +-- ExitError
+ |    |    +-- Timeout
+ |    |    +-- Canceled
+ |    |    +-- HypervisorUnavailable
+ |    |    +-- ExecutableNotFound
+ |    |    +-- DirectoryNotFound
+ |    |    +-- StartFailed
+ |    |    +-- ProtocolError
+ |    |    +-- ImageError
+ |    +-- RuntimeError
+ |         +-- TransitionError
+
+(``tests/test_instance_states.py`` checks this drawing against the classes.)
+"""
 from __future__ import annotations
 
 from typing import Any, Optional, Tuple

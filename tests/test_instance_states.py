@@ -7,12 +7,15 @@ needs a state raises a StateError naming the actual and required states.
 from __future__ import annotations
 
 import asyncio
+import builtins
+import logging
 from typing import Any, Awaitable, Callable, List
 
 import pytest
 
 from cctui import AlreadyClosed, InstanceState, NotRunning, StateError
 from cctui.aio import AsyncInstance, connect_local
+import cctui.errors
 from cctui.errors import TransitionError
 from cctui.tui.pane_process import PaneProcess, PaneState
 
@@ -178,3 +181,65 @@ def test_pane_vm_lost_while_running_fails_and_says_why() -> None:
         finally:
             await inst.close()
     run(scenario)
+
+
+def test_a_raising_listener_is_logged_and_the_others_still_hear(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        inst = await connect_local()
+
+        def broken(i: AsyncInstance) -> None:
+            raise RuntimeError("listener bug")
+        inst.add_listener(broken)                   # first: it must not silence the next one
+        heard = watch(inst)
+        with caplog.at_level(logging.ERROR, logger="cctui"):
+            inst.progress("step one")
+            await inst.close()
+        assert heard[0] is RUNNING and heard[-1] is InstanceState.STOPPED
+        records = [r for r in caplog.records if r.name == "cctui.api.instance"]
+        assert len(records) == len(heard)           # one report per notification
+        assert all(r.levelno == logging.ERROR for r in records)
+        assert "local: state listener" in records[0].getMessage()
+        exc_info = records[0].exc_info
+        assert exc_info is not None and str(exc_info[1]) == "listener bug"
+    run(scenario)
+
+
+def test_a_raising_pane_listener_is_logged_and_the_run_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        inst = await connect_local()
+        try:
+            def broken(process: PaneProcess) -> None:
+                raise ValueError("pane listener bug")
+            process = PaneProcess(inst, ["true"], 24, 80, on_change=broken, on_output=lambda: None)
+            with caplog.at_level(logging.ERROR, logger="cctui"):
+                await process.start()
+            assert process.state is PaneState.EXITED and process.exit_status == (0, None)
+            records = [r for r in caplog.records if r.name == "cctui.tui.pane_process"]
+            states = [r.getMessage().rsplit("(state ", 1)[1].rstrip(")") for r in records]
+            assert states[0] == "starting" and "running" in states and states[-1] == "exited"
+            assert all(r.exc_info and str(r.exc_info[1]) == "pane listener bug" for r in records)
+        finally:
+            await inst.close()
+    run(scenario)
+
+
+def test_the_error_tree_in_the_errors_docstring_matches_the_classes() -> None:
+    """Each drawn class derives from the one drawn above it, and none is left out."""
+    doc = cctui.errors.__doc__ or ""
+    parents: List[type] = []
+    drawn = set()
+    for line in doc.splitlines():
+        if not line.startswith(" |"):
+            continue
+        body = line[2:]
+        name = body.split("+-- ")[-1].strip()
+        depth = (len(body) - len(body.lstrip(" |+-"))) // 5
+        cls = getattr(cctui.errors, name, None) or getattr(builtins, name)
+        del parents[depth:]
+        if parents:
+            assert cls.__bases__ == (parents[-1],), f"{name} is drawn under {parents[-1].__name__}"
+        parents.append(cls)
+        drawn.add(cls)
+    ours = {c for c in vars(cctui.errors).values() if isinstance(c, type) and issubclass(c, Exception)
+            and c.__module__ == "cctui.errors"}
+    assert ours <= drawn, f"not drawn: {sorted(c.__name__ for c in ours - drawn)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import errno as errno_module
 import itertools
+import logging
 import os
 import pwd
 import sys
@@ -22,6 +23,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 AGENT_PRIVATE_ENV = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
 FILE_CHUNK = 512 * 1024
 _names = itertools.count(1)
+log = logging.getLogger(__name__)
 
 StateListener = Callable[["AsyncInstance"], None]
 
@@ -97,12 +99,13 @@ class AsyncInstance:
         self._notify(detail or state.value)
 
     def _notify(self, detail: str) -> None:
+        """Tell every listener; one that raises is logged and the others still hear."""
         self.status_detail = detail
         for listener in list(self._listeners):
             try:
                 listener(self)
             except Exception:
-                pass
+                log.exception("%s: state listener %r raised (state %s)", self.name, listener, self._state)
 
     def progress(self, detail: str) -> None:
         """A new status line (boot steps, a guest power-off); the state stays."""

@@ -8,6 +8,7 @@ or starving the other panes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from typing import Callable, Dict, List, Optional, Sequence
@@ -19,6 +20,7 @@ from ..terminal import TerminalModel
 from .slice_pacer import SlicePacer
 from .typing_priority import TypingPriority
 
+log = logging.getLogger(__name__)
 FRAME_BUDGET = 0.008        # seconds of emulation per pane per frame
 # Output a guest may send ahead of the pane: one frame's worth of a flood. The
 # model lays out only the last screenful of a flood, so big gulps are cheap,
@@ -333,5 +335,5 @@ class PaneProcess:
     def _changed(self) -> None:
         try:
             self._on_change(self)
-        except Exception:
-            pass
+        except Exception:       # logged, not raised: the pane's run goes on
+            log.exception("pane %r: change listener raised (state %s)", self.title, self._state)
