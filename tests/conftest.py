@@ -1,6 +1,8 @@
 """Shared fixtures: real VMs under TCG (or KVM where usable), one per test module."""
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -33,3 +35,20 @@ def vm() -> Iterator[cctui.Instance]:
         yield instance
     finally:
         instance.close()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop for a module's async scenarios: an instance's streams belong to
+    the loop that connected it, so a module-wide instance needs a module-wide loop."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cctui config dir: the app under test reads no keys.toml or theme of the user's."""
+    path = tmp_path / "config"
+    monkeypatch.setenv("CCTUI_CONFIG_DIR", str(path))
+    return path

@@ -121,56 +121,6 @@ def test_painter_maps_ansi_and_256_through_the_palette_and_skips_wide_stubs():
     assert strip.text.startswith("漢x")
 
 
-def test_too_small_terminal_shows_a_notice_and_keeps_the_panes() -> None:
-    import asyncio
-
-    from cctui.aio import connect_local
-    from cctui.tui.app import CctuiApp
-
-    async def scenario() -> None:
-        vm = await connect_local()
-        try:
-            app = CctuiApp(instances=[vm], first_command=["sh"])
-            async with app.run_test(size=(30, 6)) as pilot:
-                await pilot.pause()
-                assert app.too_small.has_class("-shown")
-                assert "too small (30x6)" in str(app.too_small.render())
-                assert len(app.layout_widget.frames) == 1      # nothing was closed
-                await pilot.resize_terminal(120, 40)
-                await pilot.pause()
-                assert not app.too_small.has_class("-shown")
-        finally:
-            await vm.close()
-
-    asyncio.run(scenario())
-
-
-def test_panels_step_aside_when_the_terminal_narrows() -> None:
-    import asyncio
-
-    from cctui.aio import connect_local
-    from cctui.tui.app import CctuiApp
-
-    async def scenario() -> None:
-        vm = await connect_local()
-        try:
-            app = CctuiApp(instances=[vm], first_command=["sh"])
-            async with app.run_test(size=(160, 40)) as pilot:
-                panels = app.query_one("#panels")
-                await pilot.pause()
-                assert panels.display and not panels.has_class("-narrow")
-                await pilot.resize_terminal(100, 40)
-                await pilot.pause()
-                assert panels.has_class("-narrow")
-                await pilot.resize_terminal(160, 40)
-                await pilot.pause()
-                assert not panels.has_class("-narrow")
-        finally:
-            await vm.close()
-
-    asyncio.run(scenario())
-
-
 class _Pane:
     """Records what the priority tells it (a PaneProcess's set_yielding)."""
 

@@ -1,0 +1,42 @@
+"""Driving the app under Textual's pilot: read what a pane draws, wait for a prompt,
+type a line. Shared by the local-agent module and the VM module of TUI tests."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Coroutine, List, TypeVar
+
+from cctui.tui.app import CctuiApp
+from cctui.tui.pane_frame import PaneFrame
+from helpers.wait import until
+
+T = TypeVar("T")
+
+# bash without the user's rc files: a host's ~/.bashrc (pyenv init...) takes tens
+# of seconds under TCG, and a prompt of its own would hide the one waited for.
+SHELL = ["env", "PS1=tui$ ", "bash", "--norc", "--noprofile"]
+SIZE = (160, 48)
+
+
+def drawn(frame: PaneFrame) -> str:
+    """What the pane's widget draws (its strips), one line a row."""
+    view = frame.view
+    return "\n".join(view.render_line(y).text.rstrip() for y in range(view.size.height))
+
+
+def frames(app: CctuiApp) -> List[PaneFrame]:
+    """The panes of the window on screen, in the order they were opened."""
+    return list(app.layout_widget.frames.values())
+
+
+async def shell_ready(app: CctuiApp, frame: PaneFrame) -> None:
+    await until(lambda: frame.process.state == "running", 60, "the command to start")
+    await until(lambda: "tui$" in drawn(frame), 60, "a shell prompt")
+
+
+async def type_line(pilot: Any, text: str) -> None:
+    await pilot.press(*[{" ": "space"}.get(c, c) for c in text], "enter")
+
+
+def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """One test's scenario on the module's loop (where its instance's streams live)."""
+    return loop.run_until_complete(asyncio.wait_for(coro, 300))
