@@ -1,8 +1,11 @@
 """`python -m cctui.bench`: boot, exec latency and throughput, each beside a reference.
 
 References are measured in the same run because these machines are noisy:
-a local subprocess (what the VM adds over plain fork/exec) and the same agent
-run as a local process over a socketpair (what the protocol costs without a VM).
+a naive launch of the same kernel to a powering-off init (what a boot costs
+without cctui's levers), a local subprocess (what the VM adds over plain
+fork/exec) and the same agent run as a local process over a socketpair (what
+the protocol costs without a VM). Boots alternate with their reference and
+report medians.
 """
 from __future__ import annotations
 
@@ -15,6 +18,11 @@ import time
 from typing import Callable, List, Optional
 
 import cctui
+
+from .vm.accel import choose_accel
+from .vm.kernel import find_kernel
+from .vm.naive import naive_boot
+from .vm.profile import LEVER_ORDER
 
 SIZE = 20_000_000
 
@@ -69,21 +77,71 @@ def _local_throughput(path: str) -> float:
     return SIZE / (time.perf_counter() - start) / 1e6
 
 
+def _boot_seconds(accel: str, levers: str) -> float:
+    """One ``cctui.boot()`` to a ready agent with the levers ``CCTUI_BOOT`` names."""
+    os.environ["CCTUI_BOOT"] = levers
+    try:
+        start = time.perf_counter()
+        vm = cctui.boot(accel=accel)
+        seconds = time.perf_counter() - start
+        vm.close()
+    finally:
+        os.environ.pop("CCTUI_BOOT", None)
+    return seconds
+
+
+def boot_rows(accel: str, runs: int, levers: bool) -> List[tuple]:
+    """Boot medians beside the naive reference, alternating runs; with ``levers``
+    one row per lever added to the baseline, in LEVER_ORDER."""
+    name = choose_accel(accel).name
+    kernel = find_kernel().image
+    subjects = [("cctui.boot() to ready, all levers", "")]
+    if levers:
+        subjects = [("  baseline (no levers)", "baseline")] + [
+            (f"  + {lever}", "baseline," + ",".join("+" + on for on in LEVER_ORDER[:i + 1]))
+            for i, lever in enumerate(LEVER_ORDER)]
+    naive_boot(kernel, name)                        # warm up: page cache, built files
+    for _, text in subjects:
+        _boot_seconds(accel, text)
+    naive: List[float] = []
+    samples: List[List[float]] = [[] for _ in subjects]
+    for _ in range(runs):
+        naive.append(naive_boot(kernel, name))
+        for i, (_, text) in enumerate(subjects):
+            samples[i].append(_boot_seconds(accel, text))
+    reference = statistics.median(naive)
+    rows = [(f"naive boot to poweroff ({name}, n={runs})", f"{reference:.2f} s",
+             "q35, SeaBIOS, bzImage", "busybox init")]
+    for (label, _), times in zip(subjects, samples):
+        median = statistics.median(times)
+        rows.append((label, f"{median:.2f} s", "ratio to naive", f"{median / reference:.2f}"))
+    return rows
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=200, help="exec round trips per subject")
+    parser.add_argument("--boot-runs", type=int, default=5,
+                        help="boots per subject (each is seconds under TCG)")
+    parser.add_argument("--levers", action="store_true",
+                        help="one boot row per lever, added one by one to the baseline")
+    parser.add_argument("--boot-only", action="store_true", help="skip exec and throughput")
     parser.add_argument("--accel", default="auto")
     args = parser.parse_args(argv)
-    rows = []
+    rows = boot_rows(args.accel, args.boot_runs, args.levers)
+    if not args.boot_only:
+        rows += _exec_rows(args)
+    _print(rows)
+    return 0
 
-    start = time.perf_counter()
+
+def _exec_rows(args: argparse.Namespace) -> List[tuple]:
+    rows = []
     vm = cctui.boot(accel=args.accel)
-    boot = time.perf_counter() - start
     start = time.perf_counter()
     local = cctui.connect_local()
     local_boot = time.perf_counter() - start
-    rows.append((f"boot to ready ({vm.accel})", f"{boot:.2f} s", "local agent start",
-                 f"{local_boot:.2f} s"))
+    rows.append(("local agent start", f"{local_boot:.2f} s", "", ""))
     try:
         vm_p = _latency(lambda: vm.command("true").run(), args.runs)
         agent_p = _latency(lambda: local.command("true").run(), args.runs)
@@ -104,6 +162,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         vm.close()
         local.close()
+    return rows
+
+
+def _print(rows: List[tuple]) -> None:
     widths = [max(len(r[i]) for r in rows + [("measure", "cctui", "reference", "value")])
               for i in range(4)]
     header = ("measure", "cctui", "reference", "value")
@@ -111,7 +173,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("-|-".join("-" * w for w in widths))
     for row in rows:
         print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
-    return 0
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
         "A terminal multiplexer for QEMU VMs. With no command: open the TUI."))
     _vm_options(parser, True)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("doctor", help="report what this host can do and what is missing")
+    doctor = sub.add_parser("doctor", help="report what this host can do and what is missing")
+    doctor.add_argument("--boot", action="store_true",
+                        help="boot a VM once and show where its boot time went")
     fetch = sub.add_parser("fetch-kernel", help="unpack a distribution kernel into the cache")
     fetch.add_argument("--if-missing", action="store_true")
     run = sub.add_parser("run", help="boot, run one command (default: the image's entrypoint), "
@@ -40,7 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "doctor":
         from .doctor import main as doctor
-        return doctor()
+        return doctor(boot=args.boot, accel=args.accel)
     if args.command == "fetch-kernel":
         from .errors import Error
         from .vm.kernel import fetch_kernel, find_kernel

@@ -49,7 +49,41 @@ def checks() -> List[Tuple[str, bool, str]]:
     return rows
 
 
-def main() -> int:
+def boot_report(accel: str = "auto") -> int:
+    """Boot once and print where the time went, so a slow boot is explained."""
+    import asyncio
+
+    from .vm.breakdown import boottime, breakdown, process_start
+    from .vm.machine import boot_async
+    from .vm.profile import BootProfile
+
+    async def measure() -> str:
+        called = boottime()
+        inst = await boot_async(accel=accel)
+        returned = boottime()
+        try:
+            pid = inst.qemu_pid
+            started = process_start(pid) if pid is not None else None
+            hello = inst.session.hello if inst.session is not None else {}
+            marks = hello.get("boot") or {}
+            head = (f"boot breakdown ({inst.accel}: {inst.accel_reason}; "
+                    f"levers: {BootProfile.from_env().describe()})")
+            note = "" if marks else "\n(the agent reported no boot marks)"
+            return head + "\n" + breakdown(called, returned, started, marks).table() + note
+        finally:
+            await inst.close()
+
+    try:
+        print(asyncio.run(measure()))
+    except Error as exc:
+        print(f"boot failed: {exc}")
+        return 1
+    return 0
+
+
+def main(boot: bool = False, accel: str = "auto") -> int:
+    if boot:
+        return boot_report(accel)
     rows = checks()
     width = max(len(topic) for topic, _, _ in rows)
     for topic, ok, text in rows:

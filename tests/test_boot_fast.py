@@ -160,3 +160,45 @@ def test_small_memory_boots_the_old_way(cache: Path, monkeypatch: pytest.MonkeyP
     small = boot_files(kernel, 64, BootProfile())          # type: ignore[arg-type]
     assert big.profile.pvh and big.image.suffix == ".elf"
     assert small.image == image and not small.profile.pvh and not small.profile.qboot
+
+
+def test_breakdown_splits_the_boot_at_the_guest_marks() -> None:
+    from cctui.vm.breakdown import breakdown
+    marks = {"init": 2.0, "modules": 2.5, "mounts": 2.75, "python": 3.5, "ready": 4.0}
+    result = breakdown(called=100.0, returned=105.5, qemu_started=100.25, marks=marks)
+    rows = {name: seconds for name, seconds, _ in result.rows}
+    assert rows == {"host set-up": 0.25, "firmware, kernel load": 1.25, "kernel to init": 2.0,
+                    "modules": 0.5, "mounts": 0.25, "Python start": 0.75, "agent ready": 0.5}
+    assert sum(rows.values()) == result.total == 5.5
+    assert "agent ready" in result.table()
+
+
+def test_breakdown_skips_marks_that_go_backwards() -> None:
+    from cctui.vm.breakdown import breakdown
+    result = breakdown(0.0, 10.0, 1.0, {"init": 3.0, "modules": 2.0, "ready": 5.0})
+    rows = {name: seconds for name, seconds, _ in result.rows}
+    assert "modules" not in rows and rows["agent ready"] == 2.0
+    assert sum(rows.values()) == result.total
+
+
+def test_process_start_is_on_the_boottime_clock() -> None:
+    import subprocess
+    import sys
+    from cctui.vm.breakdown import boottime, process_start
+    before = boottime()
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    try:
+        started = process_start(child.pid)
+        assert started is not None and before - 0.02 <= started <= boottime() + 0.02
+    finally:
+        child.communicate(b"")
+    assert process_start(child.pid) is None
+
+
+def test_naive_reference_is_the_plain_launch() -> None:
+    from cctui.vm.naive import NAIVE_INIT, naive_argv
+    argv = naive_argv(Path("/k/vmlinuz"), Path("/i.cpio.gz"), "tcg")
+    assert "-bios" not in argv and argv[argv.index("-machine") + 1] == "q35"
+    assert argv[argv.index("-kernel") + 1] == "/k/vmlinuz"
+    assert b"poweroff -f" in NAIVE_INIT

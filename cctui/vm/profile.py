@@ -21,6 +21,10 @@ FAST_APPEND = ["cryptomgr.notests", "init_on_alloc=0", "8250.nr_uarts=1",
                "i8042.noaux", "i8042.nomux", "i8042.nopnp", "i8042.dumbkbd"]
 
 
+# The order the bench adds levers to the baseline, one row each.
+LEVER_ORDER = ["pvh", "qboot", "fast_append", "raw_initramfs", "lean_modules", "stdlib_zip"]
+
+
 @dataclass(frozen=True)
 class BootProfile:
     pvh: bool = True            # the extracted vmlinux, loaded directly (no decompression)

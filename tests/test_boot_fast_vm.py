@@ -1,0 +1,54 @@
+"""The boot levers in a real VM: what boots, the guest's marks, the doctor's table."""
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+import cctui
+from cctui.cli import main as cli_main
+from cctui.vm.profile import QBOOT
+
+pytestmark = pytest.mark.vm    # boots real VMs: `-m "not vm"` skips the slow tier
+
+
+def _qemu_argv(pid: int) -> list:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0") if a]
+
+
+def test_default_boot_uses_the_levers_and_reports_its_marks() -> None:
+    with cctui.boot() as vm:
+        assert vm.qemu_pid is not None
+        argv = _qemu_argv(vm.qemu_pid)
+        assert argv[argv.index("-kernel") + 1].endswith(".elf")          # PVH vmlinux
+        assert ("-bios" in argv) == QBOOT.exists()
+        assert argv[argv.index("-initrd") + 1].endswith(".cpio")          # not gzipped
+        marks = vm._core.session.hello["boot"]
+        names = ["init", "modules", "mounts", "python", "ready"]
+        assert list(marks) == names
+        assert all(marks[a] <= marks[b] for a, b in zip(names, names[1:]))
+        zipped = vm.command("cat", "/.cctui/agent/stdlib.zip").output()
+        with zipfile.ZipFile(__import__("io").BytesIO(zipped)) as zf:
+            assert "json/__init__.pyc" in zf.namelist()
+        # Virtio-serial here: the vsock modules were not loaded.
+        modules = vm.command("cat", "/proc/modules").output().decode()
+        assert "9pnet_virtio" in modules and "vmw_vsock_virtio_transport" not in modules
+
+
+def test_baseline_profile_still_boots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CCTUI_BOOT", "baseline")
+    with cctui.boot() as vm:
+        assert vm.qemu_pid is not None
+        argv = _qemu_argv(vm.qemu_pid)
+        assert "vmlinuz" in argv[argv.index("-kernel") + 1] and "-bios" not in argv
+        assert vm.command("echo", "up").output() == b"up\n"
+
+
+def test_doctor_boot_prints_the_breakdown(capsys: pytest.CaptureFixture) -> None:
+    assert cli_main(["doctor", "--boot"]) == 0
+    out = capsys.readouterr().out
+    for phase in ("firmware, kernel load", "kernel to init", "modules", "mounts",
+                  "Python start", "agent ready", "total"):
+        assert phase in out
+    assert "no boot marks" not in out
