@@ -27,16 +27,17 @@ import unicodedata
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
-import pyte
-
 from .bounded import BoundedDict
+from .dispatch import (
+    OP_CALL, OP_CR, OP_CUP, OP_EL, OP_LF, OP_NOP, OP_REPLY, OP_RUN, OP_SGR, Decoder, check_handlers,
+)
 from .history import EMPTY_ROW, CompactRow, History, RawFlood, compact_row
 from .modes import ALT_SCREEN_MODES, MOUSE_TRACKING, MOUSE_TRACKING_MODES, DecMode
 from .pyte_compat import (
     DECAWM, DECOM, DECSCNM, FG_BG_256, IRM, LNM, Char, Margins, PyteScreen, new_buffer, new_char, wcwidth,
 )
 from .sequences import (
-    ABORTED_CSI, ABORTED_HINT, CSI, DECALN_RUN, MAX_PARAMS, SCROLL_ITEM, SGR, SGR_PARAMS, STRING_START,
+    ABORTED_CSI, ABORTED_HINT, DECALN_RUN, MAX_PARAMS, SCROLL_ITEM, SGR, SGR_PARAMS, STRING_START,
     SU_COUNTS, TITLE_LIMIT, TOKEN, csi_param, csi_params, incomplete_tail, strip_ignored, window_end,
 )
 
@@ -47,7 +48,6 @@ DSR_OK_REPLY = "\x1b[0n"
 
 _TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MAX_CELL_CHARS = 4    # a base character and up to 3 combining marks per cell
-(_OP_SGR, _OP_CUP, _OP_LF, _OP_EL, _OP_CR, _OP_CALL, _OP_MISC, _OP_NOP, _OP_REPLY) = range(9)
 # CRs before a LF: a CRLF file through a pty's ONLCR arrives as CR CR LF
 _CR_RUN_LF = re.compile(r"\r+\n")
 _MOVES = re.compile(r"([\n\r\t\x08])")
@@ -60,6 +60,17 @@ _WINDOW = 8192
 _FLOOD_PIECE = 1 << 17   # a flood goes to the scrollback in pieces of about this size
 # what a token does to a flood that is skipped (see _try_flood_tokens)
 (_F_SAFE, _F_LF, _F_STOP, _F_KEYPAD_ON, _F_KEYPAD_OFF, _F_SAVE, _F_TABSET, _F_RESET) = range(8)
+# what the sequences run by a screen method (OP_RUN) do to a skipped flood;
+# any other stops it
+_FLOOD_EFFECTS = {
+    "index": _F_LF,                  # (LNM is off in a flood)
+    "linefeed": _F_LF,
+    "keypad_application": _F_KEYPAD_ON,
+    "keypad_numeric": _F_KEYPAD_OFF,
+    "save_cursor": _F_SAVE,          # DECSC: the cursor there is measured
+    "set_tab_stop": _F_TABSET,
+    "reset": _F_RESET,               # RIS: what is on screen then is dropped
+}
 # the tokens that move the cursor in a skipped flood, as measured
 _CLEAN_TOKENS = {"\n": "\n", "\x0b": "\n", "\x0c": "\n", "\r": "\r", "\r\n": "\r\n",
                  "\x08": "\x08", "\t": "\t", "\x1bD": "\n", "\x1bE": "\n"}
@@ -239,7 +250,6 @@ class Emulator(PyteScreen):
         self._cell_budget = _CellBudget()
         self._infos: Dict[Char, Tuple[Char, Dict[str, Any], _CellMap]] = BoundedDict(
             _ATTR_SETS, on_evict=_drop_info)
-        self._decoded: Dict[str, tuple] = BoundedDict(4096)
         self._erase_cache: Dict[tuple, Dict[int, Char]] = BoundedDict(256)  # EL cells, per screen width
         self._held = ""          # an incomplete sequence at the end of the last feed
         self._text_end = 0       # where that held sequence starts in the text being fed
@@ -249,7 +259,7 @@ class Emulator(PyteScreen):
         self.scrolled = False
         self.app_keypad = False
         super().__init__(columns, lines)
-        self._csi = self._build_csi()
+        self._decoder = Decoder(self)
 
     @property
     def default_char(self) -> Char:
@@ -257,14 +267,6 @@ class Emulator(PyteScreen):
         return _DEFAULT_REVERSE if DECSCNM in self.mode else _DEFAULT_CHAR
 
     # ------------------------------------------------------------------ parser
-    def _build_csi(self) -> Dict[str, Callable[..., None]]:
-        table = {}
-        for final, name in pyte.Stream.csi.items():  # (replaced by a table of our own next)
-            table[final] = getattr(self, name)
-        table["S"] = self.scroll_up
-        table["T"] = self.scroll_down
-        return table
-
     def feed_text(self, text: str) -> None:
         """Consume decoded text; an incomplete sequence at its end is kept
         for the next call (so where the text was cut does not matter)."""
@@ -298,101 +300,6 @@ class Emulator(PyteScreen):
             info = infos[attrs] = (attrs, BoundedDict(_TRANSITIONS), _CellMap(attrs, self._cell_budget))
         return info
 
-    def _decode(self, seq: str) -> tuple:
-        """What one non-text token of :data:`TOKEN` does (cached per string)."""
-        op = self._decode_uncached(seq)
-        if len(seq) <= 40:
-            self._decoded[seq] = op
-        return op
-
-    def _decode_uncached(self, seq: str) -> tuple:
-        c = seq[0]
-        if c != "\x1b":
-            if c == "\n" or c == "\x0b" or c == "\x0c":
-                return (_OP_LF, False)   # VT and FF are line feeds (pyte's too)
-            if c == "\x07":
-                return (_OP_NOP,)        # BEL: nothing to ring
-            if c == "\r":
-                return (_OP_LF, True) if len(seq) == 2 else (_OP_CR,)
-            if c in "\x07\x08\t\x0b\x0c":
-                return (_OP_MISC, 10, c)
-            return (_OP_NOP,)      # CAN, SUB, ST outside a string
-        kind = seq[1:2]
-        if kind == "[":
-            if seq[-1] in "ST" and "\x1b" in seq[2:]:
-                return (_OP_MISC, 12, seq)  # a run of SU/SD
-            if seq[-1] == "n" and len(seq) > 4 and seq[4] == "\x1b":
-                # the same query n times: one answer, repeated
-                return self._decode_uncached(seq[:4]) + (len(seq) // 4,)
-            m = CSI.fullmatch(seq)
-            if m is None:
-                return (_OP_NOP,)  # aborted, intermediates, sub-parameters, too long
-            prefix, params, final = m.group("marker", "params", "final")
-            if prefix in ("<", "="):
-                return (_OP_NOP,)
-            if final == "m" and not prefix:
-                return (_OP_SGR, params)
-            return self._decode_csi(prefix, params, final)
-        if kind == "]":
-            if seq[-1] == "\x07" or seq[-1] == "\x9c":
-                return (_OP_MISC, 8, seq[2:-1])
-            if seq.endswith("\x1b\\"):
-                return (_OP_MISC, 8, seq[2:-2])
-            return (_OP_NOP,)      # palette (linux), or an aborted string
-        if len(seq) == 2 and kind not in "P_^X":
-            return (_OP_MISC, 9, kind)
-        if seq == "\x1b#8":
-            return (_OP_MISC, 11, "8")
-        return (_OP_NOP,)
-
-    def _decode_csi(self, prefix: str, params: str, final: str) -> tuple:
-        """What a CSI does, decided once per sequence string."""
-        if prefix == ">":
-            if final == "c" and params in ("", "0"):
-                return (_OP_REPLY, self._answer, (DA_SECONDARY_REPLY,), False)
-            return (_OP_NOP,)
-        fn = self._csi.get(final)
-        if fn is None:
-            return (_OP_NOP,)
-        args = csi_params(params)
-        if final == "n" or final == "c":
-            return (_OP_REPLY, fn, args, bool(prefix))
-        if prefix:
-            if final in "hlJK":
-                return (_OP_CALL, fn, args, True)
-            return (_OP_NOP,)
-        if final == "H" or final == "f":
-            if len(args) <= 2:
-                y = args[0]
-                x = args[1] if len(args) > 1 else 0
-                return (_OP_CUP, max(0, (y or 1) - 1), max(0, (x or 1) - 1), args)
-            return (_OP_CALL, self._cup, args, False)
-        if final == "K" and len(args) == 1 and args[0] in (0, 1, 2):
-            return (_OP_EL, args[0])
-        return (_OP_CALL, fn, args, False)
-
-    def _run_misc(self, kind: int, val: str) -> None:
-        if kind == 8:
-            # OSC: title, clipboard, colours... never forwarded; the
-            # title is kept (bounded) for the pane's own label
-            if val[:2] in ("0;", "2;"):
-                self.set_title(val[2:])
-        elif kind == 9:
-            self._dispatch_esc(val)
-        elif kind == 10:
-            if val == "\x08":
-                self.backspace()
-            elif val == "\t":
-                self.tab()
-            elif val in "\x0b\x0c":
-                self.linefeed()
-            # BEL, SO, SI, DEL: nothing to do here
-        elif kind == 11:
-            if val == "8":
-                self.alignment_display()
-        elif kind == 12:
-            self._scroll_run(val)
-
     def _feed_parts(self, text: str, begin: int, stop: int) -> int:
         """Emulate ``text[begin:stop]`` (no pending fallback); returns where
         to go on: ``stop``, or a position after a flood skip or a pyte
@@ -402,8 +309,9 @@ class Emulator(PyteScreen):
         written back before anything else looks at it."""
         parts = TOKEN.split(text[begin:stop] if begin or stop != len(text) else text)
         tail = parts.pop()
-        decoded = self._decoded
-        decode = self._decode
+        decoder = self._decoder
+        decoded = decoder.cache
+        decode = decoder.decode
         char_widths = _CHAR_WIDTHS
         erase_cache = self._erase_cache
         attr_info = self._attr_info
@@ -467,12 +375,12 @@ class Emulator(PyteScreen):
             if op is None:
                 op = decode(seq)
             code = op[0]
-            if code == _OP_CUP:
+            if code == OP_CUP:
                 if decom:
                     cursor.x = x
                     cursor.y = y
                     try:
-                        self._cup(*op[3])
+                        self.cursor_position(*op[3])
                     except (TypeError, AssertionError, ValueError, IndexError, KeyError):
                         pass
                     x = cursor.x
@@ -484,12 +392,12 @@ class Emulator(PyteScreen):
                     y = op[1]
                     if y > last_line:
                         y = last_line
-            elif code == _OP_SGR:
+            elif code == OP_SGR:
                 nxt = attr_info(self._apply_sgr(cur_char, op[1]))
                 if len(cur_trans) < 256:
                     cur_trans[seq] = nxt
                 cur_char, cur_trans, cur_cmap = nxt
-            elif code == _OP_LF:
+            elif code == OP_LF:
                 if op[1]:
                     x = 0
                 if y < bottom:
@@ -511,7 +419,7 @@ class Emulator(PyteScreen):
                                 return newpos
                 if lnm:
                     x = 0
-            elif code == _OP_EL:
+            elif code == OP_EL:
                 dirty_add(y)
                 key = (op[1], x, cur_char)
                 cells = erase_cache.get(key)
@@ -526,13 +434,13 @@ class Emulator(PyteScreen):
                     cells = dict.fromkeys(interval, cur_char)
                     erase_cache[key] = cells
                 buf[y].update(cells)
-            elif code == _OP_CR:
+            elif code == OP_CR:
                 x = 0
-            elif code != _OP_NOP:
+            elif code != OP_NOP:
                 cursor.x = x
                 cursor.y = y
                 cursor.attrs = cur_char
-                if code == _OP_CALL:
+                if code == OP_CALL:
                     try:
                         if op[3]:
                             op[1](*op[2], private=True)
@@ -540,7 +448,7 @@ class Emulator(PyteScreen):
                             op[1](*op[2])
                     except (TypeError, AssertionError, ValueError, IndexError, KeyError):
                         pass  # parameters pyte cannot take: ignore the sequence
-                elif code == _OP_REPLY:
+                elif code == OP_REPLY:
                     # answers read the state and change nothing
                     queued = len(self._replies)
                     try:
@@ -555,7 +463,7 @@ class Emulator(PyteScreen):
                             self._answer(self._replies[-1])
                     continue
                 else:
-                    self._run_misc(op[1], op[2])
+                    op[1](*op[2])  # OP_RUN
                 # anything may have changed
                 cursor = self.cursor
                 buf = self.buffer
@@ -576,26 +484,6 @@ class Emulator(PyteScreen):
         if tail:
             self.draw(tail)
         return stop
-
-    def _dispatch_esc(self, ch: str) -> None:
-        if ch == "7":
-            self.save_cursor()
-        elif ch == "8":
-            self.restore_cursor()
-        elif ch == "D":
-            self.index()
-        elif ch == "E":
-            self.linefeed()
-        elif ch == "M":
-            self.reverse_index()
-        elif ch == "H":
-            self.set_tab_stop()
-        elif ch == "c":
-            self.reset()
-        elif ch == "=":
-            self.app_keypad = True
-        elif ch == ">":
-            self.app_keypad = False
 
     # ----------------------------------------------------------------- floods
     def _flood_ready(self) -> bool:
@@ -667,30 +555,14 @@ class Emulator(PyteScreen):
             return _F_LF if len(tok) == 2 else _F_SAFE
         if c != "\x1b":
             return _F_SAFE          # BEL, BS, TAB, CAN, SUB, ST
-        op = self._decoded.get(tok)
+        op = self._decoder.cache.get(tok)
         if op is None:
-            op = self._decode(tok)
+            op = self._decoder.decode(tok)
         code = op[0]
-        if code == _OP_NOP or code == _OP_SGR:
+        if code == OP_NOP or code == OP_SGR:
             return _F_SAFE
-        if code == _OP_MISC:
-            if op[1] == 8:          # OSC: only a title is kept
-                return _F_STOP if op[2][:2] in ("0;", "2;") else _F_SAFE
-            if op[1] == 9:
-                kind = op[2]
-                if kind == "D" or kind == "E":
-                    return _F_LF    # index (LNM is off in a flood)
-                if kind == "=":
-                    return _F_KEYPAD_ON
-                if kind == ">":
-                    return _F_KEYPAD_OFF
-                if kind == "7":
-                    return _F_SAVE  # DECSC: the cursor there is measured
-                if kind == "H":
-                    return _F_TABSET
-                if kind == "c":
-                    return _F_RESET  # RIS: what is on screen then is dropped
-                return _F_STOP if kind in "8M" else _F_SAFE
+        if code == OP_RUN:
+            return _FLOOD_EFFECTS.get(op[3], _F_STOP)
         return _F_STOP
 
     def _try_flood_tokens(self, text: str, start: int) -> int:
@@ -1209,7 +1081,7 @@ class Emulator(PyteScreen):
                 self._recorder.extend(rows)
         self._move_rows(buf, top, bottom, count)
 
-    def _scroll_run(self, seq: str) -> None:
+    def scroll_run(self, seq: str) -> None:
         """A run of SU/SD (``CSI n S`` / ``CSI n T``) with nothing between:
         as each one in turn, except that once the region is blank (a scroll
         by its height blanks it) the rest only counts the blank rows that
@@ -1283,9 +1155,11 @@ class Emulator(PyteScreen):
             return
         super().cursor_to_line(line)
 
-    def _cup(self, line: Optional[int] = None, column: Optional[int] = None, *_: int) -> None:
+    def cursor_position(self, line: Optional[int] = None, column: Optional[int] = None, *_: int) -> None:
+        """CUP/HVP; parameters past the second are ignored (pyte ignores
+        the sequence)."""
         if DECOM in self.mode:
-            return self.cursor_position(line, column)
+            return super().cursor_position(line, column)
         cursor = self.cursor
         cursor.x = min(max(0, (column or 1) - 1), self.columns - 1)
         cursor.y = min(max(0, (line or 1) - 1), self.lines - 1)
@@ -1363,11 +1237,6 @@ class Emulator(PyteScreen):
             cursor.attrs = saved
         self._sgr_cache[key] = got
         return got
-
-    def select_graphic_rendition(self, *attrs: int, **kwargs: Any) -> None:
-        if kwargs.get("private"):
-            return  # CSI ? ... m is not SGR; pyte raises TypeError here
-        super().select_graphic_rendition(*attrs)
 
     # ------------------------------------------------------------- modes
     def set_mode(self, *modes: int, **kwargs: Any) -> None:
@@ -1462,6 +1331,10 @@ class Emulator(PyteScreen):
         if mode == 0 and not kwargs.get("private"):
             self._answer(DA_PRIMARY_REPLY)
 
+    def report_secondary_device_attributes(self, mode: int = 0) -> None:
+        if mode == 0:
+            self._answer(DA_SECONDARY_REPLY)
+
     def report_device_status(self, mode: int, *_: int, **kwargs: Any) -> None:
         if kwargs.get("private"):
             return
@@ -1473,6 +1346,14 @@ class Emulator(PyteScreen):
             if DECOM in self.mode and self.margins is not None:
                 y -= self.margins.top
             self._answer("\x1b[%d;%dR" % (y, x))
+
+    def keypad_application(self) -> None:
+        """DECKPAM (``ESC =``)."""
+        self.app_keypad = True
+
+    def keypad_numeric(self) -> None:
+        """DECKPNM (``ESC >``)."""
+        self.app_keypad = False
 
     def set_title(self, param: str) -> None:
         """Kept for the pane's own label (never forwarded): bounded, and
@@ -1534,5 +1415,7 @@ class Emulator(PyteScreen):
             buf.update(rows)
         return max(0, cursor_y - from_top)
 
+
+check_handlers(Emulator)
 
 __all__ = ["Emulator", "EMPTY_ROW"]
