@@ -18,10 +18,11 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..terminal import Cell
 from .copy_cursor import CopyCursor
 from .keys import encode_key, encode_mouse, encode_paste
 from .messages import PaneChanged, PaneFocused, PaneTitleChanged
-from .pane_process import PaneProcess
+from .pane_process import PaneProcess, PaneState
 from .render import Painter, row_strip
 
 FRAME = 1 / 60               # the focused pane redraws at most this often
@@ -56,6 +57,8 @@ class TerminalView(Widget, can_focus=True):
         self.painter = painter
         self.pane_id = pane_id
         self._shown_title = ""
+        # Drawn rows by view row: bounded by the view's height (a resize clears it), so a
+        # plain dict; only the Painter's style cache, keyed by guest data, needs a bound.
         self._cache: Dict[int, Strip] = {}
         self._cursor_row: Optional[int] = None
         self._drawn_model = process.model
@@ -181,9 +184,7 @@ class TerminalView(Widget, can_focus=True):
         row = self._top_row() + y
         if row < 0 or row >= hist + model.rows:
             return Strip.blank(width, self.painter.default_style)
-        cells = model.history_line(row) if row < hist else model.line(row - hist)
-        marks = self._marks(row, hist)
-        strip = row_strip(cells, width, self.painter, marks)
+        strip = row_strip(self._row_cells(row), width, self.painter, self._marks(row, hist))
         if not self.scroll_back:
             self._cache[y] = strip
         return strip
@@ -202,7 +203,7 @@ class TerminalView(Widget, can_focus=True):
             if copy is not None and copy.row == row:
                 marks.append((copy.col, copy.col + 1, "cursor"))
         elif (row == hist + cursor.y and self.has_focus and not cursor.hidden
-                and self.process.state == "running"):
+                and self.process.state == PaneState.RUNNING):
             marks.append((cursor.x, cursor.x + 1, "cursor"))
         return marks or None
 
@@ -277,10 +278,13 @@ class TerminalView(Widget, can_focus=True):
                                       self.size.width, self._row_text)
         return self.copy_cursor
 
-    def _row_text(self, row: int) -> str:
+    def _row_cells(self, row: int) -> List[Cell]:
+        """A combined row: the scrollback's rows come first, then the screen's."""
         hist = self.model.history_len
-        cells = self.model.history_line(row) if row < hist else self.model.line(row - hist)
-        return "".join(cell.data for cell in cells)
+        return self.model.history_line(row) if row < hist else self.model.line(row - hist)
+
+    def _row_text(self, row: int) -> str:
+        return "".join(cell.data for cell in self._row_cells(row))
 
     def _copy_mode_key(self, key: str) -> None:
         """tmux's vi copy mode: move, space or v to start a selection, y or enter to copy."""
@@ -372,19 +376,17 @@ class TerminalView(Widget, can_focus=True):
         if self._sel_anchor is None or self._sel_end is None:
             return ""
         a, b = sorted((self._sel_anchor, self._sel_end))
-        hist = self.model.history_len
         lines = []
         for row in range(a[0], b[0] + 1):
-            cells = self.model.history_line(row) if row < hist else self.model.line(row - hist)
             span = self._selection_span(row) or (0, 0)
-            text = "".join(c.data for c in cells[span[0]:span[1]])
+            text = "".join(c.data for c in self._row_cells(row)[span[0]:span[1]])
             lines.append(text.rstrip())
         return "\n".join(lines)
 
     # -- mouse ------------------------------------------------------------------------------------
     def _guest_wants_mouse(self, event: events.MouseEvent) -> bool:
         return (self.model.mouse_tracking != 0 and not event.shift
-                and self.process.state == "running" and not self.copy_mode)
+                and self.process.state == PaneState.RUNNING and not self.copy_mode)
 
     def _report_mouse(self, event: events.MouseEvent, button: int, press: bool, motion: bool) -> None:
         data = encode_mouse(button, max(0, event.x), max(0, event.y), press, motion,
