@@ -14,9 +14,9 @@ from cctui.tui.keymap import KeymapError, load_keymap
 from cctui.tui.keys import encode_key, encode_mouse, encode_paste
 from cctui.tui.layout_tree import LayoutTree
 from cctui.tui.pane_process import PaneProcess
-from cctui.tui.render import Painter, row_strip
+from cctui.tui.render import STYLE_CACHE_SIZE, Painter, row_strip
 from cctui.tui.slice_pacer import MIN_SLICE, START_COMPLEX_RATE, SlicePacer
-from cctui.tui.themes import ThemeError, load_settings, load_themes, parse_theme, save_setting
+from cctui.tui.themes import TerminalColors, ThemeError, load_settings, load_themes, parse_theme, save_setting
 from cctui.tui.typing_priority import TypingPriority
 
 
@@ -119,6 +119,17 @@ def test_painter_maps_ansi_and_256_through_the_palette_and_skips_wide_stubs():
     strip = row_strip(cells, 6, painter, [(2, 3, "cursor")])
     assert strip.cell_length == 6
     assert strip.text.startswith("漢x")
+
+
+def test_painter_styles_stay_bounded_when_a_guest_sends_ever_new_colours():
+    """A guest picks the attribute combinations: the style cache keeps a bounded number,
+    and a repeated one is the same object (row_strip joins cells into runs by identity)."""
+    painter = Painter(TerminalColors())
+    for i in range(3 * STYLE_CACHE_SIZE):
+        attrs = (f"{i:06x}", "default", False, False, False, False, False, False)
+        first = painter.style(attrs)
+        assert painter.style(attrs) is first
+    assert len(painter._cache) <= STYLE_CACHE_SIZE
 
 
 class _Pane:
