@@ -15,8 +15,6 @@ import pwd
 import signal
 import struct
 import termios
-from dataclasses import dataclass
-from typing import Dict, NoReturn, Optional, Tuple
 
 try:
     from ptyprocess import PtyProcess
@@ -26,9 +24,12 @@ except ImportError:          # a bare guest Python (-S, no site-packages): use o
 from .protocol import BAD_DIR, BAD_USER, NOT_FOUND, OTHER, PERMISSION
 from .validate import StartSpec
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+TYPE_CHECKING = False
+if TYPE_CHECKING:            # typing costs the guest ~0.3 s of start-up under TCG
+    from typing import Dict, NoReturn, Optional, Tuple
+    Credentials = Tuple[Optional[str], int, int]   # (name for initgroups, uid, gid)
 
-Credentials = Tuple[Optional[str], int, int]   # (name for initgroups, uid, gid)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class StartError(Exception):
@@ -56,13 +57,19 @@ if PtyProcess is not None:
                     pass
 
 
-@dataclass
 class Spawned:
-    pid: int
-    master: Optional[int] = None        # pty master (read and write), tty execs
-    stdin: Optional[int] = None         # pipe ends, pipe execs
-    stdout: Optional[int] = None
-    stderr: Optional[int] = None
+    """A started child and our ends of its terminal or pipes (no dataclass: its
+    import pulls in inspect, a tenth of a second of guest start-up under TCG)."""
+
+    __slots__ = ("pid", "master", "stdin", "stdout", "stderr")
+
+    def __init__(self, pid: int, master: Optional[int] = None, stdin: Optional[int] = None,
+                 stdout: Optional[int] = None, stderr: Optional[int] = None) -> None:
+        self.pid = pid
+        self.master = master        # pty master (read and write), tty execs
+        self.stdin = stdin          # pipe ends, pipe execs
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 def resolve_executable(name: str, env: Dict[str, str]) -> str:

@@ -202,3 +202,42 @@ def test_naive_reference_is_the_plain_launch() -> None:
     assert "-bios" not in argv and argv[argv.index("-machine") + 1] == "q35"
     assert argv[argv.index("-kernel") + 1] == "/k/vmlinuz"
     assert b"poweroff -f" in NAIVE_INIT
+
+
+HEAVY = ("typing", "dataclasses", "inspect", "argparse", "socket", "traceback", "ast")
+
+
+def test_agent_start_up_imports_nothing_heavy() -> None:
+    """Each of these costs the guest tenths of a second under TCG before it is ready."""
+    import subprocess
+    import sys
+    import guest_pty_agent
+    import ptyprocess
+    roots = [str(Path(str(m.__file__)).parent.parent) for m in (guest_pty_agent, ptyprocess)]
+    code = ("import sys\n"
+            "import guest_pty_agent.__main__, guest_pty_agent.agent, guest_pty_agent.session\n"
+            "import guest_pty_agent.transport, guest_pty_agent.power\n"
+            f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": os.pathsep.join(roots)}, check=True)
+    assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--virtio-port", "p", "--init", "--boot-marks", "init=1"], ("p", None, None, True, "init=1")),
+    (["--fd", "5"], (None, None, 5, False, "")),
+    (["--vsock-port", "7", "--init"], (None, 7, None, True, "")),
+])
+def test_agent_command_line(argv: list, expected: tuple) -> None:
+    from guest_pty_agent.__main__ import _parse
+    args = _parse(argv)
+    assert (args.virtio_port, args.vsock_port, args.fd, args.init, args.boot_marks) == expected
+
+
+@pytest.mark.parametrize("argv", [[], ["--fd"], ["--fd", "x"], ["--fd", "1", "--vsock-port", "2"],
+                                  ["--what"]])
+def test_agent_command_line_errors(argv: list, capsys: pytest.CaptureFixture) -> None:
+    from guest_pty_agent.__main__ import _parse
+    with pytest.raises(SystemExit) as info:
+        _parse(argv)
+    assert info.value.code == 2 and "usage:" in capsys.readouterr().err
