@@ -325,7 +325,9 @@ def test_flood_measurement_equals_a_walk_character_by_character() -> None:
     characters at once) moves the cursor as drawing each character does."""
     import random
 
-    from cctui.terminal.engine import Emulator, wcwidth
+    from cctui.terminal.engine import Emulator
+    from cctui.terminal.flood import simulate
+    from cctui.terminal.widths import wcwidth
 
     def walk(screen: Emulator, s: str, x: int) -> tuple:
         cols, rows, stops = screen.columns, 1, sorted(screen.tabstops)
@@ -357,7 +359,7 @@ def test_flood_measurement_equals_a_walk_character_by_character() -> None:
             if rnd.random() < 0.2:
                 s = "".join(c for c in s if c.isascii())
             x = rnd.randint(0, cols)
-            assert screen._simulate(s, x) == walk(screen, s, x), (cols, s, x)
+            assert simulate(s, x, cols, screen.tabstops) == walk(screen, s, x), (cols, s, x)
 
 
 def test_flood_in_pieces_with_saved_cursors_and_tab_stops_equals_line_by_line() -> None:

@@ -10,7 +10,7 @@ import time
 import tracemalloc
 
 from cctui.terminal import TerminalModel
-from cctui.terminal import engine, sequences
+from cctui.terminal import engine, sequences, widths
 from cctui.terminal.history import History
 
 ROWS, COLS = 40, 120
@@ -128,7 +128,7 @@ def test_blank_scroll_runs_are_held_as_a_count() -> None:
 def test_combining_marks_are_capped_per_cell() -> None:
     m = fed(b"e" + "\u0301\u0323".encode() * 50_000 + b"x")
     cell = m.line(0)[0]
-    assert 1 < len(cell.data) <= engine._MAX_CELL_CHARS
+    assert 1 < len(cell.data) <= widths.MAX_CELL_CHARS
     assert m.line(0)[1].data == "x"
 
 

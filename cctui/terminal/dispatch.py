@@ -183,6 +183,10 @@ class Decoder:
         self._osc = {n: (getattr(screen, name), name) for n, name in OSC_TABLE}
         self._scroll_run = getattr(screen, SCROLL_RUN)
 
+    def op(self, seq: str) -> tuple:
+        """What one token does (from the cache if there)."""
+        return self.cache.get(seq) or self.decode(seq)
+
     def decode(self, seq: str) -> tuple:
         """What one token does (cached when short)."""
         op = self._decode(seq)

@@ -21,7 +21,6 @@ pyte's own method, so the result equals what pyte computes.  What changes:
 from __future__ import annotations
 
 import copy
-from bisect import bisect_left, bisect_right
 import re
 import unicodedata
 from collections import Counter
@@ -29,15 +28,19 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from .bounded import BoundedDict
 from .dispatch import (
-    OP_CALL, OP_CR, OP_CUP, OP_EL, OP_LF, OP_NOP, OP_REPLY, OP_RUN, OP_SGR, Decoder, check_handlers,
+    OP_CALL, OP_CR, OP_CUP, OP_EL, OP_LF, OP_NOP, OP_REPLY, OP_SGR, Decoder, check_handlers,
+)
+from .flood import (
+    F_KEYPAD_OFF, F_KEYPAD_ON, F_SAFE, F_SAVE, F_TABSET, Skip, clean_flood, find_skip, fold_sgr, measure_block,
 )
 from .history import EMPTY_ROW, CompactRow, History, RawFlood, compact_row
 from .modes import ALT_SCREEN_MODES, MOUSE_TRACKING, MOUSE_TRACKING_MODES, DecMode
 from .pyte_compat import (
-    DECAWM, DECOM, DECSCNM, FG_BG_256, IRM, LNM, Char, Margins, PyteScreen, new_buffer, new_char, wcwidth,
+    DECAWM, DECOM, DECSCNM, FG_BG_256, IRM, LNM, Char, Margins, PyteScreen, new_buffer, new_char,
 )
+from .widths import CHAR_WIDTHS, MAX_CELL_CHARS, NOT_NARROW, ZERO_RUN, cut_mark_runs, narrow, wcwidth
 from .sequences import (
-    ABORTED_CSI, ABORTED_HINT, DECALN_RUN, MAX_PARAMS, SCROLL_ITEM, SGR, SGR_PARAMS, STRING_START,
+    ABORTED_CSI, ABORTED_HINT, DECALN_RUN, SCROLL_ITEM, STRING_START,
     SU_COUNTS, TITLE_LIMIT, TOKEN, csi_param, csi_params, incomplete_tail, strip_ignored, window_end,
 )
 
@@ -47,121 +50,16 @@ DA_SECONDARY_REPLY = "\x1b[>1;10;0c"
 DSR_OK_REPLY = "\x1b[0n"
 
 _TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MAX_CELL_CHARS = 4    # a base character and up to 3 combining marks per cell
-# CRs before a LF: a CRLF file through a pty's ONLCR arrives as CR CR LF
-_CR_RUN_LF = re.compile(r"\r+\n")
-_MOVES = re.compile(r"([\n\r\t\x08])")
-_NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]{0,%d}m)" % MAX_PARAMS)
-_NONSIMPLE_CTRL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
-
 _DEFAULT_CHAR = Char(data=" ", fg="default", bg="default", reverse=False)
 _DEFAULT_REVERSE = Char(data=" ", fg="default", bg="default", reverse=True)
 _WINDOW = 8192
-_FLOOD_PIECE = 1 << 17   # a flood goes to the scrollback in pieces of about this size
-# what a token does to a flood that is skipped (see _try_flood_tokens)
-(_F_SAFE, _F_LF, _F_STOP, _F_KEYPAD_ON, _F_KEYPAD_OFF, _F_SAVE, _F_TABSET, _F_RESET) = range(8)
-# what the sequences run by a screen method (OP_RUN) do to a skipped flood;
-# any other stops it
-_FLOOD_EFFECTS = {
-    "index": _F_LF,                  # (LNM is off in a flood)
-    "linefeed": _F_LF,
-    "keypad_application": _F_KEYPAD_ON,
-    "keypad_numeric": _F_KEYPAD_OFF,
-    "save_cursor": _F_SAVE,          # DECSC: the cursor there is measured
-    "set_tab_stop": _F_TABSET,
-    "reset": _F_RESET,               # RIS: what is on screen then is dropped
-}
-# the tokens that move the cursor in a skipped flood, as measured
-_CLEAN_TOKENS = {"\n": "\n", "\x0b": "\n", "\x0c": "\n", "\r": "\r", "\r\n": "\r\n",
-                 "\x08": "\x08", "\t": "\t", "\x1bD": "\n", "\x1bE": "\n"}
 _MAX_REPLY = 1 << 16   # reply bytes per feed: a query flood must not queue without bound
 
 
-class _ByWidthTable(BoundedDict):
-    """A bounded ``str.translate`` table filled on demand: each character
-    becomes ``by_width[wcwidth]`` (-1, 0, 1 or 2); the ``kept`` code points
-    stay as they are."""
-
-    __slots__ = ("_by_width", "_kept")
-
-    def __init__(self, max_entries: int, by_width: Dict[int, str], kept: Tuple[int, ...] = ()) -> None:
-        super().__init__(max_entries)
-        self._by_width = by_width
-        self._kept = kept
-
-    def __missing__(self, cp: int) -> str:
-        val = chr(cp) if cp in self._kept else self._by_width[wcwidth(chr(cp))]
-        self[cp] = val
-        return val
-
-
-# Combining marks past the first _KEPT_MARKS of a run cannot change anything:
-# a mark joins the cell before the cursor only while that cell holds fewer
-# than _MAX_CELL_CHARS characters, and every mark that joins adds at least one
-# character to the cell's canonical decomposition, which is at most 4 per
-# character (so at most 12 before the cell is full).  Longer runs are cut
-# before drawing (a run of marks is the same cell's business throughout:
-# marks take no room).  The pattern is built when first needed, from the
-# marks below U+1F000 (all of them as of Unicode 15; one left out is only
-# not cut).
-_KEPT_MARKS = 16
-_ZERO_RUN = "z" * (_KEPT_MARKS + 1)
-_mark_run: List[Any] = []
-
-
-def _cut_mark_runs(text: str) -> str:
-    if not _mark_run:
-        combining = unicodedata.combining
-        marks = [cp for cp in range(0x300, 0x1F000) if combining(chr(cp))]
-        ranges = []
-        first = last = marks[0]
-        for cp in marks[1:]:
-            if cp != last + 1:
-                ranges.append((first, last))
-                first = cp
-            last = cp
-        ranges.append((first, last))
-        cls = "".join("%s-%s" % (re.escape(chr(a)), re.escape(chr(b))) for a, b in ranges)
-        _mark_run.append(re.compile("([%s]{%d})[%s]+" % (cls, _KEPT_MARKS, cls)))
-    return _mark_run[0].sub(r"\1", text)
-
-
-# Each character as as many 'x' as it is wide.
-_WIDTHS = _ByWidthTable(16384, {-1: "", 0: "", 1: "x", 2: "xx"})
-# One-cell characters deleted; a zero-width one becomes 'z', any other 'x'.
-_NOT_NARROW = _ByWidthTable(16384, {-1: "x", 0: "z", 1: "", 2: "x"})
-# For Emulator._simulate: one-cell 'a', wide \x01, any other (zero-width,
-# unprintable: the cursor stays) \x00; BS, TAB, LF and CR stay.
-_CELL_CLASS = _ByWidthTable(16384, {-1: "\x00", 0: "\x00", 1: "a", 2: "\x01"}, kept=(8, 9, 10, 13))
-_CHAR_WIDTHS: Dict[str, int] = BoundedDict(16384)
 _CELL_BUDGET = 16384    # cells (and cached runs) over all attribute sets of one screen
 _RUN_CACHE_MAX = 64     # longer runs are not kept as cell tuples
 _ATTR_SETS = 256        # attribute sets with cached cells and SGR transitions
 _TRANSITIONS = 256      # SGR transitions kept per attribute set
-
-
-def _mark_risk(line: str) -> bool:
-    """``line`` (the first of a flood's piece) may hold a combining mark, which
-    at column 0 would join the row above: a row laid out apart."""
-    return not line.isascii() and "z" in line.translate(_NOT_NARROW)
-
-
-def _clean_flood(piece: str) -> str:
-    """``piece`` with only the tokens that move the cursor in a flood, line
-    feeds as LF (what :meth:`Emulator._measure_block` measures)."""
-    parts = TOKEN.split(piece)
-    if len(parts) > 1:
-        get = _CLEAN_TOKENS.get
-        parts[1::2] = [get(t, "") for t in parts[1::2]]
-        return "".join(parts)
-    return piece
-
-
-def _narrow(text: str) -> bool:
-    """Every character of ``text`` takes exactly one cell (no control in it)."""
-    # (a total width equal to the length is not enough: a mark and a wide
-    # character add up to two cells)
-    return text.isascii() or max(text) < "\u0300" or not text.translate(_NOT_NARROW)
 
 
 class _CellBudget:
@@ -242,7 +140,9 @@ class Emulator(PyteScreen):
         self.history = history
         self._recorder = recorder
         self._reply = reply
-        self._flood_enabled = flood
+        # (a recording emulator lays everything out: the flood shortcut is
+        # for a scrollback, which lays out later)
+        self._flood_enabled = flood and recorder is None
         self._alt: Optional[_AltState] = None
         self._discard = 0
         self._no_flood_until = -1
@@ -312,7 +212,7 @@ class Emulator(PyteScreen):
         decoder = self._decoder
         decoded = decoder.cache
         decode = decoder.decode
-        char_widths = _CHAR_WIDTHS
+        char_widths = CHAR_WIDTHS
         erase_cache = self._erase_cache
         attr_info = self._attr_info
         cols = self.columns
@@ -339,7 +239,7 @@ class Emulator(PyteScreen):
             k += 1
             if txt:
                 n = len(txt)
-                if x + n <= cols and not irm and (txt.isascii() or _narrow(txt)):
+                if x + n <= cols and not irm and (txt.isascii() or narrow(txt)):
                     # every character one cell wide (binary data is mostly U+FFFD)
                     if n == 1:
                         buf[y][x] = cur_cmap[txt]
@@ -498,218 +398,59 @@ class Emulator(PyteScreen):
         )
 
     def _try_flood(self, text: str, start: int) -> int:
-        """At a scrolling LF: skip layout of lines that will scroll off anyway."""
+        """At a scrolling LF: skip layout of lines that will scroll off anyway
+        (see :func:`~cctui.terminal.flood.find_skip`); returns where to go on."""
         if not self._flood_ready():
             return start
-        lines = self.lines
-        esc = _NONSIMPLE_ESC.search(text, start)
-        stop = esc.start() if esc else len(text)
-        ctl = _NONSIMPLE_CTRL.search(text, start, stop)
-        if ctl:
-            stop = ctl.start()
-        if text.count("\n", start, stop) < 2 * lines + 2:
-            if stop < self._text_end:
-                # something else than text and SGR: maybe a flood still
-                return self._try_flood_tokens(text, start)
-            self._no_flood_until = stop
+        found = find_skip(text, start, self._text_end, self.lines, self.columns, self._flood_classes,
+                          self._decoder.op)
+        if isinstance(found, int):
+            self._no_flood_until = found
             return start
-        first_lf = text.find("\n", start, stop)
-        if _mark_risk(text[start:first_lf]):
-            self._no_flood_until = first_lf + 1
-            return start
-        # the tail left to lay out must scroll at least a screenful (each
-        # LF and each wrap scrolls once): count LFs back from the end, plus
-        # the wraps of lines simple enough to measure (others count none,
-        # which only makes the tail longer)
-        split = stop
-        rfind = text.rfind
-        cols = self.columns
-        scrolls = 0
-        while scrolls < lines:
-            lf = rfind("\n", start, split)
-            seg = text[lf + 1:split]
-            split = lf
-            scrolls += 1
-            if len(seg) > cols:
-                if "\x1b" in seg:
-                    seg = SGR.sub("", seg)
-                seg = seg.rstrip("\r")
-                v = len(seg)
-                if v > cols and seg.isascii() and "\r" not in seg and "\t" not in seg and "\x08" not in seg:
-                    scrolls += (v - 1) // cols
-        # (the line after the block is laid out with the block's rows gone)
-        while _mark_risk(text[split + 1:text.find("\n", split + 1)]):
-            split = rfind("\n", start, split)
-            if split <= first_lf:
-                self._no_flood_until = stop
-                return start
-        self._skip_lines(text[start:split])
-        return split
+        self._skip(found)
+        return found.end
 
-    def _flood_class(self, tok: str) -> int:
-        """What a token of :data:`TOKEN` does in a flood that is skipped."""
-        c = tok[0]
-        if c == "\n" or c == "\x0b" or c == "\x0c":
-            return _F_LF
-        if c == "\r":
-            return _F_LF if len(tok) == 2 else _F_SAFE
-        if c != "\x1b":
-            return _F_SAFE          # BEL, BS, TAB, CAN, SUB, ST
-        op = self._decoder.cache.get(tok)
-        if op is None:
-            op = self._decoder.decode(tok)
-        code = op[0]
-        if code == OP_NOP or code == OP_SGR:
-            return _F_SAFE
-        if code == OP_RUN:
-            return _FLOOD_EFFECTS.get(op[3], _F_STOP)
-        return _F_STOP
-
-    def _try_flood_tokens(self, text: str, start: int) -> int:
-        """The flood shortcut for text with any token that leaves the screen
-        alone but for text, SGR, line feeds, CR, BS and TAB (sequences that do
-        nothing, strings, BEL...); a token that moves the cursor elsewhere or
-        edits the screen ends the stretch (see :meth:`_flood_class`)."""
-        end = self._text_end
-        classes = self._flood_classes
-        classify = self._flood_class
-        cut_s: List[int] = []      # line feed tokens: where the cut starts
-        cut_e: List[int] = []      # and ends
-        events: List[Tuple[int, int, int]] = []   # tokens with an effect but where
-        stop = end
-        reset = False
-        for m in TOKEN.finditer(text, start, end):
-            tok = m.group()
-            c = classes.get(tok)
-            if c is None:
-                c = classify(tok)
-                if len(tok) <= 40:
-                    classes[tok] = c
-            if c == _F_SAFE:
-                continue
-            if c == _F_LF:
-                e = m.end()
-                cut_s.append(m.start() if tok[0] == "\x1b" else e - 1)
-                cut_e.append(e)
-            elif c == _F_STOP or c == _F_RESET:
-                stop = m.start()
-                reset = c == _F_RESET
-                break
-            else:
-                events.append((m.start(), m.end(), c))
-        lines = self.lines
-        if len(cut_s) < 2 * lines + 2:
-            self._no_flood_until = stop
-            return start
-        if _mark_risk(text[start:cut_s[0]]):
-            self._no_flood_until = cut_e[0]
-            return start
-        if reset:
-            # a reset ends the stretch: nothing of it needs laying out but
-            # the rows that scroll off before it (all but the last screenful)
-            k = len(cut_s)
-            split = stop
-        else:
-            reset = False
-            k = len(cut_s) - lines     # the tail holds `lines` line feeds
-        # (the line after the block is laid out with the block's rows gone)
-        while not reset and _mark_risk(text[cut_e[k]:cut_s[k + 1] if k + 1 < len(cut_s) else stop]):
-            k -= 1
-            if k < 1:
-                self._no_flood_until = stop
-                return start
-        if not reset:
-            split = cut_s[k]
-        pieces = []
-        bounds = []
-        p = start
-        i = 0
-        while split - p > _FLOOD_PIECE:
-            i = bisect_left(cut_s, p + _FLOOD_PIECE, i, k)
-            while i < k - 1 and _mark_risk(text[cut_e[i]:cut_s[i + 1]]):
-                i += 1
-            if i >= k - 1:
-                break
-            pieces.append(text[p:cut_s[i]])
-            bounds.append((p, cut_s[i]))
-            p = cut_e[i]
-            i += 1
-        pieces.append(text[p:split])
-        bounds.append((p, split))
-        # the events of each piece, at offsets in it
-        in_pieces: List[List[Tuple[int, int, int]]] = [[] for _ in pieces]
-        j = 0
-        for pos, e, c in events:
-            if pos >= split:
-                break
-            while pos >= bounds[j][1]:
-                j += 1
-            in_pieces[j].append((pos - bounds[j][0], e - bounds[j][0], c))
-        self._skip_measured(pieces, [_clean_flood(piece) for piece in pieces], in_pieces,
-                            self.lines if reset else 0)
-        return split
-
-    def _skip_lines(self, block: str) -> None:
-        """Account for ``block`` (simple text ending just before an LF that is
-        followed by at least ``lines`` more LFs) without laying it out."""
-        # in pieces cut at a LF (each starts where the last ended), so that
-        # the scrollback's byte bound drops the oldest part of a huge flood
-        pieces = []
-        start = 0
-        while len(block) - start > _FLOOD_PIECE:
-            lf = block.find("\n", start + _FLOOD_PIECE)
-            while lf >= 0 and _mark_risk(block[lf + 1:block.find("\n", lf + 1)]):
-                lf = block.find("\n", lf + 1)
-            if lf < 0:
-                break
-            pieces.append(block[start:lf])
-            start = lf + 1
-        pieces.append(block[start:] if start else block)
-        self._skip_measured(pieces, [SGR.sub("", piece) for piece in pieces])
-
-    def _skip_measured(self, pieces: List[str], cleaned: List[str],
-                       events: Optional[List[List[Tuple[int, int, int]]]] = None, dropped: int = 0) -> None:
-        """Account for ``pieces`` (cut at line feeds, which are left out;
-        ``cleaned`` is each without the tokens that do not move the cursor)
-        without laying them out: they go to the scrollback as raw text.
-        ``events``: per piece, the tokens (offsets: start, end; what) that
-        act where the cursor is then (DECSC, HTS, keypad modes).  ``dropped``:
-        the last rows of the last piece that never scroll off (a reset
-        follows); then no tail follows either."""
+    def _skip(self, skip: Skip) -> None:
+        """Account for the stretch ``skip`` without laying it out: its pieces
+        go to the scrollback as raw text, measured (rows, final column,
+        attributes); DECSC, HTS and keypad tokens in it act where the cursor
+        is then; the screen is left blank, the cursor where the stretch ends."""
         cursor = self.cursor
+        cols = self.columns
         measured = []
         x_end, a_end = cursor.x, cursor.attrs
-        for k, (piece, stripped) in enumerate(zip(pieces, cleaned)):
+        apply_sgr = self._apply_sgr
+        for k, (piece, stripped) in enumerate(zip(skip.pieces, skip.cleaned)):
             tabs = frozenset(self.tabstops)
-            evs = events[k] if events else None
+            evs = skip.events[k] if skip.events else None
             if not evs:
-                nrows, x_next = self._measure_block(stripped, x_end)
-                a_next = self._fold_sgr(piece, a_end)
+                nrows, x_next = measure_block(stripped, x_end, cols, self.tabstops)
+                a_next = fold_sgr(piece, a_end, apply_sgr)
             else:
                 # measured up to each event in turn (rows: the one each
                 # part starts on counted once)
                 nrows, x_next, a_next = 1, x_end, a_end
                 p = 0
-                for off, e, c in evs + [(len(piece), len(piece), _F_SAFE)]:
+                for off, e, c in evs + [(len(piece), len(piece), F_SAFE)]:
                     seg = piece[p:off]
                     if seg:
-                        r, x_next = self._measure_block(_clean_flood(seg), x_next)
+                        r, x_next = measure_block(clean_flood(seg), x_next, cols, self.tabstops)
                         nrows += r - 1
-                        a_next = self._fold_sgr(seg, a_next)
-                    if c == _F_SAVE:
+                        a_next = fold_sgr(seg, a_next, apply_sgr)
+                    if c == F_SAVE:
                         cursor.x = x_next
                         cursor.attrs = a_next
                         self.save_cursor()
-                    elif c == _F_TABSET:
+                    elif c == F_TABSET:
                         self.tabstops.add(x_next)
-                    elif c == _F_KEYPAD_ON or c == _F_KEYPAD_OFF:
-                        self.app_keypad = c == _F_KEYPAD_ON
+                    elif c == F_KEYPAD_ON or c == F_KEYPAD_OFF:
+                        self.app_keypad = c == F_KEYPAD_ON
                     p = e
             measured.append((piece, x_end, a_end, nrows, tabs))
             x_end, a_end = x_next, a_next
         buf = self.buffer
-        if self._alt is None and (self.history is not None or self._recorder is not None):
-            cols = self.columns
+        dropped = skip.dropped
+        if self._alt is None and self.history is not None:
             for y in range(self.lines - 1):
                 self._record(compact_row(buf.get(y), cols))
             keep: Optional[int] = None
@@ -724,12 +465,7 @@ class Emulator(PyteScreen):
                 left -= nrows
             last = len(measured) - 1
             for k, (piece, x, attrs, nrows, tabs) in enumerate(measured):
-                raw = RawFlood(piece, x, attrs, cols, tabs, keep if k == last else None)
-                if self.history is not None:
-                    self.history.push_raw(raw, nrows)
-                else:
-                    assert self._recorder is not None
-                    self._recorder.extend(self._layout_raw(raw))
+                self.history.push_raw(RawFlood(piece, x, attrs, cols, tabs, keep if k == last else None), nrows)
         buf.clear()
         # what scrolls off next is already recorded (the tail's first screenful)
         self._discard = 0 if dropped else self.lines
@@ -737,121 +473,10 @@ class Emulator(PyteScreen):
         cursor.attrs = a_end
         self.dirty.update(range(self.lines))
 
-    def _measure_block(self, stripped: str, x: int) -> Tuple[int, int]:
-        """Rows taken and final column for SGR-free simple text from column x."""
-        if "\r\r" in stripped:           # CR CR LF moves the cursor as CR LF does
-            stripped = _CR_RUN_LF.sub("\r\n", stripped)
-        parts = stripped.split("\n")
-        cols = self.columns
-        k = len(parts)
-        if (
-            k > 2
-            and stripped.isascii()
-            and "\t" not in stripped
-            and "\x08" not in stripped
-            and stripped.count("\r", 0, len(stripped) - len(parts[-1]))
-            == k - 1 == stripped.count("\r\n")
-        ):
-            # every line but the last ends in CR, so each starts at column 0
-            r0, _ = self._measure_line(parts[0], x)
-            rl, x_end = self._measure_line(parts[-1], 0)
-            lens = list(map(len, parts[1:-1]))
-            extra = 0
-            if max(lens) > cols + 1:
-                extra = sum([(n - 2) // cols for n in lens if n > cols + 1])
-            return r0 + (k - 2) + extra + rl, x_end
-        if not stripped.isascii() or "\t" in stripped or "\x08" in stripped:
-            return self._simulate(stripped, x)
-        total = 0
-        measure = self._measure_line
-        for part in parts:
-            r, x = measure(part, x)
-            total += r
-        return total, x
-
-    def _measure_line(self, s: str, x: int) -> Tuple[int, int]:
-        cols = self.columns
-        if "\r" in s:
-            text = s.rstrip("\r")
-            if "\r" not in text:
-                return self._measure_line(text, x)[0], 0
-            return self._simulate(s, x)
-        if "\t" in s or "\x08" in s:
-            return self._simulate(s, x)
-        if not s:
-            return 1, x
-        if s.isascii():
-            w = len(s)
-            if x == 0 and w <= cols:
-                return 1, w
-            return 1 + (x + w - 1) // cols, (x + w - 1) % cols + 1
-        if x == 0:
-            w = len(s.translate(_WIDTHS))
-            if w < cols:
-                return 1, w
-        return self._simulate(s, x)
-
-    def _simulate(self, s: str, x: int) -> Tuple[int, int]:
-        """The cursor walk of :meth:`draw` (and LF, CR, BS, TAB) over ``s``:
-        rows taken and final column.  Each character is first classed (one
-        translate: one-cell, zero-width or unprintable, wide), then runs
-        between moves and wide characters are measured at once."""
-        cols = self.columns
-        rows = 1
-        stops: Optional[List[int]] = None
-        odd = False
-        for seg in _MOVES.split(s if s.isascii() else s.translate(_CELL_CLASS)):
-            if odd:
-                if seg == "\n":
-                    rows += 1        # (the column stays)
-                elif seg == "\r":
-                    x = 0
-                elif seg == "\x08":
-                    if x == cols:
-                        x -= 1
-                    x = max(0, x - 1)
-                else:
-                    if stops is None:
-                        stops = sorted(self.tabstops)
-                    i = bisect_right(stops, x)
-                    x = min(stops[i], cols - 1) if i < len(stops) else cols - 1
-            elif seg:
-                for k, run in enumerate(seg.split("\x01") if "\x01" in seg else (seg,)):
-                    if k:            # a wide character before the run
-                        if x == cols:
-                            rows += 1
-                            x = 0
-                        x = x + 2 if x + 2 < cols else cols
-                    if not run:
-                        continue
-                    n = len(run) - run.count("\x00")
-                    if n:
-                        # a character that takes a cell wraps first if at the edge
-                        total = x + n
-                        if total > cols:
-                            rows += (total - 1) // cols
-                            x = (total - 1) % cols + 1
-                        else:
-                            x = total
-                    if x == cols and run[-1] == "\x00":
-                        rows += 1    # a zero-width character at the edge wraps too
-                        x = 0
-            odd = not odd
-        return rows, x
-
-    def _fold_sgr(self, block: str, attrs: Char) -> Char:
-        i = max(block.rfind("\x1b[0m"), block.rfind("\x1b[m"))
-        if i >= 0:
-            block = block[i:]
-        apply = self._apply_sgr
-        for params in SGR_PARAMS.findall(block):
-            attrs = apply(attrs, params)
-        return attrs
-
     def _layout_raw(self, raw: RawFlood) -> List[CompactRow]:
         # two rows: a combining mark at column 0 joins the row above, as on
         # a screen (the row above the first is a stand-in, never recorded:
-        # no flood starts with a mark in its first line, see _mark_risk)
+        # no flood starts with a mark in its first line, see flood.mark_risk)
         rows: List[CompactRow] = []
         scratch = Emulator(raw.cols, 2, flood=False, recorder=rows)
         scratch.tabstops = set(raw.tabstops)
@@ -891,10 +516,10 @@ class Emulator(PyteScreen):
         if data.isascii() or max(data) < "\u0300":
             narrow = True
         else:
-            wide = data.translate(_NOT_NARROW)
+            wide = data.translate(NOT_NARROW)
             narrow = not wide
-            if _ZERO_RUN in wide:
-                data = _cut_mark_runs(data)
+            if ZERO_RUN in wide:
+                data = cut_mark_runs(data)
         n = len(data)
         if x + n <= self.columns and narrow and IRM not in mode:
             # fits in the row: no wrap can happen
@@ -936,7 +561,7 @@ class Emulator(PyteScreen):
         x = cursor.x
         line = buf[cursor.y]
         stub = cmap[""]
-        widths = _CHAR_WIDTHS
+        widths = CHAR_WIDTHS
         combining = unicodedata.combining
         normalize = unicodedata.normalize
         for char in data:
@@ -963,7 +588,7 @@ class Emulator(PyteScreen):
                 if x:
                     last = line[x - 1]
                     data = last.data
-                    if len(data) < _MAX_CELL_CHARS:
+                    if len(data) < MAX_CELL_CHARS:
                         line[x - 1] = last._replace(data=normalize("NFC", data + char))
                 else:
                     cursor.x = x
@@ -997,7 +622,7 @@ class Emulator(PyteScreen):
                 if cursor.x + 1 < cols:
                     line[cursor.x + 1] = cursor.attrs._replace(data="")
             elif char_width == 0 and unicodedata.combining(char):
-                # a mark joins the previous cell, up to _MAX_CELL_CHARS characters
+                # a mark joins the previous cell, up to MAX_CELL_CHARS characters
                 # (xterm and tmux bound them too: a flood must stay linear)
                 if cursor.x:
                     row, col = line, cursor.x - 1
@@ -1006,7 +631,7 @@ class Emulator(PyteScreen):
                 else:
                     continue
                 last = row[col]
-                if len(last.data) < _MAX_CELL_CHARS:
+                if len(last.data) < MAX_CELL_CHARS:
                     row[col] = last._replace(data=unicodedata.normalize("NFC", last.data + char))
                 continue
             else:
