@@ -1,7 +1,8 @@
 """Pilot tests of the TUI over a local agent: panes, splits, windows, focus, zoom, keys,
-copy mode, search, panels, titles, alternate screen, resize. None needs a VM (the
-commands run on this host), so ``-m "not vm"`` covers the TUI's behaviour in seconds;
-what needs a real guest (floods over vsock, a VM killed) stays in test_tui_app.py.
+copy mode, mouse selection, search, panels, titles, help, themes, alternate screen,
+resize, an instance dying. None needs a VM (the commands run on this host), so
+``-m "not vm"`` covers the TUI's behaviour in seconds; what needs a real guest
+(floods paced over vsock, a VM killed) stays in test_tui_app.py.
 
 One agent serves the module, on a loop every test reuses (its streams belong to the
 loop that connected it); each test runs the app on that loop.
@@ -9,6 +10,8 @@ loop that connected it); each test runs the app on that loop.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import Iterator
 
 import pytest
@@ -20,6 +23,7 @@ from cctui.tui.app import CctuiApp
 from cctui.tui.dialogs import SearchDialog
 from cctui.tui.help_screen import HelpScreen
 from cctui.tui.keymap import display_keys
+from cctui.tui.themes import load_settings
 from helpers.tui import SHELL, SIZE, drawn, frames, run, shell_ready, type_line
 from helpers.wait import until
 
@@ -396,4 +400,63 @@ def test_help_lists_every_binding_with_its_keys_shown_literally(loop, local):
             assert "[/" not in shown and "0 ^ $ line" in shown
             await pilot.press("escape")
             await until(lambda: not isinstance(app.screen, HelpScreen), what="the help closed")
+    run(loop, scenario())
+
+
+def test_a_drag_selects_text_and_the_paste_key_types_it(loop, local):
+    async def scenario():
+        app = CctuiApp(instances=[local], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frames(app)[0]
+            await shell_ready(app, frame)
+            await type_line(pilot, "printf 'alpha %s\\n' beta")
+            await until(lambda: drawn(frame).count("tui$") == 2, 30, "the output and a prompt")
+            y = drawn(frame).splitlines().index("alpha beta")
+            view = f"#{frame.pane_id} TerminalView"
+            await pilot.mouse_down(view, offset=(6, y))
+            await pilot.hover(view, offset=(9, y))
+            await pilot.mouse_up(view, offset=(9, y))
+            await until(lambda: frame.view.last_selection == "beta", 10, "the selection")
+            await pilot.press("ctrl+b", "right_square_bracket")
+            await until(lambda: drawn(frame).rstrip().endswith("tui$ beta"), 30, "the paste")
+    run(loop, scenario())
+
+
+def test_app_survives_an_agent_killed_from_outside(loop, local):
+    """The instance behind a pane dies: that pane says so, the app and the other pane go on."""
+    async def scenario():
+        doomed = await connect_local(name="doomed")
+        app = CctuiApp(instances=[local, doomed], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            good = frames(app)[0]
+            await shell_ready(app, good)
+            bad = await app.open_pane(doomed, SHELL)
+            await shell_ready(app, bad)
+            os.kill(doomed._backend.proc.pid, signal.SIGKILL)
+            await until(lambda: doomed.state == "failed", 30, "the agent to be noticed dead")
+            await until(lambda: bad.process.state == "failed", 30, "the pane to say so")
+            assert "failed" in str(bad.title_bar.render())
+            assert "stopped" in drawn(bad) or "not running" in drawn(bad).lower()
+            assert app.is_running
+            app.focus_pane(good.pane_id)
+            await until(lambda: app.focused_pane == good.pane_id)
+            await type_line(pilot, "echo STILL-$((40+2))")
+            await until(lambda: "STILL-42" in drawn(good), 30, "the other instance's pane")
+        await doomed.close()
+    run(loop, scenario())
+
+
+def test_the_next_theme_recolours_the_panes_and_is_remembered(loop, local):
+    async def scenario():
+        app = CctuiApp(instances=[local], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frames(app)[0]
+            await shell_ready(app, frame)
+            before, painter = app.theme, frame.view.painter
+            await pilot.press("ctrl+b", "t")
+            await until(lambda: app.theme != before, what="another theme")
+            assert frame.view.painter is app.painter and app.painter is not painter
+            assert app.painter.colours is app.themes[app.theme].terminal
+            assert load_settings()["theme"] == app.theme       # the next start opens with it
+            assert f"theme {app.theme}" in str(app.status.render())
     run(loop, scenario())
