@@ -22,7 +22,7 @@ import cctui
 from .vm.accel import choose_accel
 from .vm.kernel import find_kernel
 from .vm.naive import naive_boot
-from .vm.profile import LEVER_ORDER
+from .vm.profile import LEVER_ORDER, BootProfile
 
 SIZE = 20_000_000
 
@@ -98,7 +98,8 @@ def boot_rows(accel: str, runs: int, levers: bool) -> List[tuple]:
     subjects = [("cctui.boot() to ready, all levers", "")]
     if levers:
         subjects = [("  baseline (no levers)", "baseline")] + [
-            (f"  + {lever}", "baseline," + ",".join("+" + on for on in LEVER_ORDER[:i + 1]))
+            (f"  + {lever}" + ("" if getattr(BootProfile(), lever) else " (not a default)"),
+             "baseline," + ",".join("+" + on for on in LEVER_ORDER[:i + 1]))
             for i, lever in enumerate(LEVER_ORDER)]
     naive_boot(kernel, name)                        # warm up: page cache, built files
     for _, text in subjects:

@@ -241,3 +241,53 @@ def test_agent_command_line_errors(argv: list, capsys: pytest.CaptureFixture) ->
     with pytest.raises(SystemExit) as info:
         _parse(argv)
     assert info.value.code == 2 and "usage:" in capsys.readouterr().err
+
+
+def test_microvm_uses_virtio_mmio_devices_and_tells_the_tsc_rate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cctui.vm.qemu.host_tsc_khz", lambda: 2596148)
+    argv = _argv(BootProfile(microvm=True))
+    assert argv[argv.index("-machine") + 1] == "microvm" and "-bios" not in argv
+    devices = [argv[i + 1] for i, a in enumerate(argv) if a == "-device"]
+    assert any(d.startswith("virtio-serial-device") for d in devices)
+    assert any(d.startswith("virtio-9p-device") for d in devices)
+    assert not any("-pci" in d for d in devices)
+    append = argv[argv.index("-append") + 1].split()
+    assert "tsc_early_khz=2596148" in append
+    q35 = _argv(BootProfile(tsc=False))
+    assert "virtio-serial-pci,id=vser0" in q35 and "-fsdev" in q35
+    assert not any(p.startswith("tsc") for p in q35[q35.index("-append") + 1].split())
+
+
+def test_tsc_rate_comes_only_from_a_host_that_knows_it(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    import builtins
+    from cctui.vm import qemu
+    real_open = builtins.open
+    text = {"v": ""}
+
+    def fake_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if path == "/proc/cpuinfo":
+            target = tmp_path / "cpuinfo"
+            target.write_text(text["v"])
+            return real_open(target, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(builtins, "open", fake_open)
+    text["v"] = "cpu MHz\t\t: 2596.148\nflags\t\t: fpu tsc constant_tsc tsc_known_freq\n"
+    assert qemu.host_tsc_khz() == 2596148
+    text["v"] = "cpu MHz\t\t: 1200.000\nflags\t\t: fpu tsc constant_tsc\n"   # a scaling clock
+    assert qemu.host_tsc_khz() is None
+
+
+def test_microvm_loads_virtio_mmio_instead_of_pci() -> None:
+    from cctui.vm.initramfs import _module_lists
+
+    class FakeKernel:
+        def resolve_modules(self, wanted: list) -> list:
+            return [Path(f"{name}.ko") for name in wanted]
+    core, vsock = _module_lists(FakeKernel(), BootProfile(microvm=True))  # type: ignore[arg-type]
+    names = [p.stem for p in core]
+    assert "virtio_mmio" in names and "virtio_pci" not in names
+    assert [p.stem for p in vsock] == ["vmw_vsock_virtio_transport"]
+    core, vsock = _module_lists(FakeKernel(), BootProfile.baseline())  # type: ignore[arg-type]
+    assert "virtio_pci" in [p.stem for p in core] and vsock == []

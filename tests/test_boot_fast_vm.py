@@ -52,3 +52,14 @@ def test_doctor_boot_prints_the_breakdown(capsys: pytest.CaptureFixture) -> None
                   "Python start", "agent ready", "total"):
         assert phase in out
     assert "no boot marks" not in out
+
+
+def test_microvm_boots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CCTUI_BOOT", "+microvm")
+    with cctui.boot() as vm:
+        assert vm.qemu_pid is not None
+        argv = _qemu_argv(vm.qemu_pid)
+        assert argv[argv.index("-machine") + 1] == "microvm"
+        loaded = [line.split()[0] for line in vm.command("cat", "/proc/modules").output().decode().splitlines()]
+        assert "virtio_mmio" in loaded and "virtio_pci" not in loaded
+        assert vm.command("ls", "/usr/bin/python3").output() == b"/usr/bin/python3\n"

@@ -9,6 +9,7 @@ from .initramfs import initramfs_for
 from .kernel import Kernel
 from .profile import BootProfile
 from .pvh import load_end, pvh_kernel
+from .qemu import host_tsc_khz
 
 # PVH loads the kernel where it will run, so guest memory must hold it and leave
 # the kernel room to start. A smaller VM boots as before these levers (bzImage,
@@ -28,6 +29,8 @@ def boot_files(kernel: Kernel, memory_mb: int = 1024,
                profile: Optional[BootProfile] = None) -> BootFiles:
     """Extract (once) and build (once) what this profile boots; both are cached."""
     profile = profile or BootProfile.from_env()
+    if profile.microvm and host_tsc_khz() is None:
+        profile = replace(profile, microvm=False)     # it could hang calibrating (qemu.py)
     image = kernel.image
     if profile.pvh:
         pvh = pvh_kernel(kernel.image)

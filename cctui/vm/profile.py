@@ -22,7 +22,8 @@ FAST_APPEND = ["cryptomgr.notests", "init_on_alloc=0", "8250.nr_uarts=1",
 
 
 # The order the bench adds levers to the baseline, one row each.
-LEVER_ORDER = ["pvh", "qboot", "fast_append", "raw_initramfs", "lean_modules", "stdlib_zip"]
+LEVER_ORDER = ["pvh", "qboot", "fast_append", "raw_initramfs", "lean_modules", "stdlib_zip",
+               "tsc", "microvm"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class BootProfile:
     raw_initramfs: bool = True  # an uncompressed cpio: no gunzip in the guest
     lean_modules: bool = True   # vsock modules only when vsock is used
     stdlib_zip: bool = True     # the agent's stdlib modules as one zip in the initramfs
+    tsc: bool = True            # TCG: the host's TSC rate and tsc=reliable (no PIT/HPET)
     microvm: bool = False       # -M microvm (virtio-mmio); see README for why it is off
 
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -78,42 +79,72 @@ class QemuConfig:
         append = ["console=ttyS0", "quiet", "loglevel=3", "panic=-1", "rdinit=/init",
                   f"cctui.python={self.python}"]
         append += (FAST_APPEND if self.profile.fast_append else []) + self.extra_append
+        append += self._clock_append()
         if self.image_path is not None:
             append.append("cctui.image=1")
+        if self.vsock_cid is not None:
+            append.append(f"cctui.vsock={VSOCK_PORT}")
         cpu = "host" if self.accel == "kvm" else "max"
+        machine = "microvm" if self.profile.microvm else "q35"
+        bus = "device" if self.profile.microvm else "pci"      # virtio-mmio or PCI
         args = [
             qemu, "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-            "-machine", "q35", "-accel", self.accel, "-cpu", cpu, *self._firmware(),
+            "-machine", machine, "-accel", self.accel, "-cpu", cpu, *self._firmware(),
             "-m", str(self.memory_mb), "-smp", str(self.cpus),
             "-kernel", str(self.kernel), "-initrd", str(self.initrd),
             "-append", " ".join(append),
             "-serial", "stdio",           # QEMU's stdout: a pipe to ConsoleLog
             "-monitor", "none",
             "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
-            "-virtfs", (f"local,path={self.root_path},mount_tag={ROOT_TAG},"
-                        "security_model=none,readonly=on,multidevs=remap"),
-            *self._image_share(),
-            "-device", "virtio-serial-pci,id=vser0",
+            *self._share("root", self.root_path, ROOT_TAG, bus),
+            *(self._share("image", self.image_path, IMAGE_TAG, bus)
+              if self.image_path is not None else []),
+            "-device", f"virtio-serial-{bus},id=vser0",
             "-chardev", f"socket,id=agent,path={self.agent_socket},server=on,wait=off",
             "-device", f"virtserialport,chardev=agent,name={AGENT_PORT_NAME}",
             "-nic", "none",
         ]
         if self.vsock_cid is not None:
-            args += ["-device", f"vhost-vsock-pci,guest-cid={self.vsock_cid}"]
-            append.append(f"cctui.vsock={VSOCK_PORT}")
-            args[args.index("-append") + 1] = " ".join(append)
+            args += ["-device", f"vhost-vsock-{bus},guest-cid={self.vsock_cid}"]
         return args
 
+    def _clock_append(self) -> List[str]:
+        """Under TCG the guest's TSC runs at the host's rate, in step on every vCPU.
+        Saying so (``tsc_early_khz``, ``tsc=reliable``) keeps the kernel from
+        calibrating against the PIT (which fails on a busy host; on microvm, with no
+        HPET or PM timer to fall back on, the boot then hangs) and from falling back
+        to the HPET, whose every read is an emulated MMIO access."""
+        if self.accel == "kvm" or not (self.profile.tsc or self.profile.microvm):
+            return []
+        khz = host_tsc_khz()
+        if khz is None:
+            return []
+        return [f"tsc_early_khz={khz}"] + (["tsc=reliable"] if self.profile.tsc else [])
 
     def _firmware(self) -> List[str]:
         bios = self.profile.firmware()
         return ["-bios", str(bios)] if bios is not None else []
 
-    def _image_share(self) -> List[str]:
-        if self.image_path is None:
-            return []
-        return ["-virtfs", (f"local,path={self.image_path},mount_tag={IMAGE_TAG},"
-                            "security_model=none,readonly=on,multidevs=remap")]
+    @staticmethod
+    def _share(name: str, path: str, tag: str, bus: str) -> List[str]:
+        """A read-only 9p share (``-virtfs`` would always pick the PCI device)."""
+        return ["-fsdev", (f"local,id={name},path={path},security_model=none,readonly=on,"
+                           "multidevs=remap"),
+                "-device", f"virtio-9p-{bus},fsdev={name},mount_tag={tag}"]
+
+
+def host_tsc_khz() -> Optional[int]:
+    """The host's TSC rate in kHz when it runs at a known constant rate, else None."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read(65536)
+    except OSError:
+        return None
+    flags = re.search(r"^flags\s*:(.*)$", info, re.M)
+    mhz = re.search(r"^cpu MHz\s*:\s*([\d.]+)", info, re.M)
+    if not flags or not mhz or not {"constant_tsc", "tsc_known_freq"} <= set(flags.group(1).split()):
+        return None
+    return int(float(mhz.group(1)) * 1000)
 
 
 class QemuProcess:
