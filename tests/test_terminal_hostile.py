@@ -10,8 +10,9 @@ import time
 import tracemalloc
 
 from cctui.terminal import TerminalModel
-from cctui.terminal import engine, sequences, widths
+from cctui.terminal import cells, engine, sequences, widths
 from cctui.terminal.history import History
+from cctui.terminal.replies import MAX_REPLY
 
 ROWS, COLS = 40, 120
 
@@ -215,8 +216,8 @@ def test_cjk_in_many_colours_keeps_bounded_caches() -> None:
     used = _traced(lambda: fed(data))
     assert used < 24 << 20, used        # the old code kept ~70 bytes of cache per byte fed
     m = fed(data)
-    assert len(m._screen._infos) <= engine._ATTR_SETS
-    assert sum(map(len, (info[2] for info in m._screen._infos.values()))) <= engine._CELL_BUDGET + 64
+    assert len(m._screen._infos) <= cells.ATTR_SETS
+    assert sum(map(len, (info[2] for info in m._screen._infos.values()))) <= cells.CELL_BUDGET + 64
 
 
 def test_sgr_padded_rows_are_bounded_in_bytes() -> None:
@@ -253,5 +254,5 @@ def test_dsr_flood_answers_are_bounded_and_batched() -> None:
     m.feed(b"\x1b[6n" * 200_000)
     m.flush()
     assert len(replies) == 1
-    assert len(replies[0]) <= engine._MAX_REPLY + 16
+    assert len(replies[0]) <= MAX_REPLY + 16
     assert replies[0].startswith(b"\x1b[1;1R")

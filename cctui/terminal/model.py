@@ -6,8 +6,8 @@ import re
 from typing import Callable, List, NamedTuple, Optional
 
 from . import modes
-from .engine import Emulator
-from .history import DEFAULT_MAX_BYTES, History, RawFlood, expand_row, row_text
+from .engine import Emulator, layout_raw
+from .history import DEFAULT_MAX_BYTES, History, expand_row, row_text
 from .pyte_compat import Char
 from .search import find_in_row
 
@@ -62,7 +62,7 @@ class TerminalModel:
         if rows < 1 or cols < 1:
             raise ValueError("a terminal needs at least one row and one column")
         self._on_reply = on_reply
-        self._history = History(scrollback, self._layout, scrollback_bytes)
+        self._history = History(scrollback, layout_raw, scrollback_bytes)
         self._screen = Emulator(cols, rows, history=self._history, reply=self._reply)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._pending: List[bytes] = []
@@ -267,10 +267,6 @@ class TerminalModel:
     def _reply(self, text: str) -> None:
         if self._on_reply is not None:
             self._on_reply(text.encode("ascii", "replace"))
-
-    @staticmethod
-    def _layout(raw: RawFlood):
-        return Emulator._layout_raw(None, raw)  # type: ignore[arg-type]
 
 
 __all__ = ["TerminalModel", "CursorState", "Cell", "Match"]

@@ -1,0 +1,610 @@
+"""Screen operations: everything a sequence does to the screen, on pyte's state.
+
+:class:`Screen` is a ``pyte.Screen`` (``buffer`` of ``{x: Char}`` rows,
+``cursor``, ``mode``, ``margins``, ``tabstops``...) whose operations are
+pyte's own where they are not on a hot path, so that the result equals what
+pyte computes, except for the deliberate differences listed in
+:mod:`cctui.terminal.engine`.  The methods here are what the dispatch
+tables (:mod:`cctui.terminal.dispatch`) name; what drives them (tokenizing,
+the hot loop, floods) is elsewhere.  Here too: the rows that scroll off
+(``history``), the alternate screen, the cell caches and the replies.
+
+The sections follow tmux's ``screen-write.c``: drawing; line feeds and
+scrolling; cursor movement; erasing; attributes; modes and the alternate
+screen; replies; title; resize.
+"""
+from __future__ import annotations
+
+import copy
+import re
+import unicodedata
+from collections import Counter
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
+
+from .bounded import BoundedDict
+from .cells import BLANK, BLANK_REVERSE, CELLS, AttrSets, CellMap
+from .history import EMPTY_ROW, CompactRow, History, compact_row
+from .modes import ALT_SCREEN_MODES, MOUSE_TRACKING, MOUSE_TRACKING_MODES, DecMode
+from .pyte_compat import DECAWM, DECOM, DECSCNM, FG_BG_256, IRM, Char, Margins, PyteScreen, new_buffer, new_char
+from .replies import DA_PRIMARY_REPLY, DA_SECONDARY_REPLY, DSR_OK_REPLY, ReplyQueue
+from .sequences import SCROLL_ITEM, SU_COUNTS, TITLE_LIMIT, csi_param, csi_params
+from .widths import CHAR_WIDTHS, MAX_CELL_CHARS, NOT_NARROW, ZERO_RUN, cut_mark_runs, wcwidth
+
+_TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class _AltState:
+    """The primary screen while the alternate one is shown."""
+
+    __slots__ = ("buffer", "cursor", "mode")
+
+    def __init__(self, buffer: Any, cursor: Any, mode: Optional[int]) -> None:
+        self.buffer = buffer
+        self.cursor = cursor    # saved on entry (DECSET 1049), else None
+        self.mode = mode        # the DECSET that entered it
+
+
+class Screen(PyteScreen):
+    """pyte's screen with the operations of this package (see the module docstring).
+
+    ``history`` receives the rows that scroll off the top of the primary
+    screen; without one, ``recorder`` (a list) does (a scratch screen laying
+    out a flood).  ``reply`` receives the answers to queries, once per feed."""
+
+    def __init__(
+        self,
+        columns: int,
+        lines: int,
+        history: Optional[History] = None,
+        reply: Optional[Callable[[str], None]] = None,
+        recorder: Optional[List[CompactRow]] = None,
+    ) -> None:
+        self.history = history
+        self._recorder = recorder
+        self._replies = ReplyQueue(reply)
+        self._alt: Optional[_AltState] = None
+        # rows that scroll off next and are in the scrollback already (a
+        # flood skip recorded the screen it left)
+        self._discard = 0
+        self._sgr_cache: Dict[Tuple[Char, str], Char] = BoundedDict(4096)
+        self._infos = AttrSets()
+        self._attr_info = self._infos.info
+        self._erase_cache: Dict[tuple, Dict[int, Char]] = BoundedDict(256)  # EL cells, per screen width
+        self.scrolled = False
+        self.app_keypad = False
+        super().__init__(columns, lines)
+
+    @property
+    def default_char(self) -> Char:
+        """pyte's, shared instead of built per call (a new row costs one)."""
+        return BLANK_REVERSE if DECSCNM in self.mode else BLANK
+
+    # ------------------------------------------------------------ drawing
+    def draw(self, data: str) -> None:
+        cursor = self.cursor
+        mode = self.mode
+        x = cursor.x
+        if data.isascii() or max(data) < "\u0300":
+            narrow = True
+        else:
+            wide = data.translate(NOT_NARROW)
+            narrow = not wide
+            if ZERO_RUN in wide:
+                data = cut_mark_runs(data)
+        n = len(data)
+        if x + n <= self.columns and narrow and IRM not in mode:
+            # fits in the row: no wrap can happen
+            cmap = self._attr_info(cursor.attrs)[CELLS]
+            self.buffer[cursor.y].update(zip(range(x, x + n), map(cmap.__getitem__, data)))
+            cursor.x = x + n
+            self.dirty.add(cursor.y)
+            return
+        if IRM in mode or DECAWM not in mode:
+            return self._draw_slow(data)
+        cmap = self._attr_info(cursor.attrs)[CELLS]
+        if not narrow:
+            return self._draw_wide(data, cmap)
+        get = cmap.__getitem__
+        cols = self.columns
+        buf = self.buffer
+        i = 0
+        while i < n:
+            if x >= cols:
+                self.dirty.add(cursor.y)
+                cursor.x = 0
+                self.linefeed()
+                x = 0
+            k = cols - x
+            if k > n - i:
+                k = n - i
+            buf[cursor.y].update(zip(range(x, x + k), map(get, data[i:i + k] if (i or k != n) else data)))
+            x += k
+            i += k
+        cursor.x = x
+        self.dirty.add(cursor.y)
+
+    def _draw_wide(self, data: str, cmap: CellMap) -> None:
+        """Non-ASCII text with autowrap on and insert mode off: the same rules
+        as :meth:`_draw_slow`, with cached widths and cells."""
+        cursor = self.cursor
+        cols = self.columns
+        buf = self.buffer
+        x = cursor.x
+        line = buf[cursor.y]
+        stub = cmap[""]
+        widths = CHAR_WIDTHS
+        combining = unicodedata.combining
+        normalize = unicodedata.normalize
+        for char in data:
+            w = widths.get(char)
+            if w is None:
+                w = widths[char] = wcwidth(char)
+            if x == cols:
+                self.dirty.add(cursor.y)
+                cursor.x = 0
+                self.linefeed()
+                x = 0
+                line = buf[cursor.y]
+            if w == 1:
+                line[x] = cmap[char]
+                x += 1
+            elif w == 2:
+                line[x] = cmap[char]
+                if x + 1 < cols:
+                    line[x + 1] = stub
+                    x += 2
+                else:
+                    x = cols
+            elif w == 0 and combining(char):
+                if x:
+                    last = line[x - 1]
+                    data = last.data
+                    if len(data) < MAX_CELL_CHARS:
+                        line[x - 1] = last._replace(data=normalize("NFC", data + char))
+                else:
+                    cursor.x = x
+                    self._draw_slow(char)
+                    line = buf[cursor.y]
+        cursor.x = x
+        self.dirty.add(cursor.y)
+
+    def _draw_slow(self, data: str) -> None:
+        """pyte's ``draw``, except that an unprintable character is skipped
+        (pyte drops the rest of the text run)."""
+        cursor = self.cursor
+        cols = self.columns
+        mode = self.mode
+        for char in data:
+            char_width = wcwidth(char)
+            if cursor.x == cols:
+                if DECAWM in mode:
+                    self.dirty.add(cursor.y)
+                    cursor.x = 0
+                    self.linefeed()
+                elif char_width > 0:
+                    cursor.x -= char_width
+            if IRM in mode and char_width > 0:
+                self.insert_characters(char_width)
+            line = self.buffer[cursor.y]
+            if char_width == 1:
+                line[cursor.x] = cursor.attrs._replace(data=char)
+            elif char_width == 2:
+                line[cursor.x] = cursor.attrs._replace(data=char)
+                if cursor.x + 1 < cols:
+                    line[cursor.x + 1] = cursor.attrs._replace(data="")
+            elif char_width == 0 and unicodedata.combining(char):
+                # a mark joins the previous cell, up to MAX_CELL_CHARS characters
+                # (xterm and tmux bound them too: a flood must stay linear)
+                if cursor.x:
+                    row, col = line, cursor.x - 1
+                elif cursor.y:
+                    row, col = self.buffer[cursor.y - 1], cols - 1
+                else:
+                    continue
+                last = row[col]
+                if len(last.data) < MAX_CELL_CHARS:
+                    row[col] = last._replace(data=unicodedata.normalize("NFC", last.data + char))
+                continue
+            else:
+                continue
+            cursor.x = min(cursor.x + char_width, cols)
+        self.dirty.add(cursor.y)
+
+    # ------------------------------------------------- line feeds, scrolling
+    def _record(self, row: CompactRow) -> None:
+        """A row scrolled off the top of the primary screen."""
+        if self.history is not None:
+            self.history.push(row)
+        elif self._recorder is not None:
+            self._recorder.append(row)
+
+    def index(self) -> None:
+        margins = self.margins
+        cursor = self.cursor
+        if margins is None:
+            top, bottom = 0, self.lines - 1
+        else:
+            top, bottom = margins
+        if cursor.y != bottom:
+            self.cursor_down()
+            return
+        buf = self.buffer
+        if top == 0 and bottom == self.lines - 1 and self._alt is None:
+            if self._discard:
+                self._discard -= 1
+            elif self.history is not None or self._recorder is not None:
+                self._record(compact_row(buf.get(0), self.columns))
+        # shift rows up in bulk; a missing row stays missing (it reads the
+        # same as an empty one: pyte keeps every row's default current)
+        if top == 0 and bottom == self.lines - 1:
+            rows = [(y - 1, row) for y, row in buf.items() if y]
+            buf.clear()
+            buf.update(rows)
+        else:
+            moved = list(map(buf.get, range(top + 1, bottom + 1)))
+            if None in moved:
+                for y, row in zip(range(top, bottom), moved):
+                    if row is None:
+                        buf.pop(y, None)
+                    else:
+                        buf[y] = row
+            else:
+                buf.update(zip(range(top, bottom), cast(List[Any], moved)))
+        buf.pop(bottom, None)
+        dirty = self.dirty
+        if margins is None:
+            if len(dirty) < self.lines:
+                dirty.update(range(self.lines))
+        else:
+            dirty.update(range(top, bottom + 1))
+        self.scrolled = True
+
+    def reverse_index(self) -> None:
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if self.cursor.y != top:
+            self.cursor_up()
+            return
+        buf = self.buffer
+        for y in range(bottom, top, -1):
+            buf[y] = buf[y - 1]
+        buf.pop(top, None)
+        self.dirty.update(range(top, bottom + 1))
+
+    def scroll_up(self, count: Optional[int] = None) -> None:
+        """SU (``CSI n S``): scroll the region up; pyte ignores it.  ``n`` is
+        clamped to the region's height, and rows move once, not once per line."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        count = min(count or 1, bottom - top + 1)
+        buf = self.buffer
+        if top == 0 and bottom == self.lines - 1 and self._alt is None:
+            cols = self.columns
+            rows = [compact_row(row, cols) if row else EMPTY_ROW for row in map(buf.get, range(count))]
+            if self.history is not None:
+                self.history.push_rows(rows)
+            elif self._recorder is not None:
+                self._recorder.extend(rows)
+        self._move_rows(buf, top, bottom, count)
+
+    def scroll_run(self, seq: str) -> None:
+        """A run of SU/SD (``CSI n S`` / ``CSI n T``) with nothing between:
+        as each one in turn, except that once the region is blank (a scroll
+        by its height blanks it) the rest only counts the blank rows that
+        scroll off, pushed at the end as one run."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        height = bottom - top + 1
+        end = -1
+        for m in SCROLL_ITEM.finditer(seq):
+            count = csi_param(m.group("count")) or 1
+            if m.group("final") == "S":
+                self.scroll_up(count)
+            else:
+                self.scroll_down(count)
+            if count >= height:
+                end = m.end()
+                break
+        if end < 0 or end == len(seq):
+            return
+        # the region is blank now (its rows are gone from the buffer) and stays
+        # so: only the SUs count, each distinct parameter once
+        if top == 0 and bottom == self.lines - 1 and self._alt is None:
+            blanks = 0
+            for params, times in Counter(SU_COUNTS.findall(seq, end)).items():
+                count = csi_param(params) or 1
+                blanks += times * (count if count < height else height)
+            if blanks:
+                if self.history is not None:
+                    self.history.push_blank(blanks)
+                elif self._recorder is not None:
+                    self._recorder.extend([EMPTY_ROW] * blanks)
+
+    def scroll_down(self, count: Optional[int] = None) -> None:
+        """SD (``CSI n T``): scroll the region down; pyte ignores it."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        count = min(count or 1, bottom - top + 1)
+        self._move_rows(self.buffer, top, bottom, -count)
+
+    def _move_rows(self, buf: Any, top: int, bottom: int, shift: int) -> None:
+        """Rows ``top..bottom`` move up by ``shift`` (down if negative); the
+        rows uncovered are blank (missing rows read as blank)."""
+        self.dirty.update(range(top, bottom + 1))
+        if abs(shift) > bottom - top:
+            if bottom - top + 1 == self.lines:
+                buf.clear()
+            else:
+                for y in range(top, bottom + 1):
+                    buf.pop(y, None)
+            return
+        rows = [buf.pop(y, None) for y in range(top, bottom + 1)]
+        for y, row in zip(range(top - shift, bottom + 1 - shift), rows):
+            if row is not None and top <= y <= bottom:
+                buf[y] = row
+
+    # ---------------------------------------------------------- cursor
+    def cursor_position(self, line: Optional[int] = None, column: Optional[int] = None, *_: int) -> None:
+        """CUP/HVP; parameters past the second are ignored (pyte ignores
+        the sequence)."""
+        if DECOM in self.mode:
+            return super().cursor_position(line, column)
+        cursor = self.cursor
+        cursor.x = min(max(0, (column or 1) - 1), self.columns - 1)
+        cursor.y = min(max(0, (line or 1) - 1), self.lines - 1)
+
+    def cursor_to_line(self, line: Optional[int] = None) -> None:
+        if DECOM in self.mode and self.margins is None:
+            self.cursor.y = (line or 1) - 1  # pyte asserts here
+            self.ensure_vbounds()
+            return
+        super().cursor_to_line(line)
+
+    def tab(self) -> None:
+        x = self.cursor.x
+        for stop in sorted(self.tabstops):
+            if x < stop:
+                self.cursor.x = min(stop, self.columns - 1)
+                return
+        self.cursor.x = self.columns - 1
+
+    # --------------------------------------------------------- erasing
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        cursor = self.cursor
+        self.dirty.add(cursor.y)
+        if how == 0:
+            interval = range(cursor.x, self.columns)
+        elif how == 1:
+            interval = range(cursor.x + 1)
+        elif how == 2:
+            interval = range(self.columns)
+        else:
+            return
+        self.buffer[cursor.y].update(dict.fromkeys(interval, cursor.attrs))
+
+    def erase_characters(self, count: Optional[int] = None) -> None:
+        cursor = self.cursor
+        self.dirty.add(cursor.y)
+        self.buffer[cursor.y].update(
+            dict.fromkeys(range(cursor.x, min(cursor.x + (count or 1), self.columns)), cursor.attrs))
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        if how == 3 and self._alt is None and self.history is not None:
+            self.history.clear()
+        if how == 0:
+            interval = range(self.cursor.y + 1, self.lines)
+        elif how == 1:
+            interval = range(self.cursor.y)
+        elif how in (2, 3):
+            interval = range(self.lines)
+        else:
+            return
+        self.dirty.update(interval)
+        attrs = self.cursor.attrs
+        buf = self.buffer
+        for y in interval:
+            line = buf[y]
+            if line:
+                line.update(dict.fromkeys(line, attrs))
+        if how == 0 or how == 1:
+            self.erase_in_line(how)
+
+    def alignment_display(self) -> None:
+        """DECALN (``ESC # 8``): fill the screen with 'E' (default attributes,
+        as xterm and tmux do), one shared row of cells copied per line."""
+        cols = self.columns
+        cell = self._attr_info(self.default_char)[CELLS]["E"]
+        line = dict.fromkeys(range(cols), cell)
+        buf = self.buffer
+        for y in range(self.lines):
+            row = buf[y]
+            row.clear()
+            row.update(line)
+        self.dirty.update(range(self.lines))
+
+    # ------------------------------------------------------ attributes
+    def _apply_sgr(self, attrs: Char, params: str) -> Char:
+        """``attrs`` after the SGR ``CSI params m`` (cached per screen)."""
+        key = (attrs, params)
+        got = self._sgr_cache.get(key)
+        if got is not None:
+            return got
+        args = csi_params(params)
+        if len(args) == 3 and args[1] == 5 and args[2] < 256 and (args[0] == 38 or args[0] == 48):
+            # one 256-colour change (what pyte does for it, without its dispatch)
+            colour = FG_BG_256[args[2]]
+            if args[0] == 38:
+                got = new_char(Char, (attrs[0], colour) + attrs[2:])
+            else:
+                got = new_char(Char, attrs[:2] + (colour,) + attrs[3:])
+            self._sgr_cache[key] = got
+            return got
+        cursor = self.cursor
+        saved = cursor.attrs
+        cursor.attrs = attrs
+        try:
+            super().select_graphic_rendition(*args)
+            got = cursor.attrs
+        finally:
+            cursor.attrs = saved
+        self._sgr_cache[key] = got
+        return got
+
+    # ------------------------------------------------ modes, alternate screen
+    def set_mode(self, *modes: int, **kwargs: Any) -> None:
+        private = kwargs.get("private")
+        if private:
+            modes = tuple(m for m in modes if m != DecMode.DECCOLM)  # xterm's default ignores it
+            for m in modes:
+                if m in MOUSE_TRACKING_MODES:
+                    self.mode.difference_update(MOUSE_TRACKING)
+                elif m in ALT_SCREEN_MODES:
+                    self._enter_alternate(m)
+        super().set_mode(*modes, **kwargs)
+        if private and DecMode.DECSCNM in modes:
+            self._sgr_cache.clear()
+            self._infos.clear()
+
+    def reset_mode(self, *modes: int, **kwargs: Any) -> None:
+        private = kwargs.get("private")
+        if private:
+            modes = tuple(m for m in modes if m != DecMode.DECCOLM)
+            for m in modes:
+                if m in MOUSE_TRACKING_MODES:
+                    self.mode.difference_update(MOUSE_TRACKING)
+                elif m in ALT_SCREEN_MODES:
+                    self._leave_alternate(m)
+        super().reset_mode(*modes, **kwargs)
+        if private and DecMode.DECSCNM in modes:
+            self._sgr_cache.clear()
+            self._infos.clear()
+
+    def keypad_application(self) -> None:
+        """DECKPAM (``ESC =``)."""
+        self.app_keypad = True
+
+    def keypad_numeric(self) -> None:
+        """DECKPNM (``ESC >``)."""
+        self.app_keypad = False
+
+    def _new_buffer(self) -> Any:
+        return new_buffer(lambda: self.default_char)
+
+    def _enter_alternate(self, which: int) -> None:
+        if self._alt is not None:
+            return
+        saved_cursor = copy.copy(self.cursor) if which == DecMode.ALT_SCREEN_1049 else None
+        self._alt = _AltState(self.buffer, saved_cursor, which)
+        self.buffer = self._new_buffer()
+        self.dirty.update(range(self.lines))
+
+    def _leave_alternate(self, which: int) -> None:
+        alt = self._alt
+        if alt is None:
+            return
+        self._alt = None
+        self.buffer = alt.buffer
+        if alt.cursor is not None and which == DecMode.ALT_SCREEN_1049:
+            hidden = self.cursor.hidden
+            self.cursor = copy.copy(alt.cursor)
+            self.cursor.hidden = hidden
+            self.ensure_hbounds()
+            self.ensure_vbounds()
+        self.dirty.update(range(self.lines))
+
+    @property
+    def alternate(self) -> bool:
+        return self._alt is not None
+
+    def reset(self) -> None:
+        alt = getattr(self, "_alt", None)
+        if alt is not None:
+            self.buffer = alt.buffer
+            self._alt = None
+        super().reset()
+        self.app_keypad = False
+        if hasattr(self, "_sgr_cache"):
+            self._sgr_cache.clear()
+            self._infos.clear()
+
+    # --------------------------------------------------------- replies
+    def report_device_attributes(self, mode: int = 0, **kwargs: bool) -> None:
+        if mode == 0 and not kwargs.get("private"):
+            self._replies.answer(DA_PRIMARY_REPLY)
+
+    def report_secondary_device_attributes(self, mode: int = 0) -> None:
+        if mode == 0:
+            self._replies.answer(DA_SECONDARY_REPLY)
+
+    def report_device_status(self, mode: int, *_: int, **kwargs: Any) -> None:
+        if kwargs.get("private"):
+            return
+        if mode == 5:
+            self._replies.answer(DSR_OK_REPLY)
+        elif mode == 6:
+            x = min(self.cursor.x, self.columns - 1) + 1
+            y = self.cursor.y + 1
+            if DECOM in self.mode and self.margins is not None:
+                y -= self.margins.top
+            self._replies.answer("\x1b[%d;%dR" % (y, x))
+
+    def write_process_input(self, data: str) -> None:
+        """pyte's reply channel (no pyte method in use answers): bounded too."""
+        self._replies.answer(data)
+
+    # ----------------------------------------------------------- title
+    def set_title(self, param: str) -> None:
+        """Kept for the pane's own label (never forwarded): bounded, and
+        without control characters."""
+        self.title = _TITLE_JUNK.sub("", param[:TITLE_LIMIT])
+
+    # ---------------------------------------------------------- resize
+    def resize(self, lines: Optional[int] = None, columns: Optional[int] = None) -> None:
+        """Resize; shrinking drops blank rows under the cursor first, then
+        moves top rows into the scrollback (pyte drops them)."""
+        lines = lines or self.lines
+        columns = columns or self.columns
+        if lines == self.lines and columns == self.columns:
+            return
+        old_cols = self.columns
+        if lines < self.lines:
+            drop = self.lines - lines
+            self.cursor.y = self._shrink(self.buffer, self.cursor.y, drop, record=self._alt is None)
+            if self._alt is not None:
+                saved = self._alt.cursor
+                y = self._shrink(self._alt.buffer, saved.y if saved else self.lines - 1, drop, record=True)
+                if saved is not None:
+                    saved.y = y
+        if columns < old_cols:
+            buffers = [self.buffer] + ([self._alt.buffer] if self._alt else [])
+            for buf in buffers:
+                for row in buf.values():
+                    for x in [k for k in row if k >= columns]:
+                        del row[x]
+        self.lines, self.columns = lines, columns
+        self._erase_cache.clear()
+        self.tabstops = {t for t in self.tabstops if t < columns} | set(range(((old_cols + 7) // 8) * 8, columns, 8))
+        self.margins = None
+        self.cursor.x = min(self.cursor.x, columns - 1)
+        self.cursor.y = min(self.cursor.y, lines - 1)
+        if self._alt is not None and self._alt.cursor is not None:
+            self._alt.cursor.x = min(self._alt.cursor.x, columns - 1)
+            self._alt.cursor.y = min(self._alt.cursor.y, lines - 1)
+        self.dirty.update(range(lines))
+
+    def _shrink(self, buf: Any, cursor_y: int, drop: int, record: bool) -> int:
+        old = self.lines
+        bottom_free = 0
+        for y in range(old - 1, cursor_y, -1):
+            row = buf.get(y)
+            if row and any(c != row.default for c in row.values()):
+                break
+            bottom_free += 1
+        from_bottom = min(bottom_free, drop)
+        from_top = drop - from_bottom
+        for y in range(old - from_bottom, old):
+            buf.pop(y, None)
+        if from_top:
+            for y in range(from_top):
+                if record:
+                    self._record(compact_row(buf.get(y), self.columns))
+            rows = {y - from_top: buf[y] for y in range(from_top, old - from_bottom) if y in buf}
+            buf.clear()
+            buf.update(rows)
+        return max(0, cursor_y - from_top)
