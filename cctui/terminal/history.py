@@ -29,9 +29,8 @@ from itertools import groupby, repeat
 from operator import itemgetter
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
-from pyte.screens import Char
-
 from .bounded import BoundedDict
+from .pyte_compat import Char
 
 CompactRow = Tuple[Union[str, Tuple[str, ...]], tuple]
 

@@ -8,7 +8,7 @@ from typing import Callable, List, NamedTuple, Optional
 from . import modes
 from .engine import Emulator, layout_raw
 from .history import DEFAULT_MAX_BYTES, History, expand_row, row_text
-from .pyte_compat import Char
+from .pyte_compat import Char, row_default
 from .search import find_in_row
 
 # feed() keeps up to this many bytes before emulating them (reads flush first):
@@ -126,9 +126,9 @@ class TerminalModel:
         row = self._screen.buffer.get(y)
         cols = self._screen.columns
         if not row:
-            return [row.default if row is not None else self._screen.default_char] * cols
+            return [row_default(row) if row is not None else self._screen.default_char] * cols
         get = row.get
-        dflt = row.default
+        dflt = row_default(row)
         return [get(x, dflt) for x in range(cols)]
 
     @property

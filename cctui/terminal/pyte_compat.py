@@ -13,7 +13,7 @@ at once instead of drawing wrong:
 * ``Char`` is a namedtuple whose first field is ``data``: cells are built
   with ``tuple.__new__`` (:data:`new_char`), without the keyword handling.
 * buffer rows are ``StaticDefaultDict``: a missing column reads as the row's
-  ``default`` attribute (the blank cell of that row), which callers read.
+  ``default`` attribute (the blank cell of that row; :data:`row_default`).
 * private modes are kept in ``mode`` shifted left by 5 (:func:`private_mode`).
 * ``Screen.select_graphic_rendition`` works on ``cursor.attrs`` (the SGR cache
   runs it with other attributes swapped in, see ``Screen._apply_sgr``).
@@ -23,6 +23,7 @@ at once instead of drawing wrong:
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import attrgetter
 from typing import Any, Callable
 
 import pyte
@@ -55,12 +56,16 @@ def new_buffer(default_char: Callable[[], Char]) -> Any:
     return defaultdict(lambda: StaticDefaultDict[int, Char](default_char()))
 
 
+#: ``row_default(row)``: the cell a buffer row reads where it holds none
+row_default: Callable[[Any], Char] = attrgetter("default")
+
+
 def _check() -> None:
     blank = Char(" ")
     if Char._fields[0] != "data" or new_char(Char, ("x",) + blank[1:]) != Char("x"):
         raise ImportError("pyte's Char is no longer a namedtuple starting with 'data'")
     row = StaticDefaultDict[int, Char](blank)
-    if row[5] is not blank or row.default is not blank or row:
+    if row[5] is not blank or row_default(row) is not blank or row:
         raise ImportError("pyte's StaticDefaultDict no longer reads missing keys as .default")
     if modes.DECOM != private_mode(6) or modes.DECTCEM != private_mode(25):
         raise ImportError("pyte no longer keeps private modes shifted left by 5")
@@ -71,4 +76,4 @@ def _check() -> None:
 _check()
 
 __all__ = ["PyteScreen", "Char", "Margins", "StaticDefaultDict", "wcwidth", "FG_BG_256", "new_char",
-           "new_buffer", "private_mode", "IRM", "LNM", "DECOM", "DECAWM", "DECSCNM"]
+           "new_buffer", "row_default", "private_mode", "IRM", "LNM", "DECOM", "DECAWM", "DECSCNM"]

@@ -25,7 +25,9 @@ from .bounded import BoundedDict
 from .cells import BLANK, BLANK_REVERSE, CELLS, AttrSets, CellMap
 from .history import EMPTY_ROW, CompactRow, History, compact_row
 from .modes import ALT_SCREEN_MODES, MOUSE_TRACKING, MOUSE_TRACKING_MODES, DecMode
-from .pyte_compat import DECAWM, DECOM, DECSCNM, FG_BG_256, IRM, Char, Margins, PyteScreen, new_buffer, new_char
+from .pyte_compat import (
+    DECAWM, DECOM, DECSCNM, FG_BG_256, IRM, Char, Margins, PyteScreen, new_buffer, new_char, row_default,
+)
 from .replies import DA_PRIMARY_REPLY, DA_SECONDARY_REPLY, DSR_OK_REPLY, ReplyQueue
 from .sequences import SCROLL_ITEM, SU_COUNTS, TITLE_LIMIT, csi_param, csi_params
 from .widths import CHAR_WIDTHS, MAX_CELL_CHARS, NOT_NARROW, ZERO_RUN, cut_mark_runs, wcwidth
@@ -593,7 +595,7 @@ class Screen(PyteScreen):
         bottom_free = 0
         for y in range(old - 1, cursor_y, -1):
             row = buf.get(y)
-            if row and any(c != row.default for c in row.values()):
+            if row and any(c != row_default(row) for c in row.values()):
                 break
             bottom_free += 1
         from_bottom = min(bottom_free, drop)
