@@ -105,6 +105,7 @@ class EscEntry(NamedTuple):
 
 
 #: The ESC sequences the emulator runs, sorted by intermediates, then final byte.
+#: (What each does to a flood that is skipped: ``flood.FLOOD_EFFECTS``, by name.)
 ESC_TABLE: Tuple[EscEntry, ...] = (
     EscEntry("", "7", "save_cursor"),            # DECSC
     EscEntry("", "8", "restore_cursor"),         # DECRC

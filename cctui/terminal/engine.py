@@ -52,7 +52,7 @@ from .flood import (
     F_KEYPAD_OFF, F_KEYPAD_ON, F_SAFE, F_SAVE, F_TABSET, Skip, clean_flood, find_skip, fold_sgr, measure_block,
 )
 from .history import EMPTY_ROW, CompactRow, History, RawFlood, compact_row
-from .hotloop import run
+from .hotloop import run_window
 from .pyte_compat import DECAWM, IRM, LNM
 from .screen import Screen
 from .sequences import (
@@ -110,7 +110,7 @@ class Emulator(Screen):
         pos = 0
         while pos < n:
             # windows of ~8 KiB cut after a LF (see window_end)
-            pos = run(self, text, pos, window_end(text, pos, n, _WINDOW))
+            pos = run_window(self, text, pos, window_end(text, pos, n, _WINDOW))
         self._discard = 0
         self._replies.flush()
 
@@ -128,10 +128,9 @@ class Emulator(Screen):
         )
 
     def _try_flood(self, text: str, start: int) -> int:
-        """At a scrolling LF: skip layout of lines that will scroll off anyway
-        (see :func:`~cctui.terminal.flood.find_skip`); returns where to go on."""
-        if not self._flood_ready():
-            return start
+        """At a LF that scrolled (:meth:`_flood_ready` says so): skip the layout
+        of lines that will scroll off anyway (see
+        :func:`~cctui.terminal.flood.find_skip`); returns where to go on."""
         found = find_skip(text, start, self._text_end, self.lines, self.columns, self._flood_classes,
                           self._decoder.op)
         if isinstance(found, int):

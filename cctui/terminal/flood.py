@@ -19,7 +19,7 @@ import re
 from bisect import bisect_left, bisect_right
 from typing import Callable, Collection, Dict, List, NamedTuple, Optional, Tuple, Union
 
-from .dispatch import OP_NOP, OP_RUN, OP_SGR
+from .dispatch import OP_NOP, OP_RUN, OP_SGR, handler_names
 from .pyte_compat import Char
 from .sequences import MAX_PARAMS, SGR, SGR_PARAMS, TOKEN
 from .widths import CELL_CLASS, NOT_NARROW, WIDTHS
@@ -51,9 +51,14 @@ FLOOD_EFFECTS = {
     "reset": F_RESET,
 }
 #: the tokens that move the cursor in a skipped stretch, as measured (line
-#: feeds as LF); every other token is left out
+#: feeds as LF: ESC D and ESC E are line feeds here, as in the ESC table);
+#: every other token is left out
 CLEAN_TOKENS = {"\n": "\n", "\x0b": "\n", "\x0c": "\n", "\r": "\r", "\r\n": "\r\n",
                 "\x08": "\x08", "\t": "\t", "\x1bD": "\n", "\x1bE": "\n"}
+
+_stale = set(FLOOD_EFFECTS) - handler_names()
+if _stale:  # (a renamed handler would quietly stop every flood that holds it)
+    raise ValueError("flood.FLOOD_EFFECTS names no handler: %s" % ", ".join(sorted(_stale)))
 
 # A stretch of plain text and SGR ends at the first other ESC or control.
 _NONSIMPLE_ESC = re.compile(r"\x1b(?!\[[0-9;]{0,%d}m)" % MAX_PARAMS)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .engine import Emulator
 
 
-def run(emu: "Emulator", text: str, begin: int, stop: int) -> int:
+def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
     """Emulate ``text[begin:stop]`` on ``emu`` (whole tokens: the caller
     holds an incomplete one back); returns where to go on: ``stop``, or the
     end of a flood stretch that was skipped (which may be past ``stop``).

@@ -83,6 +83,9 @@ class Screen(PyteScreen):
 
     # ------------------------------------------------------------ drawing
     def draw(self, data: str) -> None:
+        """Text at the cursor, as pyte draws it (see :meth:`_draw_slow`);
+        a run of one-cell characters is written a row-slice at a time, other
+        text with autowrap on and insert mode off by :meth:`_draw_wide`."""
         cursor = self.cursor
         mode = self.mode
         x = cursor.x
@@ -452,30 +455,36 @@ class Screen(PyteScreen):
     def set_mode(self, *modes: int, **kwargs: Any) -> None:
         private = kwargs.get("private")
         if private:
-            modes = tuple(m for m in modes if m != DecMode.DECCOLM)  # xterm's default ignores it
-            for m in modes:
-                if m in MOUSE_TRACKING_MODES:
-                    self.mode.difference_update(MOUSE_TRACKING)
-                elif m in ALT_SCREEN_MODES:
-                    self._enter_alternate(m)
+            modes = self._own_private_modes(modes, self._enter_alternate)
         super().set_mode(*modes, **kwargs)
         if private and DecMode.DECSCNM in modes:
-            self._sgr_cache.clear()
-            self._infos.clear()
+            self._drop_cell_caches()
 
     def reset_mode(self, *modes: int, **kwargs: Any) -> None:
         private = kwargs.get("private")
         if private:
-            modes = tuple(m for m in modes if m != DecMode.DECCOLM)
-            for m in modes:
-                if m in MOUSE_TRACKING_MODES:
-                    self.mode.difference_update(MOUSE_TRACKING)
-                elif m in ALT_SCREEN_MODES:
-                    self._leave_alternate(m)
+            modes = self._own_private_modes(modes, self._leave_alternate)
         super().reset_mode(*modes, **kwargs)
         if private and DecMode.DECSCNM in modes:
-            self._sgr_cache.clear()
-            self._infos.clear()
+            self._drop_cell_caches()
+
+    def _own_private_modes(self, modes: Tuple[int, ...], switch_alternate: Callable[[int], None]) -> Tuple[int, ...]:
+        """Before pyte sets or resets the private ``modes``: the mouse
+        tracking modes exclude each other, the alternate screen is switched
+        here; returns the modes for pyte, DECCOLM left out (xterm's default
+        ignores it; pyte would clear the screen)."""
+        modes = tuple(m for m in modes if m != DecMode.DECCOLM)
+        for m in modes:
+            if m in MOUSE_TRACKING_MODES:
+                self.mode.difference_update(MOUSE_TRACKING)
+            elif m in ALT_SCREEN_MODES:
+                switch_alternate(m)
+        return modes
+
+    def _drop_cell_caches(self) -> None:
+        """Cached cells and SGR results are stale (reverse video changed)."""
+        self._sgr_cache.clear()
+        self._infos.clear()
 
     def keypad_application(self) -> None:
         """DECKPAM (``ESC =``)."""
@@ -512,6 +521,7 @@ class Screen(PyteScreen):
 
     @property
     def alternate(self) -> bool:
+        """The alternate screen is shown."""
         return self._alt is not None
 
     def reset(self) -> None:
@@ -522,8 +532,7 @@ class Screen(PyteScreen):
         super().reset()
         self.app_keypad = False
         if hasattr(self, "_sgr_cache"):
-            self._sgr_cache.clear()
-            self._infos.clear()
+            self._drop_cell_caches()
 
     # --------------------------------------------------------- replies
     def report_device_attributes(self, mode: int = 0, **kwargs: bool) -> None:
