@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
                                       "`cctui tui -- htop` starts its first pane on a command")
     _vm_options(tui, False)
     tui.add_argument("argv", nargs=argparse.REMAINDER)
+    from .server.commands import add_parsers
+    add_parsers(sub, _vm_options)
     return parser
 
 
@@ -60,6 +62,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     if args.command == "run":
         return _run(args)
+    from .server.commands import COMMANDS, run as run_server_command
+    if args.command in COMMANDS:
+        return run_server_command(args)
     from .tui.app import run_app
     command = getattr(args, "argv", None) or []
     command = command[1:] if command[:1] == ["--"] else command

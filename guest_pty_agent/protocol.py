@@ -69,6 +69,7 @@ class FrameType(enum.IntEnum):
 
 
 DATA_TYPES = frozenset({FrameType.STDIN, FrameType.STDOUT, FrameType.STDERR})
+_AGENT_TYPES = frozenset(int(t) for t in FrameType)
 
 
 class ProtocolError(Exception):
@@ -169,12 +170,15 @@ class FrameDecoder:
     """Incremental decoder: feed bytes, iterate complete frames.
 
     Raises ProtocolError on an unknown type or an oversized length before
-    buffering the payload, so memory stays bounded by MAX_PAYLOAD.
+    buffering the payload, so memory stays bounded by MAX_PAYLOAD. ``types``
+    are the frame types this stream may carry (the agent's by default; the
+    cctui client/server protocol reuses this framing with its own types).
     """
 
-    def __init__(self, max_payload: int = MAX_PAYLOAD) -> None:
+    def __init__(self, max_payload: int = MAX_PAYLOAD, types: Optional[frozenset] = None) -> None:
         self._buf = bytearray()
         self._max = max_payload
+        self._types = _AGENT_TYPES if types is None else types
 
     def feed(self, data: bytes) -> List[Tuple[int, int, bytes]]:
         self._buf += data
@@ -191,10 +195,8 @@ class FrameDecoder:
         length, ftype, ident = HEADER.unpack_from(self._buf)
         if length > self._max:
             raise ProtocolError(f"frame length {length} exceeds limit {self._max}")
-        try:
-            FrameType(ftype)
-        except ValueError:
-            raise ProtocolError(f"unknown frame type {ftype}") from None
+        if ftype not in self._types:
+            raise ProtocolError(f"unknown frame type {ftype}")
         end = HEADER_SIZE + length
         if len(self._buf) < end:
             return None

@@ -236,6 +236,9 @@ class AsyncCmd:
                 source = source.encode()
             if isinstance(source, (bytes, bytearray, memoryview)):
                 await channel.write_stdin(bytes(source))
+            elif source is not None and hasattr(source, "__aiter__"):      # an async source (the server's exec clients)
+                async for data in source:
+                    await channel.write_stdin(bytes(data))
             else:
                 assert source is not None  # _start_stdin closes stdin for None
                 loop = asyncio.get_event_loop()

@@ -1,0 +1,225 @@
+"""The server's CLI commands (``cctui new``, ``ls``, ``send-keys``, ...), tmux's spelling.
+
+``cli.py`` adds these subcommands and hands their arguments here; each one is a
+short conversation with the server (``client.py``) and an exit status.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from ..errors import Error
+from .client import ExecStartFailed, connect
+
+COMMANDS = ("server", "new", "ls", "send-keys", "capture-pane", "split-window", "new-window",
+            "kill-pane", "kill-session", "kill-server", "exec", "wait-text")
+HISTORY_START = -(1 << 30)          # capture-pane -S -: the oldest scrollback line
+
+
+def add_parsers(sub: Any, vm_options: Callable[[argparse.ArgumentParser, bool], None]) -> None:
+    """Add the server's subcommands to cli.py's subparsers."""
+    server = sub.add_parser("server", help="run the cctui server in the foreground (commands start it "
+                                           "on demand; there is no need to)")
+    server.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
+
+    new = sub.add_parser("new", help="start a session (detached with -d) on a new VM")
+    new.add_argument("-d", dest="detached", action="store_true", help="do not attach (required for now)")
+    new.add_argument("-s", dest="name", default=None, help="session name (default: the lowest free number)")
+    new.add_argument("-x", dest="cols", type=int, default=80, help="columns (default 80)")
+    new.add_argument("-y", dest="rows", type=int, default=24, help="rows (default 24)")
+    vm_options(new, False)
+    new.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD...: the first pane's command")
+
+    ls = sub.add_parser("ls", help="list sessions, their VMs and panes (state, exit status)")
+    ls.add_argument("--json", action="store_true")
+
+    keys = sub.add_parser("send-keys", help="type keys into a pane (tmux key names: Enter, C-c, Up, ...)")
+    keys.add_argument("-t", dest="target", required=True, help="SESSION[:WINDOW[.PANE]]")
+    keys.add_argument("-l", dest="literal", action="store_true", help="send the words as text, not key names")
+    keys.add_argument("keys", nargs="*")
+
+    cap = sub.add_parser("capture-pane", help="print a pane's screen (and scrollback with a negative -S)")
+    cap.add_argument("-t", dest="target", required=True)
+    cap.add_argument("-p", dest="print", action="store_true", help="print to stdout (the only way here)")
+    cap.add_argument("-S", dest="start", default=None, help="first line: 0 the top row, -N scrollback, - oldest")
+    cap.add_argument("-E", dest="end", default=None, help="last line (default: the bottom row; - too)")
+    cap.add_argument("-e", dest="escapes", action="store_true", help="include colour and attribute escapes")
+
+    split = sub.add_parser("split-window", add_help=False, help="split a pane (-h: side by side, -v: stacked)")
+    split.add_argument("--help", action="help")
+    split.add_argument("-t", dest="target", required=True)
+    way = split.add_mutually_exclusive_group()
+    way.add_argument("-h", dest="horizontal", action="store_true")
+    way.add_argument("-v", dest="horizontal", action="store_false")
+    split.add_argument("argv", nargs=argparse.REMAINDER)
+
+    window = sub.add_parser("new-window", help="a new window in a session")
+    window.add_argument("-t", dest="target", required=True)
+    window.add_argument("argv", nargs=argparse.REMAINDER)
+
+    for name, what in (("kill-pane", "kill a pane's command and close it"),
+                       ("kill-session", "end a session: its panes and VMs")):
+        kill = sub.add_parser(name, help=what)
+        kill.add_argument("-t", dest="target", required=True)
+    sub.add_parser("kill-server", help="end every session and the server")
+
+    ex = sub.add_parser("exec", help="run a command in a session's VM, streaming stdin/stdout/stderr; "
+                                     "exits with its status")
+    ex.add_argument("-t", dest="target", required=True, help="SESSION")
+    ex.add_argument("--vm", default=None, help="which of the session's VMs (default: its first)")
+    ex.add_argument("argv", nargs=argparse.REMAINDER)
+
+    wait = sub.add_parser("wait-text", help="wait until TEXT shows on a pane's screen")
+    wait.add_argument("-t", dest="target", required=True)
+    wait.add_argument("--timeout", type=float, default=30.0)
+    wait.add_argument("text")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one server subcommand; errors are one line on stderr and status 1."""
+    try:
+        return _COMMANDS[args.command](args)
+    except ExecStartFailed as exc:
+        _say(str(exc))
+        return exc.code
+    except Error as exc:
+        _say(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:         # `cctui ls | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _say(text: str) -> None:
+    print(f"cctui: {text}", file=sys.stderr)
+
+
+def _argv(words: List[str]) -> Optional[List[str]]:
+    words = words[1:] if words[:1] == ["--"] else words
+    return words or None
+
+
+def _server(args: argparse.Namespace) -> int:
+    from .daemon import main
+    return main(args.ready_fd)
+
+
+def _new(args: argparse.Namespace) -> int:
+    if not args.detached:
+        _say("attaching is not there yet: use `cctui new -d`, then send-keys/capture-pane/exec")
+        return 2
+    image = args.image
+    if image != "host" and os.path.exists(image):
+        image = os.path.abspath(image)      # the server runs in /
+    with connect(start=True) as conn:
+        conn.request("new", name=args.name, image=image, argv=_argv(args.argv), accel=args.accel,
+                     memory=args.memory, cpus=args.cpus, rows=args.rows, cols=args.cols)
+    return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    with connect() as conn:
+        reply = conn.request("ls")
+    sessions: List[Dict[str, Any]] = reply["sessions"]
+    if args.json:
+        print(json.dumps({"server_pid": reply.get("server_pid"), "sessions": sessions}, indent=1))
+        return 0
+    for s in sessions:
+        created = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(s["created"]))
+        vms = ", ".join(f"{vm['name']} {vm['state']}" for vm in s["vms"])
+        print(f"{s['name']}: {len(s['windows'])} windows (created {created}) [{s['cols']}x{s['rows']}] {vms}")
+        for w in s["windows"]:
+            for p in w["panes"]:
+                status = p["state"]
+                if p["exit_signal"] is not None:
+                    status += f" (signal {p['exit_signal']})"
+                elif p["exit_code"] is not None:
+                    status += f" ({p['exit_code']})"
+                mark = "*" if w["active"] and p["active"] else " "
+                print(f"  {w['index']}.{p['index']}{mark} {p['id']} {p['vm']} {p['command']}: {status} "
+                      f"[{p['cols']}x{p['rows']}]" + (f" {p['error']}" if p["error"] else ""))
+    return 0
+
+
+def _send_keys(args: argparse.Namespace) -> int:
+    with connect() as conn:
+        conn.request("send-keys", target=args.target, keys=args.keys, literal=args.literal)
+    return 0
+
+
+def _line(text: Optional[str], missing: Optional[int]) -> Optional[int]:
+    if text is None or text == "-":
+        return missing if text == "-" else None
+    try:
+        return int(text)
+    except ValueError:
+        raise Error(f"a line number must be an integer or '-', not {text!r}") from None
+
+
+def _capture(args: argparse.Namespace) -> int:
+    with connect() as conn:
+        conn.request("capture-pane", out=sys.stdout.buffer, target=args.target,
+                     start=_line(args.start, HISTORY_START), end=_line(args.end, None), escapes=args.escapes)
+    sys.stdout.flush()
+    return 0
+
+
+def _split(args: argparse.Namespace) -> int:
+    with connect() as conn:
+        reply = conn.request("split-window", target=args.target, horizontal=bool(args.horizontal),
+                             argv=_argv(args.argv))
+    if reply.get("warning"):
+        _say(f"{reply['target']}: {reply['warning']}")
+    return 0
+
+
+def _new_window(args: argparse.Namespace) -> int:
+    with connect() as conn:
+        reply = conn.request("new-window", target=args.target, argv=_argv(args.argv))
+    if reply.get("warning"):
+        _say(f"{reply['target']}: {reply['warning']}")
+    return 0
+
+
+def _kill(op: str) -> Callable[[argparse.Namespace], int]:
+    def kill(args: argparse.Namespace) -> int:
+        with connect() as conn:
+            conn.request(op, target=args.target)
+        return 0
+    return kill
+
+
+def _kill_server(args: argparse.Namespace) -> int:
+    with connect() as conn:
+        conn.request("kill-server")
+    return 0
+
+
+def _exec(args: argparse.Namespace) -> int:
+    argv = _argv(args.argv)
+    if not argv:
+        _say("exec needs a command: cctui exec -t SESSION -- CMD...")
+        return 2
+    with connect() as conn:
+        return conn.exec(args.target, argv, args.vm, sys.stdin.fileno() if sys.stdin else None,
+                         sys.stdout.buffer, sys.stderr.buffer)
+
+
+def _wait_text(args: argparse.Namespace) -> int:
+    with connect() as conn:
+        conn.request("wait-text", target=args.target, text=args.text, timeout=args.timeout)
+    return 0
+
+
+_COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
+    "server": _server, "new": _new, "ls": _ls, "send-keys": _send_keys, "capture-pane": _capture,
+    "split-window": _split, "new-window": _new_window, "kill-pane": _kill("kill-pane"),
+    "kill-session": _kill("kill-session"), "kill-server": _kill_server, "exec": _exec,
+    "wait-text": _wait_text,
+}

@@ -1,0 +1,225 @@
+"""The server process: a unix socket, one ClientLink per client, requests to the domain.
+
+Every peer's uid is checked (SO_PEERCRED) before a byte of it is read; every
+frame is bounded and every request validated (``wire.py``); a client that
+breaks the protocol gets an ERROR frame and is disconnected, the others and
+the VMs carry on. Sending never blocks the server: streamed output waits for
+the client's socket to drain (which pauses the guest command behind it), and a
+client that lets more than ``SEND_LIMIT`` bytes of replies pile up unread is
+disconnected. The server ends when its last session ends, on kill-server, or
+on SIGTERM; QEMU dies with it even on SIGKILL (PR_SET_PDEATHSIG, set when QEMU
+is forked from this process's main thread, where the event loop runs).
+"""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import socket
+import struct
+from typing import IO, Dict, Optional, Set
+
+from guest_pty_agent.protocol import ProtocolError
+
+from ..guest_text import printable
+from . import paths
+from .domain import Domain, DomainError
+from .execs import StdinQueue
+from .handlers import Handlers
+from .target import TargetError
+from .wire import (CLIENT_TYPES, MAX_CLIENT_PAYLOAD, VERSION, Frame, decode_json, decoder,
+                   encode_json, validate_hello, validate_request)
+
+log = logging.getLogger("cctui.server")
+SEND_LIMIT = 8 << 20        # unread reply bytes a client may leave in the server
+IN_FLIGHT_LIMIT = 16        # requests a client may have running at once
+IDLE_EXIT = 30.0            # seconds a server with no session and no client stays up
+
+
+class ClientLink:
+    """One connected client: reads its frames, runs its requests, sends within bounds."""
+
+    def __init__(self, server: "Server", reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader, self.writer = reader, writer
+        self.decoder = decoder(MAX_CLIENT_PAYLOAD)
+        self.hello = False
+        self.closed = False
+        self.tasks: Dict[int, asyncio.Task] = {}
+        self.stdin: Dict[int, StdinQueue] = {}
+
+    def peer_uid(self) -> Optional[int]:
+        sock = self.writer.get_extra_info("socket")
+        try:
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        except OSError:
+            return None
+        return struct.unpack("3i", creds)[1]
+
+    async def serve(self) -> None:
+        uid = self.peer_uid()
+        if uid != os.getuid():
+            log.warning("refused a client of uid %s", uid)
+            self.fail(f"refused: this cctui server belongs to uid {os.getuid()}, you are uid {uid}")
+            return
+        try:
+            while not self.closed:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                for ftype, ident, payload in self.decoder.feed(data):
+                    await self._frame(ftype, ident, payload)
+        except ProtocolError as exc:
+            log.warning("client broke the protocol: %s", exc)
+            self.fail(f"protocol error: {exc}")
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.close()
+
+    async def _frame(self, ftype: int, ident: int, payload: bytes) -> None:
+        if ftype not in CLIENT_TYPES:
+            raise ProtocolError(f"a client may not send frame type {Frame(ftype).name}")
+        if not self.hello:
+            if ftype != Frame.HELLO:
+                raise ProtocolError("the first frame must be HELLO")
+            validate_hello(decode_json(payload))
+            self.hello = True
+            self.send(encode_json(Frame.HELLO, 0, {"version": VERSION, "pid": os.getpid()}))
+            return
+        if ftype == Frame.HELLO:
+            raise ProtocolError("HELLO twice")
+        if ftype == Frame.REQUEST:
+            request = validate_request(decode_json(payload))
+            if ident in self.tasks:
+                raise ProtocolError(f"request id {ident} is already in use")
+            if len(self.tasks) >= IN_FLIGHT_LIMIT:
+                raise ProtocolError(f"more than {IN_FLIGHT_LIMIT} requests in flight")
+            if request.op == "exec":
+                self.stdin[ident] = StdinQueue()
+            self.tasks[ident] = asyncio.ensure_future(self._run(ident, request))
+            return
+        queue = self.stdin.get(ident)
+        if queue is None:
+            raise ProtocolError(f"stdin for request {ident}, which is no running exec")
+        await queue.put(payload if ftype == Frame.STDIN else None)
+
+    async def _run(self, ident: int, request) -> None:
+        try:
+            reply = await self.server.handlers.handle(self, ident, request)
+        except (DomainError, TargetError) as exc:
+            reply = {"ok": False, "error": str(exc)}
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:     # a bug: say so to this client, keep serving the others
+            log.exception("request %s failed", request.op)
+            reply = {"ok": False, "error": f"internal error: {printable(repr(exc))}"}
+        finally:
+            self.tasks.pop(ident, None)
+            self.stdin.pop(ident, None)
+        if reply:
+            self.send(encode_json(Frame.REPLY, ident, reply))
+
+    # -- sending ---------------------------------------------------------------------------------
+    def send(self, frame: bytes) -> None:
+        if self.closed:
+            return
+        self.writer.write(frame)
+        if self.writer.transport.get_write_buffer_size() > SEND_LIMIT:
+            log.warning("client left %d bytes unread: disconnected", SEND_LIMIT)
+            self.close()
+
+    async def drain(self) -> None:
+        """Until the client's socket took what was sent (raises once it is gone)."""
+        if self.closed:
+            raise ConnectionResetError("client gone")
+        await self.writer.drain()
+
+    def fail(self, message: str) -> None:
+        """Tell the client why, then hang up."""
+        self.send(encode_json(Frame.ERROR, 0, {"error": message}))
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for task in list(self.tasks.values()):
+            task.cancel()
+        try:
+            self.writer.close()
+        except OSError:
+            pass
+        self.server.client_gone(self)
+
+
+class Server:
+    def __init__(self) -> None:
+        self.domain = Domain(on_empty=self.stop)
+        self.handlers = Handlers(self)
+        self.clients: Set[ClientLink] = set()
+        self.stopped = asyncio.Event()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    async def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        link = ClientLink(self, reader, writer)
+        self.clients.add(link)
+        await link.serve()
+
+    def client_gone(self, link: ClientLink) -> None:
+        self.clients.discard(link)
+        if not self.clients and not self.domain.sessions:
+            asyncio.get_event_loop().call_later(IDLE_EXIT, self._idle_check)
+
+    def _idle_check(self) -> None:
+        if not self.clients and not self.domain.sessions:
+            log.info("no session and no client: exiting")
+            self.stop()
+
+    async def run(self, ready: Optional[IO[str]]) -> None:
+        path = paths.socket_path()
+        try:
+            path.unlink()           # stale: the lock we hold says no server is behind it
+        except FileNotFoundError:
+            pass
+        listener = await asyncio.start_unix_server(self.accept, path=str(path))
+        os.chmod(path, 0o600)
+        loop = asyncio.get_event_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(signum, self.stop)
+        loop.call_later(IDLE_EXIT, self._idle_check)
+        log.info("cctui server %d listening on %s", os.getpid(), path)
+        if ready is not None:
+            ready.write("ok\n")
+            ready.close()
+        await self.stopped.wait()
+        listener.close()
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        await self.domain.shutdown()
+        for link in list(self.clients):
+            link.fail("the server is exiting")
+        log.info("cctui server %d exiting", os.getpid())
+
+
+def main(ready_fd: Optional[int] = None) -> int:
+    """``python -m cctui server``: run the server in this process until it ends."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s: %(message)s")
+    ready = os.fdopen(ready_fd, "w") if ready_fd is not None else None
+    lock = open(paths.lock_path(), "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if ready is not None:
+            ready.write("busy\n")       # another server runs (or is starting): use that one
+            ready.close()
+        return 0
+    os.chdir("/")
+    asyncio.run(Server().run(ready))
+    return 0
