@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 from guest_pty_agent.protocol import VSOCK_PORT
 
@@ -67,6 +67,28 @@ async def connect_vsock(cid: int, exited: asyncio.Future, timeout: float, port: 
             if loop.time() > deadline:
                 raise Timeout(f"no agent on vsock cid {cid} port {port} within {timeout:.0f} s") from None
             await asyncio.wait([exited], timeout=0.2)
+
+
+async def connect_vsock_user(path: Path, exited: asyncio.Future, timeout: float,
+                             failed: Callable[[], Optional[str]], port: int = VSOCK_PORT) -> Streams:
+    """Connect through the userspace vsock's hybrid socket (``CONNECT port`` → ``OK``),
+    retrying while the guest boots (until then the backend closes the socket)."""
+    loop = asyncio.get_event_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if exited.done():
+            raise NotRunning("QEMU exited before the guest agent listened on vsock")
+        if failed():
+            raise NotRunning(f"the VM's vsock device stopped: {failed()}")
+        reader, writer = await asyncio.open_unix_connection(str(path), limit=STREAM_LIMIT)
+        writer.write(f"CONNECT {port}\n".encode())
+        line = await reader.readline()
+        if line.startswith(b"OK "):
+            return reader, writer
+        writer.close()
+        if loop.time() > deadline:
+            raise Timeout(f"no agent on vsock port {port} within {timeout:.0f} s")
+        await asyncio.wait([exited], timeout=0.1)
 
 
 async def spawn_local_agent(python: Optional[str] = None) -> Tuple[asyncio.subprocess.Process, Streams]:

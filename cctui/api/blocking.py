@@ -108,6 +108,15 @@ class Instance:
     def accel(self) -> str:
         return self._core.accel
 
+    @property
+    def transport(self) -> str:
+        """The agent's byte stream: "vsock", "vsock-user" or "virtio-serial"."""
+        return self._core.transport
+
+    @property
+    def transport_reason(self) -> str:
+        return self._core.transport_reason
+
     def hypervisor_status(self) -> str:
         """QEMU's run state over QMP ("running", "paused", ...)."""
         return runtime.run(self._core.hypervisor_status())

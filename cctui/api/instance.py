@@ -68,7 +68,8 @@ class AsyncInstance:
         self.error: Optional[Error] = None
         self.accel: str = ""
         self.accel_reason: str = ""
-        self.transport: str = ""
+        self.transport: str = ""        # "vsock", "vsock-user", "virtio-serial" (or "unix socket")
+        self.transport_reason: str = ""
         self.boot_seconds: Optional[float] = None
         self.session: Optional[AgentSession] = None
         self._listeners: List[StateListener] = []

@@ -16,25 +16,30 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
 from ..api.instance import AsyncInstance
-from ..errors import Error, HypervisorUnavailable, NotRunning, StateError
+from ..errors import Error, NotRunning, StateError
 from ..paths import cache_dir, new_state_dir
 from ..session import AgentSession
-from ..transport import connect_virtio_serial, connect_vsock, vhost_vsock_usable
+from ..transport import connect_virtio_serial, connect_vsock, connect_vsock_user
+from ..vsock.backend import VHOST_SOCKET, VsockBackend
 from .accel import choose_accel
 from .boot_files import boot_files
 from .initramfs import IMAGE_MOUNT
 from .kernel import find_kernel
 from .qemu import QemuConfig, QemuProcess, base_python
+from .transport_choice import choose_transport
 
 
 class Machine:
     """The QEMU side of an instance."""
 
-    def __init__(self, qemu: QemuProcess) -> None:
+    def __init__(self, qemu: QemuProcess, vsock: Optional[VsockBackend] = None) -> None:
         self.qemu = qemu
+        self.vsock = vsock              # the userspace vsock backend, if this VM uses it
 
     async def lost_reason(self) -> Error:
         """Why the agent's stream ended: usually QEMU died; give it a moment to say so."""
+        if self.vsock is not None and self.vsock.failed:
+            return NotRunning(f"the VM's vsock device stopped: {self.vsock.failed}")
         try:
             await asyncio.wait_for(asyncio.shield(self.qemu.exited), 2.0)
         except asyncio.TimeoutError:
@@ -56,6 +61,8 @@ class Machine:
             except (Error, asyncio.TimeoutError):
                 pass
         await self.qemu.quit()
+        if self.vsock is not None:
+            self.vsock.close()
         shutil.rmtree(self.qemu.config.state_dir, ignore_errors=True)
 
 
@@ -124,17 +131,18 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
     inst.progress("preparing kernel and initramfs")
     kernel = await loop.run_in_executor(None, find_kernel)
     files = await loop.run_in_executor(None, boot_files, kernel, memory_mb)
-    vsock_problem = vhost_vsock_usable()
-    if transport == "vsock" and vsock_problem:
-        raise HypervisorUnavailable(f"vsock transport requested but {vsock_problem}")
-    use_vsock = transport in ("auto", "vsock") and not vsock_problem
-    inst.transport = "vsock" if use_vsock else "virtio-serial"
+    chosen = choose_transport(transport)
+    inst.transport, inst.transport_reason = chosen.name, chosen.reason
+    use_vsock = chosen.name != "virtio-serial"
     timeout = boot_timeout or (30.0 if choice.name == "kvm" else 120.0)
     for attempt in range(3):
-        config = QemuConfig(kernel=files.image, initrd=files.initrd, state_dir=new_state_dir(),
+        state_dir = new_state_dir()
+        config = QemuConfig(kernel=files.image, initrd=files.initrd, state_dir=state_dir,
                             accel=choice.name, memory_mb=memory_mb, cpus=cpus,
                             image_path=image_path, python=base_python(), profile=files.profile,
-                            vsock_cid=random.randint(3, 0xFFFF_FFF0) if use_vsock else None)
+                            vsock_cid=random.randint(3, 0xFFFF_FFF0) if use_vsock else None,
+                            vsock_user=(state_dir / VHOST_SOCKET
+                                        if chosen.name == "vsock-user" else None))
         try:
             machine, session = await _launch(inst, config, timeout)
             break
@@ -154,17 +162,25 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
 async def _launch(inst: AsyncInstance, config: QemuConfig, timeout: float) -> tuple:
     """Start QEMU and wait for its agent; on any failure leave nothing behind."""
     qemu = QemuProcess(config)
+    vsock = None
     inst.progress(f"starting QEMU ({config.accel})")
     try:
+        if config.vsock_user is not None and config.vsock_cid is not None:
+            vsock = VsockBackend(config.state_dir, config.vsock_cid)   # QEMU connects at once
         await qemu.start()
     except Error:
+        if vsock is not None:
+            vsock.close()
         shutil.rmtree(config.state_dir, ignore_errors=True)
         raise
-    machine = Machine(qemu)
+    machine = Machine(qemu, vsock)
     session: Optional[AgentSession] = None
     try:
         inst.progress("booting the guest kernel")
-        if config.vsock_cid is not None:
+        if vsock is not None:
+            reader, writer = await connect_vsock_user(vsock.host_socket, qemu.exited, timeout,
+                                                      lambda: vsock.failed if vsock else None)
+        elif config.vsock_cid is not None:
             reader, writer = await connect_vsock(config.vsock_cid, qemu.exited, timeout)
         else:
             reader, writer = await connect_virtio_serial(config.agent_socket, qemu.exited)
@@ -178,6 +194,8 @@ async def _launch(inst: AsyncInstance, config: QemuConfig, timeout: float) -> tu
         if session is not None:
             session.fail(NotRunning("boot failed"))
         await qemu.quit(timeout=2.0)
+        if vsock is not None:
+            vsock.close()
         saved = _keep_console_log(qemu)
         shutil.rmtree(config.state_dir, ignore_errors=True)
         if isinstance(exc, Error) and saved:

@@ -24,6 +24,7 @@ from qemu.qmp import QMPClient
 
 from ..errors import HypervisorUnavailable, Timeout
 from .console import ConsoleLog
+from ..vsock.qemu_args import qemu_args as vsock_user_args
 from guest_pty_agent.protocol import VSOCK_PORT
 
 from .guest_python import base_python
@@ -64,6 +65,7 @@ class QemuConfig:
     image_path: Optional[str] = None    # an unpacked image root, shared beside the host root
     python: str = "/usr/bin/python3"
     vsock_cid: Optional[int] = None
+    vsock_user: Optional[Path] = None   # the userspace backend's vhost-user socket (vsock_cid too)
     extra_append: List[str] = field(default_factory=list)
     profile: BootProfile = field(default_factory=BootProfile)
 
@@ -104,7 +106,9 @@ class QemuConfig:
             "-device", f"virtserialport,chardev=agent,name={AGENT_PORT_NAME}",
             "-nic", "none",
         ]
-        if self.vsock_cid is not None:
+        if self.vsock_user is not None:
+            args += vsock_user_args(self.vsock_user, self.memory_mb, bus)
+        elif self.vsock_cid is not None:
             args += ["-device", f"vhost-vsock-{bus},guest-cid={self.vsock_cid}"]
         return args
 

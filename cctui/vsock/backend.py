@@ -14,6 +14,9 @@ from .vhost_user import VhostUserConnection
 
 log = logging.getLogger(__name__)
 
+VHOST_SOCKET = "vhost-vsock.sock"      # QEMU's chardev connects here
+HOST_SOCKET = "vsock.sock"             # host programs: CONNECT <port>
+
 
 class VsockBackend:
     """Start before QEMU (it connects at once), close after it exits."""
@@ -21,8 +24,8 @@ class VsockBackend:
     def __init__(self, state_dir: Path, guest_cid: int,
                  loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
         self.loop = loop or asyncio.get_event_loop()
-        self.vhost_socket = state_dir / "vhost-vsock.sock"
-        self.host_socket = state_dir / "vsock.sock"
+        self.vhost_socket = state_dir / VHOST_SOCKET
+        self.host_socket = state_dir / HOST_SOCKET
         self.device = VsockDevice(guest_cid, self.host_socket, self.loop, lambda index: None)
         self.qemu: Optional[VhostUserConnection] = None
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
