@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections import deque
 from pathlib import Path
 from typing import Callable, Deque, Dict, List, Optional, Set, Tuple
@@ -49,6 +50,7 @@ class VsockDevice:
         self._next_port = FIRST_HOST_PORT
         self._rx_scheduled = False
         self._tx_scheduled = False
+        self.cpu_seconds = 0.0         # thread CPU spent moving packets (the bench reports it)
 
     @property
     def running(self) -> bool:
@@ -92,10 +94,12 @@ class VsockDevice:
             self._rx_scheduled = False
         if not self.running:
             return
+        started = time.thread_time()
         try:
             step()
         except DeviceError as exc:
             self.fail(str(exc))
+        self.cpu_seconds += time.thread_time() - started
 
     # guest → host -------------------------------------------------------------------
     def _process_tx(self) -> None:

@@ -27,6 +27,9 @@ class Op(IntEnum):
     CREDIT_REQUEST = 7
 
 
+OPS = frozenset(int(op) for op in Op)
+
+
 class BadPacket(ValueError):
     """A packet we drop (and answer with RST where there is a connection to reset)."""
 
@@ -61,7 +64,7 @@ def parse(data: bytes, guest_cid: int, payload_room: int) -> Header:
         raise BadPacket(f"destination CID {hdr.dst_cid} is not the host")
     if hdr.type != TYPE_STREAM:
         raise BadPacket(f"socket type {hdr.type} (only stream is offered)")
-    if hdr.op not in Op.__members__.values():
+    if hdr.op not in OPS:
         raise BadPacket(f"unknown op {hdr.op}")
     if hdr.op != Op.RW and hdr.len:
         raise BadPacket(f"op {Op(hdr.op).name} with a {hdr.len}-byte payload")

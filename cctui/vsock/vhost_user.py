@@ -85,6 +85,8 @@ class VhostUserConnection:
     def _readable(self) -> None:
         try:
             self._handle(*self._receive())
+        except EOFError:               # QEMU exited or closed the device: the usual end
+            self.close()
         except (ProtocolError, OSError, DeviceError) as exc:
             log.warning("vhost-user connection closed: %s", exc)
             self.close()
@@ -98,7 +100,7 @@ class VhostUserConnection:
         if not data:
             for fd in fds:
                 os.close(fd)
-            raise ProtocolError("QEMU closed the connection")
+            raise EOFError("QEMU closed the connection")
         if len(data) < MSG_HEADER.size:
             data += _recv_exact(self.sock, MSG_HEADER.size - len(data))
         request, flags, size = MSG_HEADER.unpack(data)
