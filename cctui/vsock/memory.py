@@ -66,6 +66,9 @@ class GuestMemory:
             if region.guest_addr < other.guest_addr + other.size and \
                     other.guest_addr < region.guest_addr + region.size:
                 raise DeviceError("memory table: regions overlap")
+        if os.fstat(fd).st_size < region.mmap_offset + region.size:
+            # Touching a mapping past the file's end is SIGBUS, which would end us.
+            raise DeviceError(f"memory table: region {region} runs past its fd's end")
         # mmap needs a page-aligned offset: map from the page below and skip the rest.
         start = region.mmap_offset - region.mmap_offset % mmap.ALLOCATIONGRANULARITY
         skip = region.mmap_offset - start

@@ -24,6 +24,7 @@ class FakeGuest:
         fd = os.memfd_create("fake-guest")
         os.ftruncate(fd, size)
         self.mem = mmap.mmap(fd, size, mmap.MAP_SHARED)
+        self.mem_fd = os.dup(fd)      # for a fake QEMU to send in SET_MEM_TABLE
         self.memory = GuestMemory.map([Region(0, size, USER_BASE, 0)], [fd])
         self.size = size
         self._next = 0x1000
