@@ -7,7 +7,7 @@ by the emulator become 30-37/90-97, others 38;2 truecolor).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 from pyte.graphics import BG_AIXTERM, BG_ANSI, FG_AIXTERM, FG_ANSI
 
@@ -29,12 +29,16 @@ def line_range(model: TerminalModel, start: Optional[int], end: Optional[int]) -
 def capture(model: TerminalModel, start: Optional[int] = None, end: Optional[int] = None,
             escapes: bool = False) -> str:
     """The lines from ``start`` to ``end`` (inclusive), each ending in a newline."""
+    return "".join(capture_lines(model, start, end, escapes))
+
+
+def capture_lines(model: TerminalModel, start: Optional[int] = None, end: Optional[int] = None,
+                  escapes: bool = False) -> Iterator[str]:
+    """capture() a line at a time: a 10 000-line capture is sent as it is made."""
     history = model.history_len
-    out: List[str] = []
     for n in line_range(model, start, end):
         cells = model.history_line(history + n) if n < 0 else model.line(n)
-        out.append(_row(cells, escapes) + "\n")
-    return "".join(out)
+        yield _row(cells, escapes) + "\n"
 
 
 def _row(cells: Sequence[tuple], escapes: bool) -> str:

@@ -34,7 +34,8 @@ from .wire import (CLIENT_TYPES, MAX_CLIENT_PAYLOAD, VERSION, Frame, decode_json
 
 log = logging.getLogger("cctui.server")
 SEND_LIMIT = 8 << 20        # unread reply bytes a client may leave in the server
-IN_FLIGHT_LIMIT = 16        # requests a client may have running at once
+IN_FLIGHT_LIMIT = 16        # requests a client may have running at once; more wait unread
+CLOSE_FLUSH_LIMIT = 64 * 1024   # more unsent than this at hang-up is dropped, not flushed
 IDLE_EXIT = 30.0            # seconds a server with no session and no client stays up
 
 
@@ -49,6 +50,7 @@ class ClientLink:
         self.closed = False
         self.tasks: Dict[int, asyncio.Task] = {}
         self.stdin: Dict[int, StdinQueue] = {}
+        self._room = asyncio.Event()        # set when a request finishes (see IN_FLIGHT_LIMIT)
 
     def peer_uid(self) -> Optional[int]:
         sock = self.writer.get_extra_info("socket")
@@ -95,8 +97,9 @@ class ClientLink:
             request = validate_request(decode_json(payload))
             if ident in self.tasks:
                 raise ProtocolError(f"request id {ident} is already in use")
-            if len(self.tasks) >= IN_FLIGHT_LIMIT:
-                raise ProtocolError(f"more than {IN_FLIGHT_LIMIT} requests in flight")
+            while len(self.tasks) >= IN_FLIGHT_LIMIT:      # stop reading this client for now
+                self._room.clear()
+                await self._room.wait()
             if request.op == "exec":
                 self.stdin[ident] = StdinQueue()
             self.tasks[ident] = asyncio.ensure_future(self._run(ident, request))
@@ -119,6 +122,7 @@ class ClientLink:
         finally:
             self.tasks.pop(ident, None)
             self.stdin.pop(ident, None)
+            self._room.set()
         if reply:
             self.send(encode_json(Frame.REPLY, ident, reply))
 
@@ -128,8 +132,8 @@ class ClientLink:
             return
         self.writer.write(frame)
         if self.writer.transport.get_write_buffer_size() > SEND_LIMIT:
-            log.warning("client left %d bytes unread: disconnected", SEND_LIMIT)
-            self.close()
+            log.warning("a client left over %d bytes of replies unread: disconnected", SEND_LIMIT)
+            self.close(abort=True)
 
     async def drain(self) -> None:
         """Until the client's socket took what was sent (raises once it is gone)."""
@@ -142,14 +146,19 @@ class ClientLink:
         self.send(encode_json(Frame.ERROR, 0, {"error": message}))
         self.close()
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Hang up; ``abort`` drops what is still unsent (a client that does not read
+        would otherwise keep the socket, and that memory, until it reads it all)."""
         if self.closed:
             return
         self.closed = True
         for task in list(self.tasks.values()):
             task.cancel()
         try:
-            self.writer.close()
+            if abort or self.writer.transport.get_write_buffer_size() > CLOSE_FLUSH_LIMIT:
+                self.writer.transport.abort()
+            else:
+                self.writer.close()
         except OSError:
             pass
         self.server.client_gone(self)

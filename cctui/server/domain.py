@@ -11,10 +11,11 @@ and powers its VMs off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from .. import aio
 from ..api.instance import AsyncInstance, InstanceState
@@ -42,6 +43,7 @@ class Pane:
         self._vm_ready = vm_ready
         self.settled = asyncio.Event()      # its command runs, or could not start
         self._pump_due = False
+        self._frozen = 0
         self._waiters: List[Tuple[str, asyncio.Future]] = []
         self.process = PaneProcess(vm, argv, rows, cols, self._changed, self._output)
         self.task: Optional[asyncio.Task] = None
@@ -51,8 +53,21 @@ class Pane:
             self._pump_due = True
             asyncio.get_event_loop().call_soon(self._pump)
 
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Hold the screen still (a capture streamed to a slow client is one snapshot):
+        output waits un-acked meanwhile, which pauses the guest command."""
+        self._frozen += 1
+        try:
+            yield
+        finally:
+            self._frozen -= 1
+            self._output()
+
     def _pump(self) -> None:
         self._pump_due = False
+        if self._frozen:
+            return
         if self.process.pump(PUMP_BUDGET):
             self._output()
         self._check_waiters()
@@ -87,7 +102,7 @@ class Pane:
     def _check_waiters(self) -> None:
         if not self._waiters:
             return
-        screen = "\n".join(self.process.model.display)
+        screen = "\n".join(row.rstrip() for row in self.process.model.display)
         ended = self.process.state in (PaneState.EXITED, PaneState.FAILED) and not self.process.has_pending
         keep = []
         for text, fut in self._waiters:

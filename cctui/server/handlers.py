@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict
 
 from ..tui.pane_process import PaneState
-from .capture import capture
+from .capture import capture_lines
 from .domain import DomainError
 from .execs import run_exec
 from .keynames import encode_keys
@@ -77,11 +77,18 @@ class Handlers:
 
     async def capture_pane(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
         _, _, pane = self.domain.resolve(args["target"])
-        data = capture(pane.process.model, args["start"], args["end"], args["escapes"]).encode(
-            "utf-8", "replace")
-        for offset in range(0, len(data), DATA_CHUNK):
-            link.send(encode(Frame.OUTPUT, ident, data[offset:offset + DATA_CHUNK]))
-            await link.drain()
+        chunk = bytearray()
+        # Lines are made as the client takes them: a client that stops reading holds
+        # one chunk here, not the whole scrollback.
+        with pane.frozen():
+            for line in capture_lines(pane.process.model, args["start"], args["end"], args["escapes"]):
+                chunk += line.encode("utf-8", "replace")
+                while len(chunk) >= DATA_CHUNK:
+                    link.send(encode(Frame.OUTPUT, ident, bytes(chunk[:DATA_CHUNK])))
+                    del chunk[:DATA_CHUNK]
+                    await link.drain()
+        if chunk:
+            link.send(encode(Frame.OUTPUT, ident, bytes(chunk)))
         return {"ok": True}
 
     async def wait_text(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
