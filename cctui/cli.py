@@ -15,6 +15,10 @@ def _vm_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     parser.add_argument("--accel", default=value("auto"), choices=["auto", "kvm", "tcg"])
     parser.add_argument("--memory", type=int, default=value(1024), help="guest memory in MiB")
     parser.add_argument("--cpus", type=int, default=value(2))
+    parser.add_argument("--transport", default=value("auto"),
+                        choices=["auto", "vsock", "vsock-user", "virtio-serial"],
+                        help="the guest agent's stream (auto: kernel vsock, else userspace "
+                             "vsock, else virtio-serial; see `cctui doctor`)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    if args.transport != "auto":       # reaches every VM this process boots (TUI, run, server)
+        import os
+        os.environ["CCTUI_TRANSPORT"] = args.transport
     if args.command == "doctor":
         from .doctor import main as doctor
         return doctor(boot=args.boot, accel=args.accel)

@@ -7,11 +7,11 @@ import subprocess
 from typing import List, Tuple
 
 from .errors import Error
-from .transport import vhost_vsock_usable
 from .vm.accel import choose_accel, kvm_problem
 from .vm.initramfs import find_busybox
 from .vm.kernel import find_kernel
 from .vm.qemu import base_python
+from .vm.transport_choice import choose_transport
 
 
 def checks() -> List[Tuple[str, bool, str]]:
@@ -42,9 +42,11 @@ def checks() -> List[Tuple[str, bool, str]]:
         rows.append(("busybox", True, str(find_busybox())))
     except Error as exc:
         rows.append(("busybox", False, str(exc)))
-    vsock = vhost_vsock_usable()
-    rows.append(("vsock", not vsock, "vhost-vsock usable: VMs use vsock" if not vsock
-                 else f"{vsock}; VMs use virtio-serial instead (fine)"))
+    try:
+        transport = choose_transport("auto")
+        rows.append(("transport", True, f"{transport.name}: {transport.reason}"))
+    except Error as exc:
+        rows.append(("transport", False, str(exc)))
     rows.append(("guest python", True, base_python()))
     return rows
 

@@ -101,7 +101,7 @@ def test_panels_show_any_guest_text_as_text(cwd: str, value: str, error: str) ->
 
 
 class _FailedVm:
-    name, accel, state, status_detail, commands = "vm1", "tcg", "failed", "", []
+    name, accel, transport, state, status_detail, commands = "vm1", "tcg", "vsock-user", "failed", "", []
     error = "QEMU exited: [/x]\x1b]2;t\x07" + "y" * 5000
 
 
@@ -118,6 +118,7 @@ def test_a_vm_error_in_the_tree_is_text_not_markup() -> None:
             return str(tree.root.children[0].label)
     label = asyncio.run(build())
     assert "QEMU exited: [/x]␛]2;t␇" in label and len(label) <= LABEL_LIMIT
+    assert "vm1 tcg vsock-user" in label                 # which transport, beside the accel
 
 
 @pytest.mark.fuzz

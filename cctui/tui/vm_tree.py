@@ -38,6 +38,7 @@ class VmTree(Tree):
         for inst in vms:
             icon = STATE_ICON.get(inst.state, "?")
             accel = f" {inst.accel}" if inst.accel else ""
+            accel += f" {inst.transport}" if inst.transport else ""
             label = f"{icon} {inst.name}{accel} · {inst.state}"
             if inst.state == InstanceState.BOOTING:
                 label += f": {inst.status_detail}"
