@@ -10,10 +10,10 @@ from .context import Context
 from .errors import (AlreadyClosed, Canceled, DirectoryNotFound, Error, ExecutableNotFound,
                      ExitError, HypervisorUnavailable, ImageError, NotRunning, ProtocolError,
                      StartFailed, StateError, Timeout)
-from .launch import boot, connect_local
+from .launch import boot, connect, connect_local
 
 __all__ = [
-    "boot", "connect_local", "Instance", "Cmd", "Context", "Error", "ExitError", "NotRunning",
+    "boot", "connect", "connect_local", "Instance", "Cmd", "Context", "Error", "ExitError", "NotRunning",
     "AlreadyClosed", "Timeout", "Canceled", "HypervisorUnavailable", "ExecutableNotFound",
     "DirectoryNotFound", "StartFailed", "ProtocolError", "ImageError", "StateError", "InstanceState",
 ]

@@ -1,11 +1,11 @@
-"""The blocking entry points ``cctui.boot`` and ``cctui.connect_local``.
+"""The blocking entry points ``cctui.boot``, ``cctui.connect`` and ``cctui.connect_local``.
 
 Here, above both layers, because they join them: vm/ boots an AsyncInstance
 and api/ wraps it in the blocking Instance; api/ itself never imports vm/.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from . import runtime
 from .api.blocking import Instance
@@ -25,3 +25,12 @@ def connect_local() -> Instance:
     """An Instance whose agent runs as a local process (tests and development)."""
     from .vm.local import connect_local as connect
     return Instance(runtime.run(connect()))
+
+
+def connect(session: str, vm: Optional[str] = None) -> Instance:
+    """An Instance on a VM that the cctui server runs for ``session`` (default: its first VM).
+
+    Closing it hangs up; the VM and the session go on (``cctui kill-session`` ends them).
+    """
+    from .server.remote import connect_async
+    return Instance(runtime.run(connect_async(session, vm)))
