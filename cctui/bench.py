@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import cctui
 
@@ -77,22 +77,33 @@ def _local_throughput(path: str) -> float:
     return SIZE / (time.perf_counter() - start) / 1e6
 
 
-def _boot_seconds(accel: str, levers: str) -> float:
-    """One ``cctui.boot()`` to a ready agent with the levers ``CCTUI_BOOT`` names."""
+def _boot_seconds(accel: str, levers: str) -> Tuple[float, float]:
+    """(wall, QEMU CPU) seconds of one ``cctui.boot()`` to a ready agent with the
+    levers ``CCTUI_BOOT`` names."""
     os.environ["CCTUI_BOOT"] = levers
     try:
         start = time.perf_counter()
         vm = cctui.boot(accel=accel)
         seconds = time.perf_counter() - start
+        cpu = process_cpu(vm.qemu_pid) if vm.qemu_pid is not None else float("nan")
         vm.close()
     finally:
         os.environ.pop("CCTUI_BOOT", None)
-    return seconds
+    return seconds, cpu
+
+
+def process_cpu(pid: int) -> float:
+    """A live process's user + system CPU seconds so far."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read(4096)
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def boot_rows(accel: str, runs: int, levers: bool) -> List[tuple]:
     """Boot medians beside the naive reference, alternating runs; with ``levers``
-    one row per lever added to the baseline, in LEVER_ORDER."""
+    one row per lever added to the baseline, in LEVER_ORDER. Wall time is what
+    the issue asks; QEMU's CPU time is the steadier measure on a shared machine."""
     name = choose_accel(accel).name
     kernel = find_kernel().image
     subjects = [("cctui.boot() to ready, all levers", "")]
@@ -104,21 +115,23 @@ def boot_rows(accel: str, runs: int, levers: bool) -> List[tuple]:
     naive_boot(kernel, name)                        # warm up: page cache, built files
     for _, text in subjects:
         _boot_seconds(accel, text)
-    naive: List[float] = []
-    samples: List[List[float]] = [[] for _ in subjects]
+    naive: List[Tuple[float, float]] = []
+    samples: List[List[Tuple[float, float]]] = [[] for _ in subjects]
     for _ in range(runs):
         naive.append(naive_boot(kernel, name))
         for i, (_, text) in enumerate(subjects):
             samples[i].append(_boot_seconds(accel, text))
-    reference = statistics.median(naive)
-    rows = [(f"naive boot to poweroff ({name}, n={runs})", f"{reference:.2f} s",
-             "q35, SeaBIOS, bzImage", "busybox init")]
+    wall = statistics.median(w for w, _ in naive)
+    cpu = statistics.median(c for _, c in naive)
+    rows = [(f"naive boot to poweroff ({name}, n={runs})", f"{wall:.2f} s",
+             "q35, SeaBIOS, bzImage", f"busybox init; QEMU CPU {cpu:.2f} s")]
     for (label, _), times in zip(subjects, samples):
-        median = statistics.median(times)
+        median = statistics.median(w for w, _ in times)
         # Also the median of each round's own ratio: a busy spell slows both alike.
-        paired = statistics.median(t / n for t, n in zip(times, naive))
-        rows.append((label, f"{median:.2f} s", "ratio to naive (paired)",
-                     f"{median / reference:.2f} ({paired:.2f})"))
+        paired = statistics.median(t / n for (t, _), (n, _) in zip(times, naive))
+        cpu_ratio = statistics.median(c for _, c in times) / cpu
+        rows.append((label, f"{median:.2f} s", "ratio to naive: wall (paired), CPU",
+                     f"{median / wall:.2f} ({paired:.2f}), {cpu_ratio:.2f}"))
     return rows
 
 
