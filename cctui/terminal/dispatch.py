@@ -8,7 +8,7 @@ them), the CSI one sorted by final byte as tmux's ``input_csi_table`` is:
 :data:`CSI_TABLE`, :data:`ESC_TABLE`, :data:`C0_TABLE`, :data:`OSC_TABLE`.
 A sequence in no table does nothing.  :func:`check_handlers` makes sure, when
 the emulator's module is imported, that the screen has a method for every
-name; a :class:`Decoder` binds them once per screen.
+name; a :class:`Decoder` looks a method up once per distinct token.
 """
 from __future__ import annotations
 
@@ -169,20 +169,22 @@ def check_handlers(screen_class: type) -> None:
 
 
 # ------------------------------------------------------------------ decoding
-class Decoder:
-    """Token -> op for one screen, its methods bound once.  ``cache`` holds
-    the ops of tokens up to 40 characters (the hot loop looks there first)."""
+_CSI: Dict[Tuple[str, str], CsiEntry] = {(e.marker, e.final): e for e in CSI_TABLE}
+_ESC: Dict[Tuple[str, str], str] = {(e.intermediates, e.final): e.name for e in ESC_TABLE}
+_C0: Dict[str, str] = dict(C0_TABLE)
+_OSC: Dict[str, str] = dict(OSC_TABLE)
 
-    __slots__ = ("cache", "_csi", "_esc", "_c0", "_osc", "_scroll_run")
+
+class Decoder:
+    """Token -> op for one screen.  ``cache`` holds the ops of tokens up to
+    40 characters (the hot loop looks there first), so a method is looked up
+    by name once per distinct token."""
+
+    __slots__ = ("cache", "_screen")
 
     def __init__(self, screen: Any) -> None:
         self.cache: Dict[str, tuple] = BoundedDict(4096)
-        self._csi = {(e.marker, e.final): (getattr(screen, e.name), e.op) for e in CSI_TABLE}
-        self._esc: Dict[Tuple[str, str], tuple] = {
-            (e.intermediates, e.final): (OP_RUN, getattr(screen, e.name), (), e.name) for e in ESC_TABLE}
-        self._c0: Dict[str, tuple] = {c: (OP_RUN, getattr(screen, name), (), name) for c, name in C0_TABLE}
-        self._osc = {n: (getattr(screen, name), name) for n, name in OSC_TABLE}
-        self._scroll_run = getattr(screen, SCROLL_RUN)
+        self._screen = screen
 
     def op(self, seq: str) -> tuple:
         """What one token does (from the cache if there)."""
@@ -202,11 +204,14 @@ class Decoder:
                 return (OP_LF, False)    # VT and FF are line feeds (pyte's too)
             if c == "\r":
                 return (OP_LF, True) if len(seq) == 2 else (OP_CR,)
-            return self._c0.get(c, NOP)  # (BEL: nothing to ring; CAN, SUB, ST outside a string)
+            name = _C0.get(c)
+            if name is None:
+                return NOP  # BEL: nothing to ring; CAN, SUB, ST outside a string
+            return (OP_RUN, getattr(self._screen, name), (), name)
         kind = seq[1:2]
         if kind == "[":
             if seq[-1] in "ST" and "\x1b" in seq[2:]:
-                return (OP_RUN, self._scroll_run, (seq,), SCROLL_RUN)  # a run of SU/SD
+                return (OP_RUN, getattr(self._screen, SCROLL_RUN), (seq,), SCROLL_RUN)  # a run of SU/SD
             if seq[-1] == "n" and len(seq) > 4 and seq[4] == "\x1b":
                 # the same query n times: one answer, repeated
                 return self._decode(seq[:4]) + (len(seq) // 4,)
@@ -222,24 +227,26 @@ class Decoder:
             else:
                 return NOP       # palette (linux), or an aborted string
             number, sep, text = body.partition(";")
-            osc = self._osc.get(number) if sep else None
-            return NOP if osc is None else (OP_RUN, osc[0], (text,), osc[1])
+            name = _OSC.get(number) if sep else None
+            return NOP if name is None else (OP_RUN, getattr(self._screen, name), (text,), name)
         if kind in "P_^X":
             return NOP           # DCS, APC, PM, SOS (or a lone ESC)
         m = ESC.fullmatch(seq)
         if m is None:
             return NOP           # aborted
-        return self._esc.get((m.group("intermediates"), m.group("final")), NOP)
+        name = _ESC.get((m.group("intermediates"), m.group("final")))
+        return NOP if name is None else (OP_RUN, getattr(self._screen, name), (), name)
 
     def _decode_csi(self, marker: str, params: str, final: str) -> tuple:
-        entry = self._csi.get((marker, final))
+        entry = _CSI.get((marker, final))
         if entry is None:
             return NOP
         if marker == ">" and params not in ("", "0"):
             return NOP  # (kept as it was: DA2 answers "" and "0" only, tmux "00" too)
-        method, op = entry
+        op = entry.op
         if op == OP_SGR:
             return (OP_SGR, params)
+        method = getattr(self._screen, entry.name)
         args = csi_params(params)
         private = marker == "?"
         if op == OP_REPLY:
