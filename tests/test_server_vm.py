@@ -189,6 +189,14 @@ def test_split_new_window_and_kill_pane() -> None:
     assert windows[0]["panes"][0]["rows"] == 24
 
 
+def test_new_refuses_a_taken_name_and_reports_a_failed_boot() -> None:
+    taken = cli("new", "-d", "-s", "t", "--", "sh", check=False)
+    assert taken.returncode == 1 and b"duplicate session: t" in taken.stderr
+    bad = cli("new", "-d", "-s", "bad", "--image", "/nonexistent", "--", "sh", check=False)
+    assert bad.returncode == 1 and b"session bad: image /nonexistent: no such file" in bad.stderr
+    assert [s["name"] for s in ls()["sessions"]] == ["t"]
+
+
 @pytest.mark.parametrize("target,message", [
     ("nosuch", "can't find session: nosuch"), ("t:9", "session t has no window 9"),
     ("t:0.5", "window 0 has no pane 5"), ("t:x", "the window must be a number"),

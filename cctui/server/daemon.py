@@ -177,7 +177,10 @@ class Server:
     async def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         link = ClientLink(self, reader, writer)
         self.clients.add(link)
-        await link.serve()
+        try:
+            await link.serve()
+        except asyncio.CancelledError:      # the server is exiting: the link is closed already
+            link.close()
 
     def client_gone(self, link: ClientLink) -> None:
         self.clients.discard(link)

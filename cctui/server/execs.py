@@ -18,7 +18,7 @@ from .wire import Frame, encode, encode_json
 if TYPE_CHECKING:
     from .daemon import ClientLink
 
-STDIN_QUEUE = 16            # stdin chunks (at most 256 KiB each) waiting for the guest
+STDIN_QUEUE = 4             # stdin chunks (at most 256 KiB each) waiting for the guest
 
 
 class StdinQueue:
