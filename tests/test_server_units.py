@@ -187,3 +187,14 @@ def test_socket_dir_is_private_and_checked(tmp_path, monkeypatch) -> None:
     os.chown(where, 65534, -1)
     with pytest.raises(paths.SocketDirError, match="belongs to uid 65534"):
         paths.socket_dir()
+
+
+def test_the_server_imports_no_textual() -> None:
+    """The domain and the server run without the TUI's toolkit (a server on a headless host)."""
+    import subprocess
+    import sys
+    code = ("import sys, cctui.server.daemon, cctui.server.commands, cctui.server.remote; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
