@@ -156,6 +156,7 @@ def test_small_memory_boots_the_old_way(cache: Path, monkeypatch: pytest.MonkeyP
         pass
     kernel = FakeKernel()
     kernel.image = image  # type: ignore[attr-defined]
+    kernel.release = "test"  # type: ignore[attr-defined]
     big = boot_files(kernel, 1024, BootProfile())          # type: ignore[arg-type]
     small = boot_files(kernel, 64, BootProfile())          # type: ignore[arg-type]
     assert big.profile.pvh and big.image.suffix == ".elf"
@@ -291,3 +292,26 @@ def test_microvm_loads_virtio_mmio_instead_of_pci() -> None:
     assert [p.stem for p in vsock] == ["vmw_vsock_virtio_transport"]
     core, vsock = _module_lists(FakeKernel(), BootProfile.baseline())  # type: ignore[arg-type]
     assert "virtio_pci" in [p.stem for p in core] and vsock == []
+
+
+def test_tcg_boots_skip_delay_calibration_with_the_tsc_rate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cctui.vm.qemu.host_tsc_khz", lambda: 2596148)
+    config = QemuConfig(kernel=Path("k"), initrd=Path("i"), state_dir=Path("/tmp/s"),
+                        kernel_hz=250)
+    append = config.argv("qemu")[config.argv("qemu").index("-append") + 1].split()
+    assert {"tsc_early_khz=2596148", "tsc=reliable", "lpj=10384592"} <= set(append)
+    config.accel = "kvm"                       # KVM has kvm-clock: nothing of this
+    append = config.argv("qemu")[config.argv("qemu").index("-append") + 1].split()
+    assert not any(p.startswith(("tsc", "lpj")) for p in append)
+
+
+def test_kernel_hz_comes_from_the_config_beside_the_image(tmp_path: Path) -> None:
+    from cctui.vm.kernel import Kernel, kernel_hz
+    image = tmp_path / "vmlinuz-6.1.0-test"
+    kernel = Kernel(image, tmp_path, "6.1.0-test", "test")
+    assert kernel_hz(kernel) is None
+    (tmp_path / "config-6.1.0-test").write_text("# CONFIG_HZ_100 is not set\nCONFIG_HZ_250=y\nCONFIG_HZ=250\n")
+    assert kernel_hz(kernel) == 250
+    (tmp_path / "config-6.1.0-test").write_text("CONFIG_HZ=0\n")
+    assert kernel_hz(kernel) is None

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from .initramfs import initramfs_for
-from .kernel import Kernel
+from .kernel import Kernel, kernel_hz
 from .profile import BootProfile
 from .pvh import load_end, pvh_kernel
 from .qemu import host_tsc_khz
@@ -23,6 +23,7 @@ class BootFiles:
     image: Path              # the PVH vmlinux, or the bzImage
     initrd: Path
     profile: BootProfile     # as used: pvh is off when the kernel has no PVH entry
+    kernel_hz: Optional[int] = None   # CONFIG_HZ, for lpj= (see QemuConfig)
 
 
 def boot_files(kernel: Kernel, memory_mb: int = 1024,
@@ -40,4 +41,4 @@ def boot_files(kernel: Kernel, memory_mb: int = 1024,
             profile = replace(profile, pvh=False, qboot=False)
         else:
             image = pvh
-    return BootFiles(image, initramfs_for(kernel, profile), profile)
+    return BootFiles(image, initramfs_for(kernel, profile), profile, kernel_hz(kernel))

@@ -72,6 +72,16 @@ class Kernel:
         return order
 
 
+def kernel_hz(kernel: Kernel) -> Optional[int]:
+    """CONFIG_HZ from the config file distributions put beside the image, or None."""
+    try:
+        text = (kernel.image.parent / f"config-{kernel.release}").read_text(errors="replace")
+    except OSError:
+        return None
+    match = re.search(r"^CONFIG_HZ=(\d+)$", text, re.M)
+    return int(match.group(1)) if match and 0 < int(match.group(1)) <= 10000 else None
+
+
 def read_module(path: Path) -> bytes:
     """A module's ELF bytes, decompressed when the distribution compresses them."""
     data = path.read_bytes()

@@ -140,6 +140,7 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
         config = QemuConfig(kernel=files.image, initrd=files.initrd, state_dir=state_dir,
                             accel=choice.name, memory_mb=memory_mb, cpus=cpus,
                             image_path=image_path, python=base_python(), profile=files.profile,
+                            kernel_hz=files.kernel_hz,
                             vsock_cid=random.randint(3, 0xFFFF_FFF0) if use_vsock else None,
                             vsock_user=(state_dir / VHOST_SOCKET
                                         if chosen.name == "vsock-user" else None))

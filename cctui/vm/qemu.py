@@ -68,6 +68,7 @@ class QemuConfig:
     vsock_user: Optional[Path] = None   # the userspace backend's vhost-user socket (vsock_cid too)
     extra_append: List[str] = field(default_factory=list)
     profile: BootProfile = field(default_factory=BootProfile)
+    kernel_hz: Optional[int] = None     # the kernel's CONFIG_HZ, when known
 
     @property
     def qmp_socket(self) -> Path:
@@ -117,13 +118,18 @@ class QemuConfig:
         Saying so (``tsc_early_khz``, ``tsc=reliable``) keeps the kernel from
         calibrating against the PIT (which fails on a busy host; on microvm, with no
         HPET or PM timer to fall back on, the boot then hangs) and from falling back
-        to the HPET, whose every read is an emulated MMIO access."""
+        to the HPET, whose every read is an emulated MMIO access. ``lpj`` (the
+        TSC's loops per jiffy) spares each secondary vCPU its delay-loop
+        calibration, which under TCG takes a second and then fails anyway."""
         if self.accel == "kvm" or not (self.profile.tsc or self.profile.microvm):
             return []
         khz = host_tsc_khz()
         if khz is None:
             return []
-        return [f"tsc_early_khz={khz}"] + (["tsc=reliable"] if self.profile.tsc else [])
+        if not self.profile.tsc:
+            return [f"tsc_early_khz={khz}"]
+        lpj = [f"lpj={khz * 1000 // self.kernel_hz}"] if self.kernel_hz else []
+        return [f"tsc_early_khz={khz}", "tsc=reliable"] + lpj
 
     def _firmware(self) -> List[str]:
         bios = self.profile.firmware()
