@@ -8,7 +8,9 @@ from typing import List, Tuple
 
 from .errors import Error
 from .vm.accel import choose_accel, kvm_problem
-from .vm.initramfs import find_busybox
+from .vm.initramfs import module_lists, find_busybox
+from .vm.profile import BootProfile
+from .vm.pvh import pvh_kernel
 from .vm.kernel import find_kernel
 from .vm.qemu import base_python
 from .vm.transport_choice import choose_transport
@@ -33,9 +35,15 @@ def checks() -> List[Tuple[str, bool, str]]:
         rows.append(("kvm", True, "usable"))
     try:
         kernel = find_kernel()
-        modules = [p.name for p in kernel.resolve_modules()]
+        profile = BootProfile.from_env()
+        core, vsock = module_lists(kernel, profile)
+        modules = [p.name.split(".ko")[0] for p in core]
         rows.append(("kernel", True, f"{kernel.image} ({kernel.source})"))
-        rows.append(("modules", True, f"{len(modules)} to load: {', '.join(m.split('.ko')[0] for m in modules)}"))
+        rows.append(("modules", True, f"{len(modules)} to load: {', '.join(modules)}"
+                     + (f" (+{len(vsock)} with vsock)" if vsock else "")))
+        pvh = pvh_kernel(kernel.image) if profile.pvh else None
+        rows.append(("boot", True, f"levers: {profile.describe()}; "
+                     + (f"PVH kernel {pvh}" if pvh else "booting the bzImage")))
     except Error as exc:
         rows.append(("kernel", False, str(exc)))
     try:

@@ -281,16 +281,16 @@ def test_tsc_rate_comes_only_from_a_host_that_knows_it(monkeypatch: pytest.Monke
 
 
 def test_microvm_loads_virtio_mmio_instead_of_pci() -> None:
-    from cctui.vm.initramfs import _module_lists
+    from cctui.vm.initramfs import module_lists
 
     class FakeKernel:
         def resolve_modules(self, wanted: list) -> list:
             return [Path(f"{name}.ko") for name in wanted]
-    core, vsock = _module_lists(FakeKernel(), BootProfile(microvm=True))  # type: ignore[arg-type]
+    core, vsock = module_lists(FakeKernel(), BootProfile(microvm=True))  # type: ignore[arg-type]
     names = [p.stem for p in core]
     assert "virtio_mmio" in names and "virtio_pci" not in names
     assert [p.stem for p in vsock] == ["vmw_vsock_virtio_transport"]
-    core, vsock = _module_lists(FakeKernel(), BootProfile.baseline())  # type: ignore[arg-type]
+    core, vsock = module_lists(FakeKernel(), BootProfile.baseline())  # type: ignore[arg-type]
     assert "virtio_pci" in [p.stem for p in core] and vsock == []
 
 

@@ -134,7 +134,7 @@ def _bytecode(path: Path, relative: str) -> Optional[bytes]:
         return Path(target).read_bytes()
 
 
-def _module_lists(kernel: Kernel, profile: BootProfile) -> Tuple[List[Path], List[Path]]:
+def module_lists(kernel: Kernel, profile: BootProfile) -> Tuple[List[Path], List[Path]]:
     """(always loaded, loaded only with vsock): lean profiles skip vsock on virtio-serial."""
     bus = "virtio_mmio" if profile.microvm else "virtio_pci"
     everything = kernel.resolve_modules([bus] + CORE_MODULES + VSOCK_MODULES)
@@ -167,7 +167,7 @@ def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path
     target = cache_dir() / "initramfs" / f"{kernel.release}-{digest.hexdigest()[:16]}{suffix}"
     if target.exists():
         return target
-    modules, vsock_modules = _module_lists(kernel, profile)
+    modules, vsock_modules = module_lists(kernel, profile)
     agent_files: List[Tuple[str, bytes]] = []
     for name, path, source in sources:
         agent_files.append((name, source))
