@@ -259,6 +259,23 @@ def test_exec_client_that_stops_reading_pauses_only_its_command(server: int) -> 
     cli("exec", "-t", "t", "--", "sh", "-c", "while pgrep -x yes >/dev/null; do sleep 0.1; done", timeout=60)
 
 
+def test_stdin_for_an_exec_that_ended_never_wedges_its_client() -> None:
+    """A command that exits without reading: the stdin sent to it (more than the server
+    queues) is dropped, and the same connection is still served afterwards."""
+    sock = raw_client()
+    sock.sendall(encode_json(Frame.REQUEST, 1, {"op": "exec", "target": "t", "argv": ["sh", "-c", "exit 5"]}))
+    chunk = encode(Frame.STDIN, 1, b"x" * 65536)
+    for _ in range(64):                     # 4 MiB: far past the queue and the guest's window
+        sock.sendall(chunk)
+    sock.sendall(encode(Frame.STDIN_CLOSE, 1))
+    sock.sendall(encode_json(Frame.REQUEST, 2, {"op": "ls"}))
+    frames = [f for f in read_frames(sock, 3) if f[1] in (1, 2)]
+    kinds = [(f[0], f[1]) for f in frames]
+    assert (Frame.EXIT, 1) in kinds and (Frame.REPLY, 2) in kinds
+    assert [json.loads(f[2]) for f in frames if f[0] == Frame.EXIT] == [{"code": 5, "signal": None}]
+    sock.close()
+
+
 def test_another_uid_is_refused() -> None:
     where = ENV["CCTUI_SOCKET_DIR"]
     sock_path = os.path.join(where, "default")

@@ -19,7 +19,8 @@ import os
 import signal
 import socket
 import struct
-from typing import IO, Dict, Optional, Set
+from collections import deque
+from typing import IO, Deque, Dict, Optional, Set
 
 from guest_pty_agent.protocol import ProtocolError
 
@@ -30,7 +31,7 @@ from .execs import StdinQueue
 from .handlers import Handlers
 from .target import TargetError
 from .wire import (CLIENT_TYPES, MAX_CLIENT_PAYLOAD, VERSION, Frame, decode_json, decoder,
-                   encode_json, validate_hello, validate_request)
+                   Request, encode_json, validate_hello, validate_request)
 
 log = logging.getLogger("cctui.server")
 SEND_LIMIT = 8 << 20        # unread reply bytes a client may leave in the server
@@ -51,6 +52,7 @@ class ClientLink:
         self.tasks: Dict[int, asyncio.Task] = {}
         self.stdin: Dict[int, StdinQueue] = {}
         self._room = asyncio.Event()        # set when a request finishes (see IN_FLIGHT_LIMIT)
+        self._ended_execs: Deque[int] = deque(maxlen=64)
 
     def peer_uid(self) -> Optional[int]:
         sock = self.writer.get_extra_info("socket")
@@ -106,10 +108,12 @@ class ClientLink:
             return
         queue = self.stdin.get(ident)
         if queue is None:
+            if ident in self._ended_execs:  # sent before the client heard of the exit
+                return
             raise ProtocolError(f"stdin for request {ident}, which is no running exec")
         await queue.put(payload if ftype == Frame.STDIN else None)
 
-    async def _run(self, ident: int, request) -> None:
+    async def _run(self, ident: int, request: Request) -> None:
         try:
             reply = await self.server.handlers.handle(self, ident, request)
         except (DomainError, TargetError) as exc:
@@ -121,7 +125,10 @@ class ClientLink:
             reply = {"ok": False, "error": f"internal error: {printable(repr(exc))}"}
         finally:
             self.tasks.pop(ident, None)
-            self.stdin.pop(ident, None)
+            queue = self.stdin.pop(ident, None)
+            if queue is not None:
+                queue.finish()
+                self._ended_execs.append(ident)
             self._room.set()
         if reply:
             self.send(encode_json(Frame.REPLY, ident, reply))

@@ -220,6 +220,8 @@ class Domain:
             self._boot(vm, session.vm_ready[vm.name], image, boot_options)))
         pane = self._new_window(session, vm, argv)
         await pane.settled.wait()
+        if self.sessions.get(name) is not session:
+            raise DomainError(f"session {name} was killed while it started")
         if pane.process.state is PaneState.FAILED:
             error = pane.process.error or "the pane's command did not start"
             await self.end_session(session)
@@ -272,8 +274,9 @@ class Domain:
         session = self.session(target.session)
         _, _, beside = self.resolve(Target(target.session))
         pane = self._new_window(session, beside.vm, argv)
+        window = session.window_at(None)
         await pane.settled.wait()
-        return session, session.window_at(None), pane
+        return session, window, pane
 
     async def split(self, target: Target, horizontal: bool,
                     argv: Optional[List[str]]) -> Tuple[Session, Window, Pane]:

@@ -34,6 +34,12 @@ class StdinQueue:
         self.closed = data is None
         await self._queue.put(data)
 
+    def finish(self) -> None:
+        """The exec ended: later input is dropped, and a put waiting for room returns."""
+        self.closed = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
     def __aiter__(self) -> "StdinQueue":
         return self
 

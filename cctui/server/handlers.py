@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict
 
 from ..tui.pane_process import PaneState
 from .capture import capture_lines
-from .domain import DomainError
+from .domain import DomainError, Pane, Session, Window
 from .execs import run_exec
 from .keynames import encode_keys
 from .target import Target
@@ -53,11 +53,11 @@ class Handlers:
 
     async def new_window(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
         session, window, pane = await self.domain.new_window(args["target"], args["argv"])
-        return _pane_reply(session.name, window.index, window.ordered().index(pane), pane)
+        return _pane_reply(session, window, pane)
 
     async def split_window(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
         session, window, pane = await self.domain.split(args["target"], args["horizontal"], args["argv"])
-        return _pane_reply(session.name, window.index, window.ordered().index(pane), pane)
+        return _pane_reply(session, window, pane)
 
     async def kill_pane(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
         await self.domain.kill_pane(args["target"])
@@ -112,8 +112,12 @@ class Handlers:
         return await run_exec(link, ident, vm, args["argv"], link.stdin[ident])
 
 
-def _pane_reply(session: str, window: int, index: int, pane: Any) -> Reply:
-    reply: Reply = {"ok": True, "target": f"{session}:{window}.{index}", "id": pane.ident}
+def _pane_reply(session: Session, window: Window, pane: Pane) -> Reply:
+    """The new pane's target; it may have been killed while its command started."""
+    if pane not in window.ordered():
+        raise DomainError(f"pane {pane.ident} was killed while it started")
+    index = window.ordered().index(pane)
+    reply: Reply = {"ok": True, "target": f"{session.name}:{window.index}.{index}", "id": pane.ident}
     if pane.process.state is PaneState.FAILED:
         reply["warning"] = pane.process.error
     return reply
