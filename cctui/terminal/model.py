@@ -1,4 +1,9 @@
-"""``TerminalModel``: what a pane widget reads to draw one guest terminal."""
+"""``TerminalModel``: what a pane widget reads to draw one guest terminal.
+
+The emulation is :class:`~cctui.terminal.engine.Emulator` (pyte's screen
+state, our own parser); how it differs from pyte on purpose is listed in
+:mod:`cctui.terminal.engine`.
+"""
 from __future__ import annotations
 
 import codecs
