@@ -297,7 +297,28 @@ def test_fuzz_any_packet_sequence_keeps_the_device_bounded(tmp_path_factory, pac
             rig.pump()
         assert len(rig.device.control) <= MAX_CONTROL + BATCH
         assert all(len(c.outbuf) <= BUF_ALLOC for c in rig.device.conns.values())
+        assert rig.device.buffered == sum(len(c.outbuf) for c in rig.device.conns.values())
     finally:
         rig.device.stop()
         server.close()
         loop.close()
+
+
+def test_all_streams_together_are_bounded_too(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cctui.vsock.connection.MAX_BUFFERED", 64 * 1024)
+    server = rig.listen(9000)
+    rig.post_rx(32)
+    peers = []
+    for port in (1, 2, 3):
+        rig.send(header(Op.REQUEST, src_port=port))
+        rig.wait_for(Op.RESPONSE, port)
+        peers.append(server.accept()[0])           # ...none of which reads
+    most = 0
+    for _ in range(4):                             # 256 KiB a stream: within its credit
+        for port in (1, 2, 3):
+            rig.send(header(Op.RW, src_port=port, length=MAX_PAYLOAD), bytes(MAX_PAYLOAD))
+            rig.pump()
+            most = max(most, rig.device.buffered)
+    assert most <= 64 * 1024
+    assert packets_of(rig.got, Op.RST), "no stream was reset at the device's bound"
+    assert len(rig.device.conns) < 3

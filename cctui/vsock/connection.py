@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .device import VsockDevice
 
 BUF_ALLOC = 256 * 1024                 # how much guest→host data we buffer per stream
+MAX_BUFFERED = 8 * 1024 * 1024         # ...and for all of one VM's streams together
 Key = Tuple[int, int]                  # (guest port, host port)
 
 
@@ -91,6 +92,10 @@ class Connection:
             if sent == length:
                 return True
             views = _skip(views, sent)
+        left = length - sent
+        if self.device.buffered + left > MAX_BUFFERED:
+            return False               # many streams at once, none read: the device's bound
+        self.device.buffered += left
         for view in views:
             self.outbuf += view
         self.device.loop.add_writer(self.sock.fileno(), self._writable)
@@ -105,6 +110,7 @@ class Connection:
             self.device.reset(self)
             return
         del self.outbuf[:sent]
+        self.device.buffered -= sent
         self.credit.forwarded(sent)
         if not self.outbuf:
             self.device.loop.remove_writer(self.sock.fileno())
@@ -142,6 +148,7 @@ class Connection:
             self.timer.cancel()
         if self.outbuf:
             self.device.loop.remove_writer(self.sock.fileno())
+            self.device.buffered -= len(self.outbuf)
             self.outbuf = bytearray()
         self.sock.close()
 

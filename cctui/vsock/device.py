@@ -51,6 +51,7 @@ class VsockDevice:
         self._rx_scheduled = False
         self._tx_scheduled = False
         self.cpu_seconds = 0.0         # thread CPU spent moving packets (the bench reports it)
+        self.buffered = 0              # guest bytes held for host sockets, all streams
 
     @property
     def running(self) -> bool:
