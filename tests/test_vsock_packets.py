@@ -3,6 +3,7 @@ real unix sockets on the host side, including a guest that breaks the rules."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from pathlib import Path
 from typing import Iterator, List
@@ -99,6 +100,8 @@ class Rig:
         self.device = VsockDevice(GUEST_CID, self.uds, loop, self.notified.append)
         self.device.start(self.driver.rx.queue(), self.driver.tx.queue())
         self.got: list = []
+        self.errors: list = []         # exceptions that escaped into the loop: bugs
+        loop.set_exception_handler(lambda _loop, context: self.errors.append(context))
 
     def send(self, hdr: bytes, payload: bytes = b"") -> None:
         """A guest packet, and the kick that tells the device about it."""
@@ -141,6 +144,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     yield rig
     rig.device.stop()
     loop.close()
+    assert not rig.errors and not (rig.device.failed or "").startswith("internal")
 
 
 def test_guest_connects_to_a_listening_host_port_and_bytes_flow_both_ways(rig: Rig) -> None:
@@ -322,3 +326,27 @@ def test_all_streams_together_are_bounded_too(rig: Rig, monkeypatch: pytest.Monk
     assert most <= 64 * 1024
     assert packets_of(rig.got, Op.RST), "no stream was reset at the device's bound"
     assert len(rig.device.conns) < 3
+
+
+def test_bytes_a_slow_host_reader_has_not_taken_arrive_whole_and_in_order(rig: Rig) -> None:
+    server = rig.listen(9000)
+    rig.post_rx(16)
+    rig.send(header(Op.REQUEST))
+    rig.wait_for(Op.RESPONSE)
+    peer, _ = server.accept()
+    data = os.urandom(BUF_ALLOC)                   # all of our credit, the socket's buffer and more
+    for i in range(0, len(data), 16384):           # several packets after the socket is full
+        chunk = data[i:i + 16384]
+        rig.send(header(Op.RW, length=len(chunk)), chunk)
+        rig.pump()
+    assert rig.device.buffered > 0                 # the socket did not take it all: kept for it
+
+    async def read_all() -> bytes:
+        peer.setblocking(False)
+        got = b""
+        while len(got) < len(data):
+            got += await rig.loop.sock_recv(peer, 1 << 20)
+        return got
+    assert rig.run(read_all()) == data
+    [update] = rig.wait_for(Op.CREDIT_UPDATE)[-1:]
+    assert update.fwd_cnt >= BUF_ALLOC // 2 and not packets_of(rig.got, Op.RST)

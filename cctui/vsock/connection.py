@@ -81,6 +81,7 @@ class Connection:
             self.credit.received(length)
         except CreditViolation:
             return False
+        sent = 0
         if not self.outbuf:
             try:
                 sent = self.sock.sendmsg(views) if length else 0
