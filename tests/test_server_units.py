@@ -78,6 +78,7 @@ def test_valid_requests_get_defaults() -> None:
     ({"op": "exec", "target": "s", "argv": []}, "'argv' must be a list of 1-"),
     ({"op": "new", "rows": 100000}, "'rows' must be an integer"),
     ({"op": "new", "accel": "fast"}, "'accel' must be one of"),
+    ({"op": "new", "transport": "tcp"}, "'transport' must be one of auto, vsock"),
     ({"op": "new", "name": "a:b"}, "bad session name"),
     ({"op": "new", "image": "a\0b"}, "'image' must be a string"),
     ({"op": "wait-text", "target": "s", "text": "x", "timeout": -1}, "'timeout' must be a number"),

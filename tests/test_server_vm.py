@@ -113,6 +113,16 @@ def test_new_and_ls_json(server: int) -> None:
     assert text.startswith("t: 1 windows") and "0.0* %0 vm1 sh: running [80x24]" in text
 
 
+def test_each_session_boots_with_the_transport_it_asked_for() -> None:
+    cli("--transport", "virtio-serial", "new", "-d", "-s", "serial", "--", "sh")
+    by_name = {s["name"]: s["vms"][0] for s in ls()["sessions"]}
+    assert by_name["serial"]["transport"] == "virtio-serial" and by_name["serial"]["state"] == "running"
+    assert by_name["t"]["transport"] in ("vsock", "vsock-user", "virtio-serial")
+    assert cli("exec", "-t", "serial", "--", "echo", "over serial").stdout == b"over serial\n"
+    cli("kill-session", "-t", "serial")
+    assert [s["name"] for s in ls()["sessions"]] == ["t"]
+
+
 def test_send_keys_and_capture_round_trip() -> None:
     cli("send-keys", "-t", "t", "echo $((6*7))", "Enter")
     cli("wait-text", "-t", "t:0.0", "--timeout", "30", "42")   # only the output holds 42
@@ -311,9 +321,10 @@ def test_sigkill_of_the_server_leaves_no_qemu_and_clients_say_so() -> None:
     cli("new", "-d", "-s", "k", "--", "sh")
     listing = ls()
     server, qemu = listing["server_pid"], listing["sessions"][0]["vms"][0]["qemu_pid"]
-    waiting = subprocess.Popen([sys.executable, "-m", "cctui", "exec", "-t", "k", "--", "sleep", "600"],
+    waiting = subprocess.Popen([sys.executable, "-m", "cctui", "exec", "-t", "k", "--",
+                                "sh", "-c", "echo started; exec sleep 600"],
                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    cli("wait-text", "-t", "k", "#")        # the shell is up; the exec has had time to connect
+    assert waiting.stdout is not None and waiting.stdout.readline() == b"started\n"   # it is connected
     os.kill(server, 9)
     assert wait_exit(server, 10) and wait_exit(qemu, 10)
     _, err = waiting.communicate(timeout=30)

@@ -93,10 +93,12 @@ def _start_server(path: Path) -> socket.socket:
 def _spawn() -> str:
     """Start ``python -m cctui server``; its first line on our pipe says how it went."""
     read_end, write_end = os.pipe()
+    # Each `new` says its transport: the server's own default must not be the first client's.
+    env = {k: v for k, v in os.environ.items() if k != "CCTUI_TRANSPORT"}
     with open(paths.log_path(), "wb") as log:      # one server's log, not all of them
         subprocess.Popen([sys.executable, "-m", "cctui", "server", "--ready-fd", str(write_end)],
                          pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                         start_new_session=True)
+                         start_new_session=True, env=env)
     os.close(write_end)
     try:
         ready, _, _ = select.select([read_end], [], [], START_TIMEOUT)

@@ -118,8 +118,11 @@ def _new(args: argparse.Namespace) -> int:
     if image != "host" and os.path.exists(image):
         image = os.path.abspath(image)      # the server runs in /
     with connect(start=True) as conn:
+        # --transport reaches this process as CCTUI_TRANSPORT (cli.py); the session carries it
+        transport = os.environ.get("CCTUI_TRANSPORT") or "auto"
         conn.request("new", name=args.name, image=image, argv=_argv(args.argv), accel=args.accel,
-                     memory=args.memory, cpus=args.cpus, rows=args.rows, cols=args.cols)
+                     transport=transport, memory=args.memory, cpus=args.cpus, rows=args.rows,
+                     cols=args.cols)
     return 0
 
 

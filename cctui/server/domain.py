@@ -333,7 +333,7 @@ class Domain:
                 "cols": session.cols, "current_window": session.current,
                 "vms": [{"name": vm.name, "image": vm.image, "state": str(vm.state),
                          "detail": printable(vm.status_detail), "qemu_pid": vm.qemu_pid,
-                         "accel": vm.accel} for vm in session.vms.values()],
+                         "accel": vm.accel, "transport": vm.transport} for vm in session.vms.values()],
                 "windows": [{"index": w.index, "active": w.index == session.current,
                              "panes": [p.describe(i, p.ident == w.active) for i, p in enumerate(w.ordered())]}
                             for w in session.windows],

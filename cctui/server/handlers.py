@@ -46,7 +46,8 @@ class Handlers:
         return {"ok": True}
 
     async def new(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
-        options = {"accel": args["accel"], "memory_mb": args["memory"], "cpus": args["cpus"]}
+        options = {"accel": args["accel"], "memory_mb": args["memory"], "cpus": args["cpus"],
+                   "transport": args["transport"]}
         session = await self.domain.new_session(args["name"], args["image"], args["argv"], options,
                                                 args["rows"], args["cols"])
         return {"ok": True, "session": session.name}

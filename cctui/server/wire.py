@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from guest_pty_agent import protocol as framing
 from guest_pty_agent.protocol import ProtocolError
 
+from ..vm.transport_choice import TRANSPORTS
 from .target import TargetError, check_session_name, parse_target
 
 VERSION = 1
@@ -135,13 +136,15 @@ def _session_name(name: str, value: Any) -> Optional[str]:
         raise ProtocolError(f"field {name!r}: {exc}") from None
 
 
-_ACCEL = ("auto", "kvm", "tcg")
+def _choice(options: Tuple[str, ...]) -> Check:
+    def check(name: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in options:
+            raise ProtocolError(f"field {name!r} must be one of {', '.join(options)}")
+        return value
+    return check
 
 
-def _accel(name: str, value: Any) -> str:
-    if value not in _ACCEL:
-        raise ProtocolError(f"field {name!r} must be one of {', '.join(_ACCEL)}")
-    return value
+_accel = _choice(("auto", "kvm", "tcg"))
 
 
 # op -> field -> (check, default); a field without a default is required
@@ -150,7 +153,7 @@ _OPS: Dict[str, Dict[str, Tuple[Check, Any]]] = {
     "ls": {},
     "kill-server": {},
     "new": {"name": (_session_name, None), "image": (_text(), "host"), "argv": (_optional(_words(True)), None),
-            "accel": (_accel, "auto"), "memory": (_int(64, 1 << 20), 1024), "cpus": (_int(1, 64), 2),
+            "accel": (_accel, "auto"), "transport": (_choice(TRANSPORTS), "auto"), "memory": (_int(64, 1 << 20), 1024), "cpus": (_int(1, 64), 2),
             "rows": (_int(2, SIZE_LIMIT), 24), "cols": (_int(2, SIZE_LIMIT), 80)},
     "new-window": {"target": (_target, _REQUIRED), "argv": (_optional(_words(True)), None)},
     "split-window": {"target": (_target, _REQUIRED), "horizontal": (_flag, False),
