@@ -5,6 +5,7 @@ import asyncio
 import hashlib
 import io
 import os
+import socket
 
 import pytest
 
@@ -60,3 +61,44 @@ def test_four_megabytes_host_to_guest(uvm: cctui.Instance) -> None:
     data = os.urandom(4 * 1024 * 1024)
     out = uvm.command("sha256sum").set_stdin(io.BytesIO(data)).output()
     assert out.split()[0].decode() == hashlib.sha256(data).hexdigest()
+
+
+def _state_dir(vm: cctui.Instance):
+    return vm.aio._backend.machine.qemu.config.state_dir      # type: ignore[union-attr]
+
+
+def test_guest_connects_out_to_a_listening_host_socket(uvm: cctui.Instance) -> None:
+    """Guest → CID 2 port P reaches ``<state>/vsock.sock_P`` (the hybrid convention)."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(_state_dir(uvm) / "vsock.sock_5555"))
+    server.listen(1)
+    server.settimeout(60)
+    script = ("import socket; s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); "
+              "s.connect((2, 5555)); s.sendall(b'from the guest ' * 1000); "
+              "s.shutdown(socket.SHUT_WR); print(s.recv(100).decode())")
+    cmd = uvm.command(sys_python(), "-c", script)
+    out = io.BytesIO()
+    cmd.set_stdout(out).start()
+    peer, _ = server.accept()
+    received = b""
+    while chunk := peer.recv(1 << 16):
+        received += chunk
+    peer.sendall(b"host says hi")
+    peer.close()
+    cmd.wait()
+    assert received == b"from the guest " * 1000 and out.getvalue() == b"host says hi\n"
+
+
+def test_guest_connections_nobody_takes_are_refused(uvm: cctui.Instance) -> None:
+    script = ("import socket\nrefused = 0\nfor _ in range(200):\n"
+              "    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)\n"
+              "    try: s.connect((2, 7777))\n"
+              "    except OSError: refused += 1\n"
+              "    s.close()\nprint(refused)")
+    assert uvm.command(sys_python(), "-c", script).output() == b"200\n"
+    assert uvm.command("echo", "still fine").output() == b"still fine\n"
+
+
+def sys_python() -> str:
+    from cctui.vm.guest_python import base_python
+    return base_python()
