@@ -90,6 +90,7 @@ def test_pvh_kernel_is_extracted_once_and_cached(cache: Path) -> None:
     assert first is not None and first.read_bytes() == _elf(PVH_NOTES)
     first.write_bytes(_elf(PVH_NOTES) + b"marker")     # a second call must not rebuild
     assert pvh.pvh_kernel(image) == first and first.read_bytes().endswith(b"marker")
+    os.utime(first, (1, 1))                            # old enough to be cleaned up
     image.write_bytes(_bzimage(_elf(PVH_NOTES, 0x3000000)))   # a new kernel: a new file
     os.utime(image, ns=(1, 1))
     second = pvh.pvh_kernel(image)

@@ -123,7 +123,10 @@ def pvh_kernel(image: Path) -> Optional[Path]:
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(elf)
     os.replace(tmp, target)
+    # Older extractions of a kernel by this name go after a day (not at once: two
+    # kernels of the same name, say /boot's and a fetched one, would take turns).
     for old in target.parent.glob(f"{image.name}-*"):
-        if old != target and old.suffix in (".elf", ".none"):
+        if (old != target and old.suffix in (".elf", ".none")
+                and old.stat().st_mtime < target.stat().st_mtime - 86400):
             old.unlink(missing_ok=True)
     return target
