@@ -13,6 +13,14 @@ and the streams generated here stay off the rest:
   model; DCS strings are drawn as text by pyte and swallowed by the model;
   DECCOLM resizes pyte to 132 columns and is ignored by the model (as xterm
   does by default).  Not generated; unit tests cover the model's behaviour.
+* where tmux and xterm agree against pyte, ``ReferenceScreen`` is corrected:
+  a wide character with one column left wraps (autowrap on) or is dropped;
+  writing over the left half of a wide character blanks its right half; a
+  line feed under the scroll region moves down to the last row; DECRC with
+  nothing saved resets the attributes; ``CSI r`` homes the cursor; ED 3
+  leaves the screen alone.  NEL (``ESC E``) goes to column 0 in the model and
+  keeps the column in pyte, HPA, CBT, REP, SCOSC/SCORC are ignored by pyte,
+  C0 controls inside a CSI, SGR with colons, DECALN homing: not generated.
 """
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ from pathlib import Path
 
 import pyte
 import pytest
+from pyte.screens import wcwidth
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -35,11 +44,55 @@ ROWS, COLS = 40, 120
 
 
 class ReferenceScreen(pyte.Screen):
-    """pyte with a textbook alternate screen (what xterm does for 1049)."""
+    """pyte with a textbook alternate screen (what xterm does for 1049), and
+    corrected where xterm and tmux agree against it (see the module docstring)."""
 
     def __init__(self, columns: int, lines: int) -> None:
         self._saved = None
         super().__init__(columns, lines)
+
+    def draw(self, data: str) -> None:
+        """One character at a time: a wide character with one column left
+        wraps (autowrap) or is dropped; a narrow character written over the
+        left half of a wide one blanks its right half."""
+        cursor = self.cursor
+        for ch in data:
+            w = wcwidth(ch)
+            x0, y0 = cursor.x, cursor.y
+            if w == 2 and self.columns > 1 and cursor.x == self.columns - 1:
+                if pyte.modes.DECAWM not in self.mode:
+                    continue
+                cursor.x = self.columns
+            super().draw(ch)
+            cursor = self.cursor
+            if w > 0 and (cursor.x, cursor.y) != (x0, y0) and cursor.x < self.columns:
+                if self.buffer[cursor.y][cursor.x].data == "":
+                    self.buffer[cursor.y][cursor.x] = self.default_char
+
+    def index(self) -> None:
+        """A line feed under the scroll region moves down to the last row
+        (pyte jumps back to the region's bottom)."""
+        if self.margins is not None and self.cursor.y > self.margins.bottom:
+            self.cursor.y = min(self.cursor.y + 1, self.lines - 1)
+            return
+        super().index()
+
+    def restore_cursor(self) -> None:
+        """With nothing saved, the attributes are reset too."""
+        if not self.savepoints:
+            self.cursor.attrs = self.default_char
+        super().restore_cursor()
+
+    def set_margins(self, top=None, bottom=None):
+        """``CSI r`` homes the cursor too."""
+        super().set_margins(top, bottom)
+        if not top and bottom is None:
+            self.cursor_position()
+
+    def erase_in_display(self, how=0, *args, **kwargs):
+        """ED 3 clears only the scrollback (pyte has none)."""
+        if how != 3:
+            super().erase_in_display(how, *args, **kwargs)
 
     def set_mode(self, *modes, **kwargs):
         if kwargs.get("private") and 1049 in modes and self._saved is None:
@@ -155,7 +208,7 @@ def _csi(final: str, *ranges: int) -> st.SearchStrategy[str]:
 _MOVES = st.one_of(
     _csi("H", ROWS + 2, COLS + 2), _csi("f", ROWS, COLS), _csi("A", 50), _csi("B", 50), _csi("C", 130),
     _csi("D", 130), _csi("E", 5), _csi("F", 5), _csi("G", 130), _csi("d", 45), st.just("\x1b[H"),
-    st.sampled_from(["\x1b7", "\x1b8", "\x1bM", "\x1bD", "\x1bE", "\x1b[?25l", "\x1b[?25h"]),
+    st.sampled_from(["\x1b7", "\x1b8", "\x1bM", "\x1bD", "\r\x1bD", "\x1b[?25l", "\x1b[?25h"]),
 )
 _ERASES = st.one_of(
     _csi("J", 3), _csi("K", 2), _csi("X", 130), _csi("P", 130), _csi("@", 130), _csi("L", 45),
@@ -341,9 +394,9 @@ def test_flood_measurement_equals_a_walk_character_by_character() -> None:
             elif ch == "\t":
                 x = min(next((t for t in stops if x < t), cols - 1), cols - 1)
             else:
-                if x == cols:
-                    rows, x = rows + 1, 0
                 w = wcwidth(ch)
+                if x == cols or (w == 2 and x == cols - 1 and cols > 1):
+                    rows, x = rows + 1, 0   # (a wide character with one column left wraps)
                 if w > 0:
                     x = min(x + w, cols)
         return rows, x

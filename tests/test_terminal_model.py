@@ -313,3 +313,103 @@ def _screen_row(text: str) -> list:
     m = TerminalModel(2, 10)
     m.feed(text.encode())
     return m.line(0)[:4]
+
+
+# ------------------------------------------------ where tmux and xterm agree
+def test_nel_goes_to_column_zero() -> None:
+    m, _ = make(rows=3, cols=10)
+    m.feed(b"abc\x1bEdef\x1bE")
+    assert text_rows(m) == ["abc", "def", ""]
+    assert m.cursor[:2] == (0, 2)
+    m.feed(b"xyz\x1bE")                 # at the bottom: scrolls, column 0
+    assert text_rows(m) == ["def", "xyz", ""] and m.cursor[:2] == (0, 2)
+
+
+def test_line_feed_under_the_scroll_region_moves_down_without_scrolling() -> None:
+    m, _ = make(rows=6, cols=10)
+    m.feed(b"r0\r\nr1\r\nr2\r\nr3\r\nr4\x1b[2;3r\x1b[4;1H\n")
+    assert m.cursor.y == 4
+    m.feed(b"\n\n\nX")
+    assert text_rows(m) == ["r0", "r1", "r2", "r3", "r4", "X"]
+    assert m.history_len == 0
+
+
+def test_hpa_cbt_rep() -> None:
+    m, _ = make(rows=3, cols=30)
+    m.feed(b"abc\x1b[10`X\x1b[`Y")
+    assert text_rows(m)[0] == "Ybc      X"
+    m.feed(b"\x1b[1;28H\x1b[ZA\x1b[2ZB\x1b[9ZC")
+    assert text_rows(m)[0] == "Cbc      X      B       A"
+    m.feed(b"\x1b[2;1Hab\x1b[5bc\x1b[1;30Hz\x1b[9b")   # REP never wraps
+    assert text_rows(m)[1] == "abbbbbbc" and text_rows(m)[0].endswith("A    z")
+    m.feed("\x1b[3;1H中\x1b[3b".encode())               # only an ASCII character repeats
+    assert text_rows(m)[2] == "中" and m.cursor.x == 2
+
+
+def test_scosc_scorc_save_and_restore_position_and_attributes() -> None:
+    m, _ = make(rows=5, cols=10)
+    m.feed(b"\x1b[1;33m\x1b[3;5H\x1b[s\x1b[0m\x1b[5;8HA\x1b[uB")
+    assert m.cursor[:2] == (5, 2)
+    cell = m.line(2)[4]
+    assert cell.data == "B" and cell.bold and cell.fg == "brown"
+
+
+def test_decrc_without_a_save_homes_and_resets_attributes() -> None:
+    m, _ = make(rows=5, cols=10)
+    m.feed(b"\x1b[1;31m\x1b[3;3HA\x1b8B")
+    cell = m.line(0)[0]
+    assert cell.data == "B" and not cell.bold and cell.fg == "default"
+
+
+def test_decaln_and_decstbm_reset_home_the_cursor() -> None:
+    m, _ = make(rows=3, cols=4)
+    m.feed(b"ab\x1b#8X")
+    assert text_rows(m) == ["XEEE", "EEEE", "EEEE"]
+    m.feed(b"\x1b[3;3H\x1b[rY")
+    assert text_rows(m)[0] == "YEEE"
+
+
+def test_il_dl_outside_the_scroll_region_do_nothing() -> None:
+    m, _ = make(rows=5, cols=5)
+    m.feed(b"a\r\nb\r\nc\r\nd\r\ne\x1b[2;3r\x1b[5;1H\x1b[L\x1b[1;1H\x1b[M")
+    assert text_rows(m) == ["a", "b", "c", "d", "e"]
+
+
+def test_ed3_clears_only_the_scrollback() -> None:
+    m, _ = make(rows=2, cols=5)
+    m.feed(b"a\r\nb\r\nc\x1b[3J")
+    assert m.history_len == 0 and text_rows(m) == ["b", "c"]
+
+
+def test_wide_character_with_one_column_left_wraps_or_is_dropped() -> None:
+    m, _ = make(rows=3, cols=5)
+    m.feed("abcd中x".encode())
+    assert text_rows(m)[:2] == ["abcd", "中x"]
+    m.feed("\r\n\x1b[?7labcd中x".encode())        # autowrap off: dropped
+    assert text_rows(m)[2] == "abcdx"
+
+
+def test_overwriting_the_left_half_of_a_wide_character_blanks_its_right_half() -> None:
+    m, _ = make(rows=2, cols=10)
+    m.feed("中文字\r\x1b[2CX".encode())
+    assert [c.data for c in m.line(0)[:6]] == ["中", "", "X", " ", "字", ""]
+    m.feed("\r\n中文字\r\x1b[1CY".encode())       # the right half: the left one stays (tmux)
+    assert [c.data for c in m.line(1)[:3]] == ["中", "Y", "文"]
+
+
+def test_controls_inside_a_csi_act_and_the_sequence_goes_on() -> None:
+    m, _ = make(rows=2, cols=10)
+    m.feed(b"abc\x1b[2\x08DX\r\n\x1b[1\r;5HY")
+    assert text_rows(m) == ["Xbc Y", ""]
+    m.feed(b"\x1b[2J\x1b[1;1Hab\x1b[\x08\x1b[Kq")   # aborted by ESC: the BS still acts
+    assert text_rows(m)[0] == "aq"
+
+
+def test_sgr_colon_sub_parameters() -> None:
+    m, _ = make(rows=1, cols=10)
+    m.feed(b"\x1b[38:2::10:20:30ma\x1b[38:2:1:2:3mb\x1b[0;48:5:17mc\x1b[0;4:3md\x1b[4:0me\x1b[58:5:1mf\x1b[3:1mg")
+    a, b, c, d, e, f, g = m.line(0)[:7]
+    assert a.fg == "0a141e" and b.fg == "010203"
+    assert c.bg == "00005f" and c.fg == "default"
+    assert d.underscore and not e.underscore and not f.underscore
+    assert g.italics

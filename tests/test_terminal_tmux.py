@@ -39,30 +39,6 @@ CASES = sorted(p.stem for p in CORPUS.glob("*.json"))
 # terminal package's split) fixes these and empties this dict.
 _NO_REFLOW = "the model cuts rows on resize; tmux re-wraps soft-wrapped lines (screen and history)"
 NOT_YET_MATCHING: Dict[str, str] = {
-    "probe_nel": "NEL (ESC E) keeps the column (model '   def'); tmux goes to column 0",
-    "probe_nel_at_bottom_margin": "NEL keeps the column; also tmux puts the region's top row into history "
-                                  "(as in probe_lf_at_margin)",
-    "probe_lf_below_margin": "LF with the cursor under the scroll region jumps back to the bottom margin and "
-                             "scrolls the region; tmux moves down to the last row and never scrolls",
-    "probe_hpa": "HPA (CSI n `) is ignored: the text stays at the cursor",
-    "probe_cbt": "CBT (CSI n Z) is ignored: the cursor stays put",
-    "probe_rep": "REP (CSI n b) is ignored: 'abc' instead of 'abbbbbbc'",
-    "probe_scosc_scorc": "CSI s / CSI u are ignored; tmux saves and restores position and attributes (as DECSC)",
-    "probe_decrc_without_save": "DECRC with nothing saved keeps bold red; tmux resets the attributes to default",
-    "probe_decaln": "DECALN (ESC # 8) leaves the cursor where it was; tmux homes it",
-    "probe_decstbm_reset": "CSI r without parameters resets the margins but does not home the cursor",
-    "probe_il_dl_outside_margins": "IL/DL with the cursor outside the scroll region shift rows; tmux ignores them",
-    "probe_ed3": "ED 3 (CSI 3 J) blanks the screen too; tmux clears only the history",
-    "probe_wide_last_column": "a wide character with one column left is drawn half off-screen instead of "
-                              "wrapping to the next row",
-    "probe_wide_overwrite": "overwriting the left half of a wide character leaves its right half as an orphan "
-                            "stub (model '中X字', tmux '中X 字')",
-    "probe_controls_in_csi": "a C0 control (BS, CR) inside CSI aborts the sequence and its rest prints as text; "
-                             "tmux executes the control and completes the sequence",
-    "python_unicode": "'日本' * 30 after 'x': the wide character at the last column is not wrapped (as "
-                      "probe_wide_last_column); the ZWJ row differs as in probe_zwj",
-    "probe_sgr_colon": "colours with colon sub-parameters (38:2::r:g:b, 38:5:n, 48:5:n) are ignored; tmux "
-                       "applies them",
     "resize_grow_pulls_history": "growing the pane adds blank rows at the bottom; tmux pulls rows back from "
                                  "the history",
     "reflow_narrow": _NO_REFLOW,
@@ -89,11 +65,16 @@ DELIBERATE: Dict[str, Tuple[Tuple[str, ...], str]] = {
                                    "xterm and the model to the top margin"),
     "probe_invalid_utf8": (("screen", "cursor"), "tmux drops invalid UTF-8 bytes; the model draws U+FFFD for "
                            "them, as xterm does"),
+    "probe_il_dl_outside_margins": (("screen",), "with the cursor outside the scroll region tmux 3.3a "
+                                    "inserts/deletes lines over the whole screen below it; xterm (VT510) and "
+                                    "the model ignore IL/DL there"),
     "probe_lf_at_margin": (("history",), _REGION_HISTORY),
+    "probe_nel_at_bottom_margin": (("history",), _REGION_HISTORY),
     "probe_su_sd_margins": (("history",), _REGION_HISTORY),
     "probe_region_scroll_history": (("history",), _REGION_HISTORY),
     "probe_zero_width": (("screen",), "tmux keeps ZWSP, VS16 and WJ in the cell before them; the model drops "
                          "these invisible characters (widths agree: the cursor matches)"),
+    "python_unicode": (("screen",), "the ZWJ sequence as in probe_zwj"),
     "probe_zwj": (("screen", "cursor"), "tmux 3.3a joins the character after a ZWJ into the cell before it "
                   "(one 2-column cell for the emoji sequence); xterm and the model draw both characters"),
 }

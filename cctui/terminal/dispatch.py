@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Tuple
 
 from .bounded import BoundedDict
-from .sequences import CSI, ESC, csi_params
+from .sequences import CSI, CSI_CONTROLS, ESC, NOT_CSI_CONTROLS, csi_params
 
 # ------------------------------------------------------------------ op codes
 #: ``(OP_SGR, params)``: an SGR; the hot loop keeps the attributes itself.
@@ -79,7 +79,10 @@ CSI_TABLE: Tuple[CsiEntry, ...] = (
     CsiEntry("S", "", "scroll_up", OP_CALL),                    # SU
     CsiEntry("T", "", "scroll_down", OP_CALL),                  # SD
     CsiEntry("X", "", "erase_characters", OP_CALL),             # ECH
+    CsiEntry("Z", "", "cursor_back_tab", OP_CALL),              # CBT
+    CsiEntry("`", "", "cursor_to_column", OP_CALL),             # HPA
     CsiEntry("a", "", "cursor_forward", OP_CALL),               # HPR
+    CsiEntry("b", "", "repeat_character", OP_CALL),             # REP
     CsiEntry("c", "", "report_device_attributes", OP_REPLY),    # DA
     CsiEntry("c", ">", "report_secondary_device_attributes", OP_REPLY),  # DA2
     CsiEntry("c", "?", "report_device_attributes", OP_REPLY),   # (answered by nothing)
@@ -95,6 +98,8 @@ CSI_TABLE: Tuple[CsiEntry, ...] = (
     CsiEntry("n", "", "report_device_status", OP_REPLY),        # DSR
     CsiEntry("n", "?", "report_device_status", OP_REPLY),       # DECDSR (answered by nothing)
     CsiEntry("r", "", "set_margins", OP_CALL),                  # DECSTBM
+    CsiEntry("s", "", "save_cursor_sco", OP_CALL),              # SCOSC (DECLRMM is never on)
+    CsiEntry("u", "", "restore_cursor_sco", OP_CALL),           # SCORC
 )
 
 
@@ -112,7 +117,7 @@ ESC_TABLE: Tuple[EscEntry, ...] = (
     EscEntry("", "=", "keypad_application"),     # DECKPAM
     EscEntry("", ">", "keypad_numeric"),         # DECKPNM
     EscEntry("", "D", "index"),                  # IND
-    EscEntry("", "E", "linefeed"),               # NEL (pyte's linefeed: CR only under LNM)
+    EscEntry("", "E", "next_line"),              # NEL
     EscEntry("", "H", "set_tab_stop"),           # HTS
     EscEntry("", "M", "reverse_index"),          # RI
     EscEntry("", "c", "reset"),                  # RIS
@@ -137,6 +142,9 @@ OSC_TABLE: Tuple[Tuple[str, str], ...] = (
 
 #: The method that runs a run of SU/SD (one token: see ``TOKEN``).
 SCROLL_RUN = "scroll_run"
+#: The method that runs a CSI holding controls (``CSI 2 BS D``): it gets the
+#: controls and the op of the sequence without them.
+CONTROLS_IN_CSI = "controls_in_csi"
 
 
 def _check_tables() -> None:
@@ -157,7 +165,7 @@ _check_tables()
 def handler_names() -> FrozenSet[str]:
     """Every screen method the tables name."""
     return frozenset([e.name for e in CSI_TABLE] + [e.name for e in ESC_TABLE] + [n for _, n in C0_TABLE]
-                     + [n for _, n in OSC_TABLE] + [SCROLL_RUN])
+                     + [n for _, n in OSC_TABLE] + [SCROLL_RUN, CONTROLS_IN_CSI])
 
 
 def check_handlers(screen_class: type) -> None:
@@ -210,6 +218,12 @@ class Decoder:
             return (OP_RUN, getattr(self._screen, name), (), name)
         kind = seq[1:2]
         if kind == "[":
+            if CSI_CONTROLS.search(seq, 2):
+                # controls inside: run them, then the sequence without them
+                controls = NOT_CSI_CONTROLS.sub("", seq[2:])
+                rest = CSI_CONTROLS.sub("", seq)
+                return (OP_RUN, getattr(self._screen, CONTROLS_IN_CSI), (controls, self._decode(rest)),
+                        CONTROLS_IN_CSI)
             if seq[-1] in "ST" and "\x1b" in seq[2:]:
                 return (OP_RUN, getattr(self._screen, SCROLL_RUN), (seq,), SCROLL_RUN)  # a run of SU/SD
             if seq[-1] == "n" and len(seq) > 4 and seq[4] == "\x1b":
@@ -217,7 +231,7 @@ class Decoder:
                 return self._decode(seq[:4]) + (len(seq) // 4,)
             m = CSI.fullmatch(seq)
             if m is None:
-                return NOP  # aborted, intermediates, sub-parameters, too long
+                return NOP  # aborted, intermediates, too long
             return self._decode_csi(*m.group("marker", "params", "final"))
         if kind == "]":
             if seq[-1] == "\x07" or seq[-1] == "\x9c":
@@ -246,6 +260,8 @@ class Decoder:
         op = entry.op
         if op == OP_SGR:
             return (OP_SGR, params)
+        if ":" in params:
+            return NOP  # sub-parameters: read in SGR only
         method = getattr(self._screen, entry.name)
         args = csi_params(params)
         private = marker == "?"

@@ -18,13 +18,19 @@ pyte's own method, so the result equals what pyte computes.  What changes
   CSI/ESC/OSC sequences into direct method calls.  Its grammar is total: a
   sequence interrupted by a character it cannot hold is aborted and does
   nothing (pyte's state machine is not used at all).  Controls that never
-  act (NUL, SO/SI, most C0 and C1) are dropped; CSI parameters longer than
-  64 characters, with intermediates, sub-parameters or the markers ``<`` and
-  ``=`` make the sequence ignored (as tmux does); each parameter is clamped
-  to 9999; a CSI that pyte cannot take (a ``TypeError``...) is ignored.
+  act (NUL, SO/SI, most C0 and C1) are dropped; BEL, BS, HT and CR inside a
+  CSI act and the sequence goes on (LF, VT, FF, CAN, SUB, ESC abort it); CSI
+  parameters longer than 64 characters, with intermediates, sub-parameters
+  (but in SGR: ``38:2::r:g:b``, ``38:5:n``, ``4:n``; ``58`` is ignored) or the
+  markers ``<`` and ``=`` make the sequence ignored (as tmux does); each
+  parameter is clamped to 9999; a CSI that pyte cannot take (a
+  ``TypeError``...) is ignored.
 * drawing: ASCII runs are written a row-slice at a time with cached cells;
   an unprintable character is skipped (pyte drops the rest of the run); a
-  cell keeps at most 4 characters (a base and 3 combining marks).
+  cell keeps at most 4 characters (a base and 3 combining marks); a wide
+  character with one column left wraps first (autowrap on) or is dropped
+  (pyte draws its left half in the last column); text written over the left
+  half of a wide character blanks its right half (pyte leaves the stub).
 * floods: when a run of text holds many more lines than the screen, only the
   last screenful is laid out; the part that would scroll off goes to the
   scrollback as raw text (laid out later, on view) after measuring how many
@@ -37,17 +43,24 @@ pyte's own method, so the result equals what pyte computes.  What changes
   to the region), controlled DA/DA2/DSR answers (bounded per feed), OSC
   swallowed (a title is kept for the pane's label: at most 256 characters,
   no controls).
-* sequences pyte takes otherwise: CUP with more than two parameters moves
-  (pyte ignores it); VPA under DECOM without margins does not assert; DECCOLM
-  is ignored (xterm's default); ``CSI ? m`` is ignored; DECALN fills with
-  default attributes (as xterm and tmux do).
+* sequences pyte takes otherwise (following xterm and tmux): CUP with more
+  than two parameters moves (pyte ignores it); VPA under DECOM without
+  margins does not assert; DECCOLM is ignored (xterm's default); ``CSI ? m``
+  is ignored; DECALN fills with default attributes, resets the margins and
+  homes the cursor; NEL (``ESC E``) goes to column 0; a line feed under the
+  scroll region moves down to the last row without scrolling (pyte jumps back
+  to the region); DECRC with nothing saved resets the attributes too;
+  ``CSI r`` homes the cursor; ED 3 clears only the scrollback (pyte blanks
+  the screen); HPA (``CSI n`` and a backquote), CBT (``CSI n Z``), REP (``CSI n b``: an
+  ASCII character, up to the end of the row) and SCOSC/SCORC (``CSI s``,
+  ``CSI u``: DECSC/DECRC) are done (pyte ignores them).
 """
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional
 
 from .bounded import BoundedDict
-from .dispatch import Decoder, check_handlers
+from .dispatch import OP_CALL, OP_CUP, OP_EL, OP_REPLY, OP_SGR, Decoder, check_handlers
 from .flood import (
     F_KEYPAD_OFF, F_KEYPAD_ON, F_SAFE, F_SAVE, F_TABSET, Skip, clean_flood, find_skip, fold_sgr, measure_block,
 )
@@ -56,7 +69,8 @@ from .hotloop import run_window
 from .pyte_compat import DECAWM, IRM, LNM
 from .screen import Screen
 from .sequences import (
-    ABORTED_CSI, ABORTED_HINT, DECALN_RUN, STRING_START, incomplete_tail, strip_ignored, window_end,
+    ABORTED_CSI, ABORTED_HINT, DECALN_RUN, NOT_CSI_CONTROLS, STRING_START, incomplete_tail, strip_ignored,
+    window_end,
 )
 
 #: text is emulated in windows of about this many characters, cut after a LF
@@ -100,6 +114,11 @@ class Emulator(Screen):
         if "\x1b#8\x1b#8" in text:
             text = DECALN_RUN.sub("\x1b#8", text)  # DECALN is idempotent
         n, self._held = incomplete_tail(text)
+        if self._held == "\x1b[<" and len(text) - n > 3:
+            # a CSI too long to hold (ignored however it ends): the controls
+            # in it act now, in order (they would inside it)
+            text = text[:n] + NOT_CSI_CONTROLS.sub("", text[n + 2:])
+            n = len(text)
         self._text_end = n
         if ABORTED_HINT.search(text, 0, n) and not STRING_START.search(text, 0, n):
             # CSIs aborted by a control or an ESC do nothing: dropped, so
@@ -113,6 +132,34 @@ class Emulator(Screen):
             pos = run_window(self, text, pos, window_end(text, pos, n, _WINDOW))
         self._discard = 0
         self._replies.flush()
+
+    def controls_in_csi(self, controls: str, op: tuple) -> None:
+        """A CSI holding C0 controls (``CSI 2 BS D``): the controls act where
+        they are, as outside a sequence (BEL, BS, HT, CR: xterm, tmux), then
+        the sequence without them (``op``, decoded) runs."""
+        for c in controls:
+            if c == "\x08":
+                self.backspace()
+            elif c == "\t":
+                self.tab()
+            elif c == "\r":
+                self.carriage_return()
+        code = op[0]
+        cursor = self.cursor
+        if code == OP_SGR:
+            cursor.attrs = self._apply_sgr(cursor.attrs, op[1])
+        elif code == OP_CUP:
+            self.cursor_position(*op[3])
+        elif code == OP_EL:
+            self.erase_in_line(op[1])
+        elif code == OP_CALL or code == OP_REPLY:
+            try:
+                if op[3]:
+                    op[1](*op[2], private=True)
+                else:
+                    op[1](*op[2])
+            except (TypeError, AssertionError, ValueError, IndexError, KeyError):
+                pass  # parameters pyte cannot take: ignore the sequence
 
     # ----------------------------------------------------------------- floods
     def _flood_ready(self) -> bool:

@@ -43,7 +43,7 @@ F_RESET = 7        #: RIS: ends the stretch; what is on screen then is dropped
 #: other method stops it
 FLOOD_EFFECTS = {
     "index": F_LF,                   # (LNM is off in a flood)
-    "linefeed": F_LF,
+    "next_line": F_LF,
     "keypad_application": F_KEYPAD_ON,
     "keypad_numeric": F_KEYPAD_OFF,
     "save_cursor": F_SAVE,
@@ -51,10 +51,10 @@ FLOOD_EFFECTS = {
     "reset": F_RESET,
 }
 #: the tokens that move the cursor in a skipped stretch, as measured (line
-#: feeds as LF: ESC D and ESC E are line feeds here, as in the ESC table);
+#: feeds as LF, ESC E as CR LF, as in the ESC table);
 #: every other token is left out
 CLEAN_TOKENS = {"\n": "\n", "\x0b": "\n", "\x0c": "\n", "\r": "\r", "\r\n": "\r\n",
-                "\x08": "\x08", "\t": "\t", "\x1bD": "\n", "\x1bE": "\n"}
+                "\x08": "\x08", "\t": "\t", "\x1bD": "\n", "\x1bE": "\r\n"}
 
 _stale = set(FLOOD_EFFECTS) - handler_names()
 if _stale:  # (a renamed handler would quietly stop every flood that holds it)
@@ -337,8 +337,8 @@ def simulate(s: str, x: int, cols: int, tabstops: Collection[int]) -> Tuple[int,
         elif seg:
             for k, run in enumerate(seg.split("\x01") if "\x01" in seg else (seg,)):
                 if k:            # a wide character before the run
-                    if x == cols:
-                        rows += 1
+                    if x == cols or (x == cols - 1 and cols > 1):
+                        rows += 1    # (with one column left it wraps too)
                         x = 0
                     x = x + 2 if x + 2 < cols else cols
                 if not run:

@@ -52,6 +52,7 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
     bottom = last_line if margins is None else margins.bottom
     x = cursor.x
     y = cursor.y
+    wide_seen = emu.wide_seen
     cur_char, cur_trans, cur_cmap = attr_info(cursor.attrs)
     done_i = 0
     done_pos = begin
@@ -75,6 +76,8 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
                     buf[y].update(zip(range(x, x + n), cells))
                 x += n
                 dirty_add(y)
+                if wide_seen and x < cols:
+                    emu._drop_orphan(buf[y], x)
             elif n == 1 and x + 2 <= cols and not irm and char_widths.get(txt) == 2:
                 # one wide character that fits (CJK with a colour each)
                 row = buf[y]
@@ -82,6 +85,11 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
                 row[x + 1] = cur_cmap[""]
                 x += 2
                 dirty_add(y)
+                if wide_seen:
+                    if x < cols:
+                        emu._drop_orphan(row, x)
+                else:
+                    wide_seen = emu.wide_seen = True
             else:
                 cursor.x = x
                 cursor.y = y
@@ -89,6 +97,7 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
                 emu.draw(txt)
                 x = cursor.x
                 y = cursor.y
+                wide_seen = emu.wide_seen
         nxt = cur_trans.get(seq)
         if nxt is not None:  # an SGR seen before in this state
             cur_char, cur_trans, cur_cmap = nxt
@@ -125,7 +134,8 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
             if y < bottom:
                 y += 1
             elif y > bottom:
-                y = bottom
+                if y < last_line:  # under the region: down to the last row, no scrolling
+                    y += 1
             else:
                 cursor.x = x
                 cursor.y = y
@@ -197,6 +207,7 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
             bottom = last_line if margins is None else margins.bottom
             x = cursor.x
             y = cursor.y
+            wide_seen = emu.wide_seen
             # (always: a DECSCNM change drops the SGR transitions)
             cur_char, cur_trans, cur_cmap = attr_info(cursor.attrs)
             cursor.attrs = cur_char

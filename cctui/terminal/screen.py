@@ -29,7 +29,7 @@ from .pyte_compat import (
     DECAWM, DECOM, DECSCNM, FG_BG_256, IRM, Char, Margins, PyteScreen, new_buffer, new_char, row_default,
 )
 from .replies import DA_PRIMARY_REPLY, DA_SECONDARY_REPLY, DSR_OK_REPLY, ReplyQueue
-from .sequences import SCROLL_ITEM, SU_COUNTS, TITLE_LIMIT, csi_param, csi_params
+from .sequences import SCROLL_ITEM, SU_COUNTS, TITLE_LIMIT, csi_param, csi_params, sgr_colons
 from .widths import CHAR_WIDTHS, MAX_CELL_CHARS, NOT_NARROW, ZERO_RUN, cut_mark_runs, wcwidth
 
 _TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -74,6 +74,8 @@ class Screen(PyteScreen):
         self._erase_cache: Dict[tuple, Dict[int, Char]] = BoundedDict(256)  # EL cells, per screen width
         self.scrolled = False
         self.app_keypad = False
+        #: a wide character was ever drawn (until then no stub can be orphaned)
+        self.wide_seen = False
         super().__init__(columns, lines)
 
     @property
@@ -88,7 +90,7 @@ class Screen(PyteScreen):
         text with autowrap on and insert mode off by :meth:`_draw_wide`."""
         cursor = self.cursor
         mode = self.mode
-        x = cursor.x
+        x = cursor_x0 = cursor.x
         if data.isascii() or max(data) < "\u0300":
             narrow = True
         else:
@@ -100,15 +102,19 @@ class Screen(PyteScreen):
         if x + n <= self.columns and narrow and IRM not in mode:
             # fits in the row: no wrap can happen
             cmap = self._attr_info(cursor.attrs)[CELLS]
-            self.buffer[cursor.y].update(zip(range(x, x + n), map(cmap.__getitem__, data)))
+            row = self.buffer[cursor.y]
+            row.update(zip(range(x, x + n), map(cmap.__getitem__, data)))
             cursor.x = x + n
             self.dirty.add(cursor.y)
+            if self.wide_seen:
+                self._drop_orphan(row, x + n)
             return
         if IRM in mode or DECAWM not in mode:
             return self._draw_slow(data)
         cmap = self._attr_info(cursor.attrs)[CELLS]
         if not narrow:
             return self._draw_wide(data, cmap)
+        y0 = cursor.y
         get = cmap.__getitem__
         cols = self.columns
         buf = self.buffer
@@ -127,6 +133,16 @@ class Screen(PyteScreen):
             i += k
         cursor.x = x
         self.dirty.add(cursor.y)
+        if self.wide_seen and (x != cursor_x0 or cursor.y != y0):
+            self._drop_orphan(buf[cursor.y], x)
+
+    def _drop_orphan(self, row: Any, x: int) -> None:
+        """Text written up to column ``x`` (excluded) covered the left half of
+        a wide character: its right half (a stub at ``x``) is blanked, as
+        tmux and xterm do (pyte leaves it)."""
+        cell = row.get(x)
+        if cell is not None and not cell[0]:
+            row[x] = self.default_char
 
     def _draw_wide(self, data: str, cmap: CellMap) -> None:
         """Non-ASCII text with autowrap on and insert mode off: the same rules
@@ -134,9 +150,11 @@ class Screen(PyteScreen):
         cursor = self.cursor
         cols = self.columns
         buf = self.buffer
-        x = cursor.x
-        line = buf[cursor.y]
+        x = x0 = cursor.x
+        y0 = cursor.y
+        line = buf[y0]
         stub = cmap[""]
+        self.wide_seen = True
         widths = CHAR_WIDTHS
         combining = unicodedata.combining
         normalize = unicodedata.normalize
@@ -144,7 +162,10 @@ class Screen(PyteScreen):
             w = widths.get(char)
             if w is None:
                 w = widths[char] = wcwidth(char)
-            if x == cols:
+            if x == cols or (w == 2 and x + 1 == cols and cols > 1):
+                # (a wide character with one column left wraps, as in tmux and xterm)
+                if x < cols and (x != x0 or cursor.y != y0):
+                    self._drop_orphan(line, x)
                 self.dirty.add(cursor.y)
                 cursor.x = 0
                 self.linefeed()
@@ -172,6 +193,8 @@ class Screen(PyteScreen):
                     line = buf[cursor.y]
         cursor.x = x
         self.dirty.add(cursor.y)
+        if x != x0 or cursor.y != y0:
+            self._drop_orphan(line, x)
 
     def _draw_slow(self, data: str) -> None:
         """pyte's ``draw``, except that an unprintable character is skipped
@@ -179,8 +202,19 @@ class Screen(PyteScreen):
         cursor = self.cursor
         cols = self.columns
         mode = self.mode
+        x0, y0 = cursor.x, cursor.y
         for char in data:
             char_width = wcwidth(char)
+            if char_width == 2:
+                self.wide_seen = True
+                if cursor.x == cols - 1 and cols > 1:
+                    # one column left: a wide character wraps (autowrap) or is
+                    # dropped (tmux; xterm too)
+                    if DECAWM not in mode:
+                        continue
+                    if cursor.x != x0 or cursor.y != y0:
+                        self._drop_orphan(self.buffer[cursor.y], cursor.x)
+                    cursor.x = cols
             if cursor.x == cols:
                 if DECAWM in mode:
                     self.dirty.add(cursor.y)
@@ -214,6 +248,8 @@ class Screen(PyteScreen):
                 continue
             cursor.x = min(cursor.x + char_width, cols)
         self.dirty.add(cursor.y)
+        if self.wide_seen and (cursor.x != x0 or cursor.y != y0) and cursor.x < cols:
+            self._drop_orphan(self.buffer[cursor.y], cursor.x)
 
     # ------------------------------------------------- line feeds, scrolling
     def _record(self, row: CompactRow) -> None:
@@ -231,7 +267,10 @@ class Screen(PyteScreen):
         else:
             top, bottom = margins
         if cursor.y != bottom:
-            self.cursor_down()
+            if cursor.y < bottom:
+                cursor.y += 1
+            elif cursor.y < self.lines - 1:
+                cursor.y += 1   # under the region: down to the last row, no scrolling (pyte: back to the margin)
             return
         buf = self.buffer
         if top == 0 and bottom == self.lines - 1 and self._alt is None:
@@ -263,6 +302,11 @@ class Screen(PyteScreen):
         else:
             dirty.update(range(top, bottom + 1))
         self.scrolled = True
+
+    def next_line(self) -> None:
+        """NEL (``ESC E``): column 0, then a line feed (pyte keeps the column)."""
+        self.cursor.x = 0
+        self.index()
 
     def reverse_index(self) -> None:
         top, bottom = self.margins or Margins(0, self.lines - 1)
@@ -361,6 +405,49 @@ class Screen(PyteScreen):
             return
         super().cursor_to_line(line)
 
+    def cursor_back_tab(self, count: Optional[int] = None) -> None:
+        """CBT (``CSI n Z``): back ``n`` tab stops (pyte ignores it)."""
+        x = min(self.cursor.x, self.columns - 1)
+        stops = sorted(t for t in self.tabstops if t < x)
+        n = min(count or 1, len(stops) + 1)
+        self.cursor.x = stops[-n] if n <= len(stops) else 0
+
+    def repeat_character(self, count: Optional[int] = None) -> None:
+        """REP (``CSI n b``): the one-cell character before the cursor ``n``
+        times, up to the end of the row (as tmux: never wraps; tmux repeats
+        only an ASCII character printed just before)."""
+        x = self.cursor.x
+        if not x or x > self.columns:
+            return
+        cell = self.buffer[self.cursor.y].get(x - 1)
+        if cell is None or len(cell[0]) != 1 or not " " < cell[0] < "\x7f":
+            return
+        self.draw(cell[0] * min(count or 1, self.columns - x))
+
+    def save_cursor_sco(self, *_: int) -> None:
+        """SCOSC (``CSI s``, DECLRMM never being on): DECSC."""
+        self.save_cursor()
+
+    def restore_cursor_sco(self, *_: int) -> None:
+        """SCORC (``CSI u``): DECRC, attributes included (as tmux)."""
+        self.restore_cursor()
+
+    def restore_cursor(self) -> None:
+        """DECRC; with nothing saved the attributes are reset too (xterm,
+        tmux; pyte keeps them) and the cursor goes home."""
+        if not self.savepoints:
+            self.cursor.attrs = self.default_char
+        super().restore_cursor()
+
+    def set_margins(self, top: Optional[int] = None, bottom: Optional[int] = None) -> None:
+        """DECSTBM; without parameters it homes the cursor too (xterm,
+        tmux; pyte does not)."""
+        if not top and bottom is None:
+            self.margins = None
+            self.cursor_position()
+            return
+        super().set_margins(top, bottom)
+
     def tab(self) -> None:
         x = self.cursor.x
         for stop in sorted(self.tabstops):
@@ -390,13 +477,16 @@ class Screen(PyteScreen):
             dict.fromkeys(range(cursor.x, min(cursor.x + (count or 1), self.columns)), cursor.attrs))
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
-        if how == 3 and self._alt is None and self.history is not None:
-            self.history.clear()
+        """ED; ED 3 clears only the scrollback (xterm, tmux; pyte clears the screen)."""
+        if how == 3:
+            if self._alt is None and self.history is not None:
+                self.history.clear()
+            return
         if how == 0:
             interval = range(self.cursor.y + 1, self.lines)
         elif how == 1:
             interval = range(self.cursor.y)
-        elif how in (2, 3):
+        elif how == 2:
             interval = range(self.lines)
         else:
             return
@@ -412,7 +502,8 @@ class Screen(PyteScreen):
 
     def alignment_display(self) -> None:
         """DECALN (``ESC # 8``): fill the screen with 'E' (default attributes,
-        as xterm and tmux do), one shared row of cells copied per line."""
+        as xterm and tmux do), one shared row of cells copied per line; home
+        the cursor and reset the margins (VT510, tmux)."""
         cols = self.columns
         cell = self._attr_info(self.default_char)[CELLS]["E"]
         line = dict.fromkeys(range(cols), cell)
@@ -422,6 +513,8 @@ class Screen(PyteScreen):
             row.clear()
             row.update(line)
         self.dirty.update(range(self.lines))
+        self.margins = None                     # and resets the margins, homes the cursor
+        self.cursor.x = self.cursor.y = 0
 
     # ------------------------------------------------------ attributes
     def _apply_sgr(self, attrs: Char, params: str) -> Char:
@@ -430,6 +523,10 @@ class Screen(PyteScreen):
         got = self._sgr_cache.get(key)
         if got is not None:
             return got
+        if ":" in params:
+            params = sgr_colons(params)
+            if not params:
+                return attrs
         args = csi_params(params)
         if len(args) == 3 and args[1] == 5 and args[2] < 256 and (args[0] == 38 or args[0] == 48):
             # one 256-colour change (what pyte does for it, without its dispatch)

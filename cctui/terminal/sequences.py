@@ -73,7 +73,7 @@ TOKEN = re.compile(r"""
     | \[ (?:
           6n (?: \x1b\[6n )+ | 5n (?: \x1b\[5n )+               # a run of one status query
         | [0-9]{0,%(n)d}%(p)s [ST] (?: \x1b\[ [0-9]{0,%(n)d}%(p)s [ST] )+   # a run of SU/SD
-        | [ -?]* [@-~]?                                         # CSI (or an aborted CSI)
+        | [ -?\x07-\x09\x0d]* [@-~]?                               # CSI (or an aborted CSI)
       )
     | \] (?: P[0-9A-Fa-f]{7} | R | [^\x07\x1b\x9c]* (?: \x07 | \x1b\\ | \x9c )? )   # OSC
     | [P_^X] [^\x1b\x9c]* (?: \x1b\\ | \x9c )?                  # DCS, APC, PM, SOS
@@ -86,20 +86,27 @@ TOKEN = re.compile(r"""
 INCOMPLETE = re.compile(r"""
 \x1b (?:
     [ -/]*                                              # ESC [intermediates]
-  | \[ [ -?]*                                           # CSI without its final
+  | \[ [ -?\x07-\x09\x0d]*                               # CSI without its final
   | \] (?! P[0-9A-Fa-f]{7} | R ) [^\x07\x1b\x9c]* \x1b?   # OSC without its end
   | [P_^X] [^\x1b\x9c]* \x1b?                           # DCS, APC, PM, SOS without ST
 )""", re.VERBOSE)
 
-#: A CSI the decoder reads: private marker, parameters (digits and ``;``
-#: only: sub-parameters and intermediates make it ignored), final byte.
-CSI = re.compile(r"\x1b\[(?P<marker>[<=>?]?)(?P<params>[0-9;]{0,%d})(?P<final>[@-~])" % MAX_PARAMS)
+#: A CSI the decoder reads: private marker, parameters (digits, ``;`` and
+#: ``:``: sub-parameters are read in SGR only; intermediates make it
+#: ignored), final byte.
+CSI = re.compile(r"\x1b\[(?P<marker>[<=>?]?)(?P<params>[0-9;:]{0,%d})(?P<final>[@-~])" % MAX_PARAMS)
+#: The C0 controls executed inside a CSI (the sequence goes on, as in xterm,
+#: tmux and ECMA-48): BEL, BS, HT, CR.  A LF, VT or FF aborts it (so that no
+#: token but a string holds a LF: see :func:`window_end`).
+CSI_CONTROLS = re.compile(r"[\x07-\x09\x0d]")
+#: Everything but those controls (what is left of a CSI too long to hold).
+NOT_CSI_CONTROLS = re.compile(r"[^\x07-\x09\x0d]+")
 #: An ESC sequence the decoder reads: intermediates and final byte.
 ESC = re.compile(r"\x1b(?P<intermediates>[ -/]*)(?P<final>[0-~])")
 #: One SGR (the only CSI a flood may hold).
 SGR = re.compile(r"\x1b\[[0-9;]{0,%d}m" % MAX_PARAMS)
 #: The parameters of each SGR (``findall``).
-SGR_PARAMS = re.compile(r"\x1b\[(?P<params>[0-9;]{0,%d})m" % MAX_PARAMS)
+SGR_PARAMS = re.compile(r"\x1b\[(?P<params>[0-9;:]{0,%d})m" % MAX_PARAMS)
 #: One SU or SD in a run of them.
 SCROLL_ITEM = re.compile(r"\x1b\[(?P<count>[0-9]*)(?P<final>[ST])")
 #: The count of each SU in a run (``findall``).
@@ -114,9 +121,9 @@ OSC_END = re.compile(r"[\x07\x1b\x9c]")
 DCS_END = re.compile(r"[\x1b\x9c]")
 #: A CSI aborted by a control or an ESC: it does nothing.  (No possessive
 #: quantifiers: Python 3.9.)
-ABORTED_CSI = re.compile(r"\x1b\[[ -?]*(?=[^ -~])")
+ABORTED_CSI = re.compile(r"\x1b\[[ -?]*(?=[^ -~\x07-\x09\x0d])")
 #: A cheap test for :data:`ABORTED_CSI` (one regex scan: ~0.5 ms/MB of text).
-ABORTED_HINT = re.compile(r"\x1b\[[\x1b\r\n]")
+ABORTED_HINT = re.compile(r"\x1b\[[\x1b\n]")
 
 
 # ------------------------------------------------------------ pure helpers
@@ -130,6 +137,32 @@ def csi_param(p: str) -> int:
 def csi_params(params: str) -> Tuple[int, ...]:
     """A CSI's parameters (``"1;;5"`` -> ``(1, 0, 5)``; none is ``(0,)``)."""
     return tuple(map(csi_param, params.split(";"))) if params else (0,)
+
+
+def sgr_colons(params: str) -> str:
+    """SGR parameters with colon sub-parameters in their ``;`` form (what
+    pyte reads): ``38:2::r:g:b``, ``38:2:r:g:b`` and ``38:5:n`` (``48`` too)
+    are colours, ``4:n`` underline on or off; ``58`` (underline colour) and
+    other sub-parameters are dropped.  "" when nothing is left (the SGR then
+    does nothing: an empty SGR would reset)."""
+    out = []
+    for p in params.split(";"):
+        if ":" not in p:
+            out.append(p)
+            continue
+        sub = p.split(":")
+        head = csi_param(sub[0])
+        if head == 38 or head == 48:
+            kind = csi_param(sub[1])
+            if kind == 5 and len(sub) >= 3:
+                out += [str(head), "5", sub[2]]
+            elif kind == 2 and len(sub) >= 5:
+                out += [str(head), "2"] + (sub[3:6] if len(sub) >= 6 else sub[2:5])
+        elif head == 4:
+            out.append("24" if csi_param(sub[1]) == 0 else "4")
+        elif head != 58:
+            out.append(sub[0])
+    return ";".join(out)
 
 
 def incomplete_tail(text: str) -> Tuple[int, str]:
