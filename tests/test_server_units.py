@@ -199,3 +199,57 @@ def test_the_server_imports_no_textual() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+class _EarlyCmd:
+    """A guest command whose output arrives with STARTED, before start() returns."""
+
+    def __init__(self) -> None:
+        self.sinks: list = []
+        self.exit_status = (0, None)
+        self.exited = False
+        self.pid = 42
+
+    def set_stdin(self, source: object) -> "_EarlyCmd":
+        return self
+
+    def set_stdout(self, sink: object) -> "_EarlyCmd":
+        self.sinks.append(sink)
+        return self
+
+    def set_stderr(self, sink: object) -> "_EarlyCmd":
+        return self
+
+    async def start(self) -> None:
+        handler = self.sinks[0].attach(lambda n: None)
+        handler(b"early\n")
+
+    async def wait(self) -> None:
+        self.exited = True
+
+
+class _Link:
+    def __init__(self) -> None:
+        self.frames: list = []
+
+    def send(self, frame: bytes) -> None:
+        self.frames.extend(decoder(1 << 20).feed(frame))
+
+    async def drain(self) -> None:
+        pass
+
+
+def test_exec_reply_comes_before_output_that_raced_it() -> None:
+    """Output dispatched with STARTED waits for the REPLY (the client reads REPLY first)."""
+    import asyncio
+
+    from cctui.server.execs import StdinQueue, run_exec
+
+    class _Vm:
+        def command(self, *argv: str) -> _EarlyCmd:
+            return _EarlyCmd()
+
+    link = _Link()
+    assert asyncio.run(run_exec(link, 3, _Vm(), ["x"], StdinQueue())) == {}   # type: ignore[arg-type]
+    assert [(t, i) for t, i, _ in link.frames] == [(Frame.REPLY, 3), (Frame.OUTPUT, 3), (Frame.EXIT, 3)]
+    assert link.frames[1][2] == b"early\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import socket
@@ -19,6 +20,7 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 from cctui.server.wire import Frame, decoder, encode, encode_json
+from helpers.wait import wait_until
 
 pytestmark = pytest.mark.vm
 ENV: Dict[str, str] = {}
@@ -142,7 +144,7 @@ def test_send_keys_literal_and_control_keys() -> None:
 
 def test_capture_scrollback_with_negative_start() -> None:
     cli("send-keys", "-t", "t", "clear; seq 1 300", "Enter")
-    cli("wait-text", "-t", "t", "299\n300")
+    cli("wait-text", "-t", "t", "299\n300\n#")      # the prompt: nothing scrolls after it
     screen = capture("t")
     first = int(screen[0])
     assert capture("t", "-S", "-5", "-E", "-1") == [str(n) for n in range(first - 5, first)]
@@ -184,8 +186,11 @@ def test_split_new_window_and_kill_pane() -> None:
     left, right = pane("t", 0, 0), pane("t", 0, 1)
     assert left["cols"] + right["cols"] + 1 == 80 and right["rows"] == 24
     cli("wait-text", "-t", "t:0.1", "side")
-    assert pane("t", 0, 1)["state"] == "exited" and pane("t", 0, 1)["exit_code"] == 3
-    assert "t:0.1" not in cli("ls").stdout.decode() and "sh -c echo side; exit 3: exited (3)" in cli("ls").stdout.decode()
+    # No event tells another process that a pane's command exited: a bounded poll.
+    wait_until(lambda: pane("t", 0, 1)["state"] == "exited", timeout=30, what="the side pane's exit")
+    assert pane("t", 0, 1)["exit_code"] == 3
+    assert re.search(r"\n  0\.1\* %\d+ vm1 sh -c echo side; exit 3: exited \(3\) \[39x24\]\n",
+                     cli("ls").stdout.decode())
     cli("split-window", "-v", "-t", "t:0.0", "--", "sh")
     assert pane("t", 0, 1)["rows"] + pane("t", 0, 0)["rows"] + 1 == 24
     cli("new-window", "-t", "t", "--", "sh")

@@ -130,14 +130,18 @@ class Connection:
         self.close()
 
     def _send(self, frame: bytes) -> None:
-        with self._send_lock:
-            self.sock.sendall(frame)
+        try:
+            with self._send_lock:
+                self.sock.sendall(frame)
+        except OSError as exc:
+            who = f" (pid {self.server_pid})" if self.server_pid else ""
+            raise ServerGone(f"the cctui server{who} closed the connection: {exc.strerror or exc}") from None
 
     def _next(self) -> Tuple[int, int, bytes]:
         while not self._frames:
             try:
                 data = self.sock.recv(1 << 16)
-            except ConnectionError:
+            except OSError:
                 data = b""
             if not data:
                 who = f" (pid {self.server_pid})" if self.server_pid else ""
@@ -219,8 +223,8 @@ class Connection:
                     break
                 self._send(encode(Frame.STDIN, ident, data))
             self._send(encode(Frame.STDIN_CLOSE, ident))
-        except OSError:
-            pass
+        except (OSError, Error):
+            pass            # our stdin or the server went: the main thread reports the latter
 
 
 def _error_text(payload: bytes) -> str:

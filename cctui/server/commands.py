@@ -12,6 +12,8 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from guest_pty_agent.protocol import ProtocolError
+
 from ..errors import Error
 from .client import ExecStartFailed, connect
 
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     except ExecStartFailed as exc:
         _say(str(exc))
         return exc.code
-    except Error as exc:
+    except (Error, ProtocolError) as exc:
         _say(str(exc))
         return 1
     except KeyboardInterrupt:

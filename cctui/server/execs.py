@@ -55,13 +55,23 @@ async def run_exec(link: "ClientLink", ident: int, vm: AsyncInstance, argv: List
     """Start, stream, and send EXIT; returns the REPLY that failed to start it, if any."""
     cmd = vm.command(argv[0], *argv[1:])
     acks: List[asyncio.Task] = []
+    # Output can arrive in the same read as STARTED, before start() returns: it waits
+    # here (at most the guest's window) until the REPLY that says the command runs.
+    early: List[bytes] = []
+    replied = False
 
     def forward(ftype: Frame, sink: CallbackSink):
         def handler(data: bytes) -> None:
-            link.send(encode(ftype, ident, data))
+            if not replied:
+                early.append(encode(ftype, ident, data))
+            else:
+                link.send(encode(ftype, ident, data))
 
             async def ack() -> None:
-                await link.drain()
+                try:
+                    await link.drain()
+                except (ConnectionError, OSError):
+                    return          # the client went: its command is being killed
                 sink.ack(len(data))
             acks[:] = [t for t in acks if not t.done()]
             acks.append(asyncio.ensure_future(ack()))
@@ -78,6 +88,10 @@ async def run_exec(link: "ClientLink", ident: int, vm: AsyncInstance, argv: List
     except Error as exc:
         return {"ok": False, "error": str(exc), "code": 126}
     link.send(encode_json(Frame.REPLY, ident, {"ok": True, "pid": cmd.pid}))
+    replied = True
+    for frame in early:
+        link.send(frame)
+    early.clear()
     try:
         await cmd.wait()
     except ExitError:
