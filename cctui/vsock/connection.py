@@ -67,7 +67,7 @@ class Connection:
     def _readable(self) -> None:
         self.unwatch()
         self.ready = True
-        self.device.want_send(self)
+        self.device.want_send(self, now=True)
 
     def unwatch(self) -> None:
         if self.reading:

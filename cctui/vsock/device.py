@@ -78,15 +78,23 @@ class VsockDevice:
         self.stop()
 
     # scheduling -------------------------------------------------------------------
-    def kick_tx(self) -> None:
+    def kick_tx(self, now: bool = False) -> None:
+        """Process the tx queue soon; ``now`` (from an fd callback, never from a step):
+        at once, a loop turn sooner, which is a round trip's latency."""
         if not self._tx_scheduled:
             self._tx_scheduled = True
-            self.loop.call_soon(self._run, self._process_tx)
+            if now:
+                self._run(self._process_tx)
+            else:
+                self.loop.call_soon(self._run, self._process_tx)
 
-    def kick_rx(self) -> None:
+    def kick_rx(self, now: bool = False) -> None:
         if not self._rx_scheduled:
             self._rx_scheduled = True
-            self.loop.call_soon(self._run, self._fill_rx)
+            if now:
+                self._run(self._fill_rx)
+            else:
+                self.loop.call_soon(self._run, self._fill_rx)
 
     def _run(self, step: Callable[[], None]) -> None:
         if step == self._process_tx:
@@ -219,10 +227,10 @@ class VsockDevice:
             conn.on_result = None
         conn.watch()
 
-    def want_send(self, conn: Connection) -> None:
+    def want_send(self, conn: Connection, now: bool = False) -> None:
         if conn not in self.ready:
             self.ready.append(conn)
-        self.kick_rx()
+        self.kick_rx(now)
 
     def credit_update(self, conn: Connection) -> None:
         """Tell the guest our fwd_cnt (one queued update per stream is enough)."""

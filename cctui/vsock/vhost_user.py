@@ -229,9 +229,9 @@ class VhostUserConnection:
         except (BlockingIOError, InterruptedError):
             pass
         if index == TX:
-            self.device.kick_tx()
+            self.device.kick_tx(now=True)
         else:
-            self.device.kick_rx()
+            self.device.kick_rx(now=True)
 
     def notify(self, index: int) -> None:
         call = self.vrings[index].call
