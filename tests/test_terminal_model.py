@@ -413,3 +413,102 @@ def test_sgr_colon_sub_parameters() -> None:
     assert c.bg == "00005f" and c.fg == "default"
     assert d.underscore and not e.underscore and not f.underscore
     assert g.italics
+
+
+# ------------------------------------------------------------------ reflow
+def history(m: TerminalModel) -> list:
+    return [m.history_text(i) for i in range(m.history_len)]
+
+
+def test_narrowing_rewraps_a_soft_wrapped_line_and_widening_joins_it() -> None:
+    m, _ = make(rows=4, cols=10)
+    m.feed(b"0123456789abcdefghij\r\n$ ")
+    assert text_rows(m) == ["0123456789", "abcdefghij", "$", ""]
+    m.resize(4, 15)
+    assert text_rows(m) == ["0123456789abcde", "fghij", "$", ""] and m.cursor[:2] == (2, 2)
+    m.resize(4, 20)
+    assert text_rows(m) == ["0123456789abcdefghij", "$", "", ""] and m.cursor[:2] == (2, 1)
+    m.resize(4, 7)      # 3 + 1 rows: the blank row under the cursor goes first
+    assert text_rows(m) == ["0123456", "789abcd", "efghij", "$"] and m.cursor[:2] == (2, 3)
+    assert m.history_len == 0
+    m.resize(4, 5)      # 4 + 1 rows: the top one goes to the scrollback
+    assert history(m) == ["01234"] and text_rows(m) == ["56789", "abcde", "fghij", "$"]
+    m.resize(4, 10)     # and comes back, joined
+    assert m.history_len == 0 and text_rows(m) == ["0123456789", "abcdefghij", "$", ""]
+
+
+def test_hard_newlines_are_not_joined() -> None:
+    m, _ = make(rows=3, cols=5)
+    m.feed(b"abcde\r\nfghij")
+    m.resize(3, 12)
+    assert text_rows(m) == ["abcde", "fghij", ""]
+
+
+def test_a_hard_line_feed_ends_a_wrapped_row() -> None:
+    m, _ = make(rows=3, cols=5)
+    m.feed(b"abcdefg\x1b[1;1HABCDE\n")     # row 0 soft-wrapped, then a LF from it
+    m.resize(3, 12)
+    assert text_rows(m) == ["ABCDE", "fg", ""]
+
+
+def test_the_cursor_stays_on_its_character() -> None:
+    m, _ = make(rows=4, cols=10)
+    m.feed(b"0123456789abcdefghij\x1b[2;4H")   # on 'd'
+    m.resize(4, 6)
+    assert m.line(m.cursor.y)[m.cursor.x].data == "d" and m.cursor[:2] == (1, 2)
+    m.resize(4, 30)
+    assert m.cursor[:2] == (13, 0)
+
+
+def test_wide_characters_rewrap_whole() -> None:
+    m, _ = make(rows=4, cols=7)
+    m.feed("中中中中中".encode())                 # 3 a row (one column left over)
+    m.resize(4, 4)
+    assert text_rows(m) == ["中中", "中中", "中", ""]
+    assert [c.data for c in m.line(0)] == ["中", "", "中", ""]
+    m.resize(4, 11)
+    assert text_rows(m) == ["中中中中中", "", "", ""] and m.cursor[:2] == (10, 0)
+
+
+def test_scrollback_rows_rewrap_and_come_back() -> None:
+    m, _ = make(rows=2, cols=10)
+    m.feed(b"".join(b"L%d:%s\r\n" % (i, b"x" * 12) for i in range(4)) + b"$")
+    assert history(m) == ["L0:xxxxxxx", "xxxxx", "L1:xxxxxxx", "xxxxx", "L2:xxxxxxx", "xxxxx", "L3:xxxxxxx"]
+    m.resize(2, 20)
+    assert history(m) == ["L0:" + "x" * 12, "L1:" + "x" * 12, "L2:" + "x" * 12]
+    assert text_rows(m) == ["L3:" + "x" * 12, "$"]
+    m.resize(2, 8)
+    assert history(m)[:3] == ["L0:xxxxx", "xxxxxxx", "L1:xxxxx"]
+    assert text_rows(m) == ["xxxxxxx", "$"]
+
+
+def test_flooded_scrollback_lays_out_at_the_new_width() -> None:
+    m, _ = make(rows=3, cols=10, scrollback=100_000)
+    lines = [b"%05d:" % i + b"y" * 9 for i in range(3000)]    # 15 characters: 2 rows at 10 columns
+    m.feed(b"\r\n".join(lines) + b"\r\n")
+    m.flush()
+    assert m._history.raw_blocks() > 0
+    assert m.history_len == 2 * 3000 - 2        # the last line's two rows are on screen
+    m.resize(3, 20)
+    assert m.history_len == 3000 - 2            # one row each
+    assert m.history_text(0) == "00000:" + "y" * 9 and m.history_text(2997) == "02997:" + "y" * 9
+    assert text_rows(m) == ["02998:" + "y" * 9, "02999:" + "y" * 9, ""]
+
+
+def test_growing_brings_rows_back_from_the_scrollback() -> None:
+    m, _ = make(rows=3, cols=10)
+    m.feed(b"a\r\nb\r\nc\r\nd\r\ne")
+    assert history(m) == ["a", "b"]
+    m.resize(4, 10)
+    assert history(m) == ["a"] and text_rows(m) == ["b", "c", "d", "e"] and m.cursor[:2] == (1, 3)
+    m.resize(6, 10)
+    assert m.history_len == 0 and text_rows(m) == ["a", "b", "c", "d", "e", ""] and m.cursor[:2] == (1, 4)
+
+
+def test_the_alternate_screen_is_cut_and_the_primary_reflowed_on_return() -> None:
+    m, _ = make(rows=4, cols=10)
+    m.feed(b"0123456789abc\x1b[?1049h\x1b[H0123456789abc")
+    m.resize(4, 5)
+    assert text_rows(m) == ["01234", "abc", "", ""]
+    m.feed(b"\x1b[?1049l")
+    assert text_rows(m) == ["01234", "56789", "abc", ""] and m.cursor[:2] == (3, 2)

@@ -15,6 +15,7 @@ Inside, one job a module, each importing (at run time) only those above it:
 * ``replies``: the bounded reply queue
 * ``history``: the scrollback
 * ``flood``: finding and measuring a flood stretch to skip (pure)
+* ``reflow``: soft-wrapped rows joined into lines and cut at a new width (pure)
 * ``screen``: every screen operation (pyte's ``Screen`` with ours)
 * ``hotloop``: the hot loop, one window of text at a time
 * ``engine``: the emulator: feeding, windows, flood skips (and how it differs from pyte)

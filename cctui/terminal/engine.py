@@ -228,7 +228,8 @@ class Emulator(Screen):
         dropped = skip.dropped
         if self._alt is None and self.history is not None:
             for y in range(self.lines - 1):
-                self._record(compact_row(buf.get(y), cols))
+                row = buf.get(y)
+                self._record(compact_row(row, cols), getattr(row, "wrapped", 0))
             keep: Optional[int] = None
             left = dropped
             while left:

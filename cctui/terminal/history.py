@@ -27,7 +27,7 @@ import sys
 from collections import deque
 from itertools import groupby, repeat
 from operator import itemgetter
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .bounded import BoundedDict
 from .pyte_compat import Char
@@ -150,7 +150,7 @@ class RawFlood:
 
 
 class _Block:
-    __slots__ = ("rows", "raw", "nrows", "nbytes", "blank")
+    __slots__ = ("rows", "raw", "nrows", "nbytes", "blank", "wrapped")
 
     def __init__(self, rows: Optional[List[CompactRow]], raw: Optional[RawFlood], nrows: int, nbytes: int,
                  blank: bool = False) -> None:
@@ -159,6 +159,13 @@ class _Block:
         self.nrows = nrows
         self.nbytes = nbytes
         self.blank = blank      # a run of ``nrows`` empty rows (rows and raw None)
+        #: the rows that soft-wrapped: index in ``rows`` -> cells it held then
+        #: (None while there is none: most blocks)
+        self.wrapped: Optional[Dict[int, int]] = None
+
+
+#: a scrollback row and how many cells it held when it soft-wrapped (0: it did not)
+WrappedRow = Tuple[CompactRow, int]
 
 
 class History:
@@ -187,13 +194,20 @@ class History:
         self._total = 0
         self._bytes = 0
 
-    def push(self, row: CompactRow) -> None:
-        """One row scrolled off (the common case, without push_rows' slicing)."""
+    def push(self, row: CompactRow, wrapped: int = 0) -> None:
+        """One row scrolled off (the common case, without push_rows' slicing);
+        ``wrapped``: the cells it held when it soft-wrapped (0: it did not)."""
         blocks = self._blocks
         last = blocks[-1] if blocks else None
         if last is None or last.rows is None or last.nrows >= _BLOCK_ROWS or not self.limit:
             self.push_rows((row,))
+            if wrapped and self.limit:
+                self._mark_last(wrapped)
             return
+        if wrapped:
+            if last.wrapped is None:
+                last.wrapped = {}
+            last.wrapped[last.nrows] = wrapped
         size = row_size(row) + 8
         last.rows.append(row)
         last.nrows += 1
@@ -226,6 +240,107 @@ class History:
             i += len(take)
         if self._total - blocks[0].nrows >= self.limit or self._bytes > self.max_bytes:
             self._trim()
+
+    def _mark_last(self, wrapped: int) -> None:
+        last = self._blocks[-1]
+        if last.wrapped is None:
+            last.wrapped = {}
+        last.wrapped[last.nrows - 1] = wrapped
+
+    def push_wrapped(self, rows: Sequence[WrappedRow]) -> None:
+        """Rows with their wrap marks, oldest first."""
+        for row, wrapped in rows:
+            self.push(row, wrapped)
+
+    def pop_newest(self, n: int) -> List[WrappedRow]:
+        """Take back up to ``n`` of the newest rows (oldest first): a pane that
+        grows shows them again, as tmux does."""
+        out: List[WrappedRow] = []
+        blocks = self._blocks
+        n = min(n, len(self))
+        while n > 0 and blocks:
+            block = blocks[-1]
+            if block.raw is not None:
+                self._materialise(block)
+            take = min(n, block.nrows)
+            if block.blank:
+                out.extend([(EMPTY_ROW, 0)] * take)
+            else:
+                assert block.rows is not None
+                first = block.nrows - take
+                marks = block.wrapped or {}
+                got = block.rows[first:]
+                del block.rows[first:]
+                size = sum(map(row_size, got)) + 8 * take
+                block.nbytes -= size
+                self._bytes -= size
+                out.extend(reversed([(r, marks.pop(first + i, 0)) for i, r in enumerate(got)]))
+            block.nrows -= take
+            self._total -= take
+            n -= take
+            if not block.nrows:
+                blocks.pop()
+                self._bytes -= block.nbytes
+        out.reverse()
+        return out
+
+    def pop_wrapped_tail(self) -> List[WrappedRow]:
+        """The newest rows while they soft-wrapped (their line goes on on the
+        screen), taken back, oldest first."""
+        blocks = self._blocks
+        k = 0
+        for block in reversed(blocks):
+            marks = block.wrapped
+            if block.rows is None or not marks:
+                break
+            i = block.nrows - 1
+            while i >= 0 and i in marks:
+                i -= 1
+                k += 1
+            if i >= 0:
+                break
+        return self.pop_newest(k) if k and k <= len(self) else []
+
+    def reflow(self, rewrap: Callable[[List[WrappedRow]], List[WrappedRow]],
+               remeasure: Callable[[RawFlood], int]) -> None:
+        """Re-wrap every laid-out row (``rewrap``: runs of rows, oldest first,
+        to the rows at the new width); raw floods are measured again
+        (``remeasure``: its rows at the new width, which it now has); blank
+        runs stay.  Then the bounds apply again."""
+        old = list(self._blocks)
+        self._blocks = deque()
+        self._total = self._bytes = 0
+        run: List[WrappedRow] = []
+        for block in old:
+            if block.rows is not None and not block.blank:
+                marks = block.wrapped or {}
+                run.extend((r, marks.get(i, 0)) for i, r in enumerate(block.rows))
+                continue
+            if run:
+                self._append_rows(rewrap(run))
+                run = []
+            if block.raw is not None and block.raw.keep is None:
+                block.nrows = remeasure(block.raw)
+            self._blocks.append(block)
+            self._total += block.nrows
+            self._bytes += block.nbytes
+        if run:
+            self._append_rows(rewrap(run))
+        if self._blocks:
+            self._trim()
+
+    def _append_rows(self, rows: List[WrappedRow]) -> None:
+        for i in range(0, len(rows), _BLOCK_ROWS):
+            part = rows[i:i + _BLOCK_ROWS]
+            got = [r for r, _ in part]
+            size = 64 + sum(map(row_size, got)) + 8 * len(got)
+            block = _Block(got, None, len(got), size)
+            marks = {k: w for k, (_, w) in enumerate(part) if w}
+            if marks:
+                block.wrapped = marks
+            self._blocks.append(block)
+            self._total += len(got)
+            self._bytes += size
 
     def push_blank(self, nrows: int) -> None:
         """``nrows`` empty rows, held as a count (a run of them is one block,

@@ -10,7 +10,7 @@ Everything the loop reads often is bound to a local first; keep it so.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .cells import RUN_CACHE_MAX, TRANSITIONS
 from .dispatch import OP_CALL, OP_CR, OP_CUP, OP_EL, OP_LF, OP_NOP, OP_REPLY, OP_SGR
@@ -53,6 +53,7 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
     x = cursor.x
     y = cursor.y
     wide_seen = emu.wide_seen
+    wraps_seen = emu.wraps_seen
     cur_char, cur_trans, cur_cmap = attr_info(cursor.attrs)
     done_i = 0
     done_pos = begin
@@ -98,6 +99,7 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
                 x = cursor.x
                 y = cursor.y
                 wide_seen = emu.wide_seen
+                wraps_seen = emu.wraps_seen
         nxt = cur_trans.get(seq)
         if nxt is not None:  # an SGR seen before in this state
             cur_char, cur_trans, cur_cmap = nxt
@@ -129,6 +131,11 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
                 cur_trans[seq] = nxt
             cur_char, cur_trans, cur_cmap = nxt
         elif code == OP_LF:
+            if wraps_seen:
+                # a hard line feed: the row's line ends here (for reflow)
+                lf_row: Any = buf.get(y)
+                if lf_row is not None and getattr(lf_row, "wrapped", False):
+                    lf_row.wrapped = 0
             if op[1]:
                 x = 0
             if y < bottom:
@@ -208,6 +215,7 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
             x = cursor.x
             y = cursor.y
             wide_seen = emu.wide_seen
+            wraps_seen = emu.wraps_seen
             # (always: a DECSCNM change drops the SGR transitions)
             cur_char, cur_trans, cur_cmap = attr_info(cursor.attrs)
             cursor.attrs = cur_char

@@ -99,10 +99,11 @@ class TerminalModel:
             self._screen.feed_text(text)
 
     def resize(self, rows: int, cols: int) -> None:
-        """Resize the screen (not the guest pty: the caller does that).
-
-        Shrinking keeps the cursor row: blank rows below the cursor go first,
-        then top rows move to the scrollback.  Rows are not re-wrapped."""
+        """Resize the screen (not the guest pty: the caller does that), as
+        tmux does: fewer rows drop blank rows below the cursor first, then
+        move top rows to the scrollback; more rows bring rows back from it; a
+        new width re-wraps soft-wrapped lines, scrollback included (the
+        alternate screen is cut instead: its program redraws)."""
         self.flush()
         if rows < 1 or cols < 1:
             raise ValueError("a terminal needs at least one row and one column")

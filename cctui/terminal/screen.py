@@ -23,10 +23,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from .bounded import BoundedDict
 from .cells import BLANK, BLANK_REVERSE, CELLS, AttrSets, CellMap
-from .history import EMPTY_ROW, CompactRow, History, compact_row
+from .flood import clean_flood, measure_block
+from .history import EMPTY_ROW, CompactRow, History, RawFlood, compact_row
 from .modes import ALT_SCREEN_MODES, MOUSE_TRACKING, MOUSE_TRACKING_MODES, DecMode
 from .pyte_compat import (
     DECAWM, DECOM, DECSCNM, FG_BG_256, IRM, Char, Margins, PyteScreen, new_buffer, new_char, row_default,
+)
+from .reflow import (
+    Row, history_row_cells, join_lines, locate, rewrap_history, screen_row_cells, set_wrapped, wrap_line, wrapped_of,
 )
 from .replies import DA_PRIMARY_REPLY, DA_SECONDARY_REPLY, DSR_OK_REPLY, ReplyQueue
 from .sequences import SCROLL_ITEM, SU_COUNTS, TITLE_LIMIT, csi_param, csi_params, sgr_colons
@@ -38,12 +42,14 @@ _TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 class _AltState:
     """The primary screen while the alternate one is shown."""
 
-    __slots__ = ("buffer", "cursor", "mode")
+    __slots__ = ("buffer", "cursor", "mode", "lines", "columns")
 
-    def __init__(self, buffer: Any, cursor: Any, mode: Optional[int]) -> None:
+    def __init__(self, buffer: Any, cursor: Any, mode: Optional[int], lines: int, columns: int) -> None:
         self.buffer = buffer
         self.cursor = cursor    # saved on entry (DECSET 1049), else None
         self.mode = mode        # the DECSET that entered it
+        self.lines = lines      # the primary screen's size (reflowed when it comes back)
+        self.columns = columns
 
 
 class Screen(PyteScreen):
@@ -76,6 +82,8 @@ class Screen(PyteScreen):
         self.app_keypad = False
         #: a wide character was ever drawn (until then no stub can be orphaned)
         self.wide_seen = False
+        #: a row ever soft-wrapped (until then no hard line feed clears a mark)
+        self.wraps_seen = False
         super().__init__(columns, lines)
 
     @property
@@ -122,6 +130,8 @@ class Screen(PyteScreen):
         while i < n:
             if x >= cols:
                 self.dirty.add(cursor.y)
+                set_wrapped(buf[cursor.y], cols)    # (for reflow: see reflow.py)
+                self.wraps_seen = True
                 cursor.x = 0
                 self.linefeed()
                 x = 0
@@ -167,6 +177,8 @@ class Screen(PyteScreen):
                 if x < cols and (x != x0 or cursor.y != y0):
                     self._drop_orphan(line, x)
                 self.dirty.add(cursor.y)
+                set_wrapped(line, x)
+                self.wraps_seen = True
                 cursor.x = 0
                 self.linefeed()
                 x = 0
@@ -203,6 +215,7 @@ class Screen(PyteScreen):
         cols = self.columns
         mode = self.mode
         x0, y0 = cursor.x, cursor.y
+        wide_wrap = False
         for char in data:
             char_width = wcwidth(char)
             if char_width == 2:
@@ -215,9 +228,13 @@ class Screen(PyteScreen):
                     if cursor.x != x0 or cursor.y != y0:
                         self._drop_orphan(self.buffer[cursor.y], cursor.x)
                     cursor.x = cols
+                    wide_wrap = True
             if cursor.x == cols:
                 if DECAWM in mode:
                     self.dirty.add(cursor.y)
+                    set_wrapped(self.buffer[cursor.y], cols - 1 if wide_wrap else cols)
+                    wide_wrap = False
+                    self.wraps_seen = True
                     cursor.x = 0
                     self.linefeed()
                 elif char_width > 0:
@@ -252,10 +269,11 @@ class Screen(PyteScreen):
             self._drop_orphan(self.buffer[cursor.y], cursor.x)
 
     # ------------------------------------------------- line feeds, scrolling
-    def _record(self, row: CompactRow) -> None:
-        """A row scrolled off the top of the primary screen."""
+    def _record(self, row: CompactRow, wrapped: int = 0) -> None:
+        """A row scrolled off the top of the primary screen (``wrapped``: the
+        cells it held when it soft-wrapped, 0 if it did not)."""
         if self.history is not None:
-            self.history.push(row)
+            self.history.push(row, wrapped)
         elif self._recorder is not None:
             self._recorder.append(row)
 
@@ -277,7 +295,8 @@ class Screen(PyteScreen):
             if self._discard:
                 self._discard -= 1
             elif self.history is not None or self._recorder is not None:
-                self._record(compact_row(buf.get(0), self.columns))
+                row0 = buf.get(0)
+                self._record(compact_row(row0, self.columns), getattr(row0, "wrapped", 0))
         # shift rows up in bulk; a missing row stays missing (it reads the
         # same as an empty one: pyte keeps every row's default current)
         if top == 0 and bottom == self.lines - 1:
@@ -598,7 +617,7 @@ class Screen(PyteScreen):
         if self._alt is not None:
             return
         saved_cursor = copy.copy(self.cursor) if which == DecMode.ALT_SCREEN_1049 else None
-        self._alt = _AltState(self.buffer, saved_cursor, which)
+        self._alt = _AltState(self.buffer, saved_cursor, which, self.lines, self.columns)
         self.buffer = self._new_buffer()
         self.dirty.update(range(self.lines))
 
@@ -612,8 +631,11 @@ class Screen(PyteScreen):
             hidden = self.cursor.hidden
             self.cursor = copy.copy(alt.cursor)
             self.cursor.hidden = hidden
-            self.ensure_hbounds()
-            self.ensure_vbounds()
+        if (alt.lines, alt.columns) != (self.lines, self.columns):
+            self.cursor.y = min(self.cursor.y, alt.lines - 1)
+            self._resize_primary(alt.lines, alt.columns, self.lines, self.columns)
+        self.ensure_hbounds()
+        self.ensure_vbounds()
         self.dirty.update(range(self.lines))
 
     @property
@@ -664,40 +686,107 @@ class Screen(PyteScreen):
 
     # ---------------------------------------------------------- resize
     def resize(self, lines: Optional[int] = None, columns: Optional[int] = None) -> None:
-        """Resize; shrinking drops blank rows under the cursor first, then
-        moves top rows into the scrollback (pyte drops them)."""
+        """Resize as tmux does: the primary screen is reflowed (see
+        :meth:`_resize_primary`); the alternate one is cut (its program
+        redraws), the primary one under it is reflowed when it comes back."""
         lines = lines or self.lines
         columns = columns or self.columns
         if lines == self.lines and columns == self.columns:
             return
-        old_cols = self.columns
-        if lines < self.lines:
-            drop = self.lines - lines
-            self.cursor.y = self._shrink(self.buffer, self.cursor.y, drop, record=self._alt is None)
-            if self._alt is not None:
-                saved = self._alt.cursor
-                y = self._shrink(self._alt.buffer, saved.y if saved else self.lines - 1, drop, record=True)
-                if saved is not None:
-                    saved.y = y
-        if columns < old_cols:
-            buffers = [self.buffer] + ([self._alt.buffer] if self._alt else [])
-            for buf in buffers:
-                for row in buf.values():
+        old_lines, old_cols = self.lines, self.columns
+        if self._alt is None:
+            self._resize_primary(old_lines, old_cols, lines, columns)
+        else:
+            if lines < old_lines:
+                self.cursor.y = self._shrink(self.buffer, self.cursor.y, old_lines - lines, False, old_lines)
+            if columns < old_cols:
+                for row in self.buffer.values():
                     for x in [k for k in row if k >= columns]:
                         del row[x]
         self.lines, self.columns = lines, columns
         self._erase_cache.clear()
         self.tabstops = {t for t in self.tabstops if t < columns} | set(range(((old_cols + 7) // 8) * 8, columns, 8))
         self.margins = None
-        self.cursor.x = min(self.cursor.x, columns - 1)
+        self.cursor.x = min(self.cursor.x, columns)
         self.cursor.y = min(self.cursor.y, lines - 1)
-        if self._alt is not None and self._alt.cursor is not None:
-            self._alt.cursor.x = min(self._alt.cursor.x, columns - 1)
-            self._alt.cursor.y = min(self._alt.cursor.y, lines - 1)
         self.dirty.update(range(lines))
 
-    def _shrink(self, buf: Any, cursor_y: int, drop: int, record: bool) -> int:
-        old = self.lines
+    def _resize_primary(self, old_lines: int, old_cols: int, lines: int, cols: int) -> None:
+        """The primary screen from ``old_lines`` x ``old_cols`` to ``lines`` x
+        ``cols``.  Fewer rows: blank rows under the cursor go first, then top
+        rows go to the scrollback; more rows: rows come back from the
+        scrollback (tmux).  Another width: lines that soft-wrapped are joined
+        and cut again at the new width, scrollback included, the cursor
+        staying on its character (tmux; where the screen then holds more
+        rows, blank rows under the cursor go first, where tmux pushes the top
+        into the scrollback)."""
+        buf = self.buffer
+        cursor = self.cursor
+        hist = self.history
+        if cols == old_cols:
+            if lines < old_lines:
+                cursor.y = self._shrink(buf, cursor.y, old_lines - lines, True, old_lines)
+            elif lines > old_lines and hist is not None:
+                pulled = hist.pop_newest(lines - old_lines)
+                if pulled:
+                    k = len(pulled)
+                    moved = {y + k: row for y, row in buf.items()}
+                    buf.clear()
+                    buf.update(moved)
+                    for y, (crow, wrapped) in enumerate(pulled):
+                        self._put_row(y, history_row_cells(crow, 0)[:cols], wrapped)
+                    cursor.y += k
+            return
+        tail = hist.pop_wrapped_tail() if hist is not None else []
+        if hist is not None:
+            hist.reflow(lambda rows: rewrap_history(rows, cols), lambda raw: _remeasure(raw, cols))
+        old: List[Row] = [(history_row_cells(r, w), w) for r, w in tail]
+        for y in range(old_lines):
+            row = buf.get(y)
+            wrapped = wrapped_of(row) if y < old_lines - 1 else 0
+            old.append((screen_row_cells(row, wrapped), wrapped))
+        cur_row = len(tail) + cursor.y
+        new: List[Row] = []
+        cy, cx = 0, 0
+        k = 0
+        for cells, starts in join_lines(old):
+            parts = wrap_line(cells, cols)
+            if k <= cur_row < k + len(starts):
+                r, cx = locate(parts, starts[cur_row - k] + cursor.x, cols)
+                cy = len(new) + r
+            new.extend(parts)
+            k += len(starts)
+        total = len(new)
+        if total > lines:
+            end = total
+            while end > lines and end - 1 > cy and not new[end - 1][0] and not new[end - 1][1]:
+                end -= 1    # blank rows under the cursor go first
+            del new[end:]
+            excess = len(new) - lines
+            if excess > 0:
+                for cells, wrapped in new[:excess]:
+                    self._record(compact_row(dict(enumerate(cells)), cols), wrapped)
+                del new[:excess]
+                cy -= excess
+                if cy < 0:
+                    cy, cx = 0, 0   # its line went to the scrollback (tmux)
+        elif total < lines and hist is not None:
+            pulled = hist.pop_newest(lines - total)
+            new[:0] = [(history_row_cells(r, 0)[:cols], w) for r, w in pulled]
+            cy += len(pulled)
+        buf.clear()
+        for y, (cells, wrapped) in enumerate(new):
+            self._put_row(y, cells, wrapped)
+        cursor.x, cursor.y = cx, cy
+
+    def _put_row(self, y: int, cells: List[Char], wrapped: int) -> None:
+        if cells or wrapped:
+            row = self.buffer[y]
+            row.update(enumerate(cells))
+            if wrapped:
+                set_wrapped(row, wrapped)
+
+    def _shrink(self, buf: Any, cursor_y: int, drop: int, record: bool, old: int) -> int:
         bottom_free = 0
         for y in range(old - 1, cursor_y, -1):
             row = buf.get(y)
@@ -711,8 +800,16 @@ class Screen(PyteScreen):
         if from_top:
             for y in range(from_top):
                 if record:
-                    self._record(compact_row(buf.get(y), self.columns))
+                    row = buf.get(y)
+                    self._record(compact_row(row, self.columns), getattr(row, "wrapped", 0))
             rows = {y - from_top: buf[y] for y in range(from_top, old - from_bottom) if y in buf}
             buf.clear()
             buf.update(rows)
         return max(0, cursor_y - from_top)
+
+
+def _remeasure(raw: RawFlood, cols: int) -> int:
+    """A raw flood in the scrollback now lays out at ``cols``: its rows then."""
+    raw.cols = cols
+    raw.x = min(raw.x, cols)
+    return measure_block(clean_flood(raw.text), raw.x, cols, raw.tabstops)[0]

@@ -1,0 +1,124 @@
+"""Reflow: rows that soft-wrapped joined into lines and cut again at a new width.
+
+A row remembers that autowrap moved on from it (tmux's ``GRID_LINE_WRAPPED``):
+on a screen row as the attribute ``wrapped``, in the scrollback beside the
+row; either way as the number of cells the row held then (the width, or one
+less where a wide character did not fit).  Pure functions over lists of
+cells: :func:`screen_row_cells` / :func:`history_row_cells` read a row's
+cells, :func:`join_lines` joins rows into lines, :func:`wrap_line` cuts a
+line at a width, :func:`locate` finds a cursor's place again.
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+from .history import BLANK, CompactRow, compact_row, expand_row
+
+#: a row for reflowing: its cells and how many of them it held when autowrap
+#: moved on (0: the line ends there)
+Row = Tuple[List[Any], int]
+
+
+def wrapped_of(row: Any) -> int:
+    """How many cells a screen row held when it soft-wrapped (0: it did not)."""
+    return getattr(row, "wrapped", 0) if row is not None else 0
+
+
+def set_wrapped(row: Any, cells: int) -> None:
+    """Mark a screen row: autowrap moved on from it, holding ``cells`` cells."""
+    row.wrapped = cells
+
+
+def screen_row_cells(row: Optional[dict], wrapped: int) -> List[Any]:
+    """The cells of a screen row that belong to its line: up to where it
+    wrapped, else up to its last cell that is not blank."""
+    if not row:
+        return [BLANK] * wrapped
+    dflt = getattr(row, "default", BLANK)
+    if wrapped:
+        end = wrapped
+    else:
+        end = max(row) + 1
+        while end and row.get(end - 1, dflt) == dflt:
+            end -= 1
+    return [row.get(x, dflt) for x in range(end)]
+
+
+def history_row_cells(row: CompactRow, wrapped: int) -> List[Any]:
+    """The cells of a scrollback row that belong to its line (its trailing
+    blanks were dropped: a wrapped row gets them back)."""
+    n = len(row[0])
+    return expand_row(row, max(n, wrapped))
+
+
+def join_lines(rows: Sequence[Row]) -> List[Tuple[List[Any], List[int]]]:
+    """Rows joined where they wrapped: each line's cells, and where each of
+    its rows started in them."""
+    lines: List[Tuple[List[Any], List[int]]] = []
+    cells: List[Any] = []
+    starts: List[int] = []
+    for row_cells, wrapped in rows:
+        starts.append(len(cells))
+        cells.extend(row_cells)
+        if not wrapped:
+            lines.append((cells, starts))
+            cells, starts = [], []
+    if starts:
+        lines.append((cells, starts))
+    return lines
+
+
+def wrap_line(cells: List[Any], width: int) -> List[Row]:
+    """A line cut into rows of ``width``: a wide character that does not fit
+    wraps whole (the row keeps one column less); every row but the last is
+    marked wrapped with the cells it holds."""
+    rows: List[Row] = []
+    n = len(cells)
+    start = 0
+    while n - start > width:
+        end = start + width
+        # a wide character cut in two (its stub would start the next row) wraps whole
+        if cells[end][0] == "" and end - 1 > start and cells[end - 1][0] != "":
+            end -= 1
+        rows.append((cells[start:end], end - start))
+        start = end
+    rows.append((cells[start:], 0))
+    return rows
+
+
+def locate(rows: Sequence[Row], offset: int, width: int) -> Tuple[int, int]:
+    """The row (index in ``rows``, a line's rows) and column of the cell at
+    ``offset`` in the line; past the end of the line: on its last row, the
+    same distance past its text (at most the last column)."""
+    k = 0
+    last = len(rows) - 1
+    while k < last and offset >= rows[k][1]:
+        offset -= rows[k][1]
+        k += 1
+    if offset >= width:
+        offset = width if (offset == width and len(rows[k][0]) == width) else width - 1
+    return k, offset
+
+
+def rewrap_history(rows: List[Tuple[CompactRow, int]], width: int) -> List[Tuple[CompactRow, int]]:
+    """Scrollback rows (with their wrap marks) re-wrapped at ``width``; a
+    line that neither wrapped nor is too wide is kept as it is."""
+    out: List[Tuple[CompactRow, int]] = []
+    n = len(rows)
+    i = 0
+    while i < n:
+        row, wrapped = rows[i]
+        if not wrapped and len(row[0]) <= width:
+            out.append((row, 0))
+            i += 1
+            continue
+        cells: List[Any] = []
+        while True:
+            row, wrapped = rows[i]
+            cells.extend(history_row_cells(row, wrapped))
+            i += 1
+            if not wrapped or i == n:
+                break
+        for part, used in wrap_line(cells, width):
+            out.append((compact_row(dict(enumerate(part)), width), used))
+    return out
