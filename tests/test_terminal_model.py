@@ -512,3 +512,30 @@ def test_the_alternate_screen_is_cut_and_the_primary_reflowed_on_return() -> Non
     assert text_rows(m) == ["01234", "abc", "", ""]
     m.feed(b"\x1b[?1049l")
     assert text_rows(m) == ["01234", "56789", "abc", ""] and m.cursor[:2] == (3, 2)
+
+
+def test_reflowed_rows_equal_rows_laid_out_at_that_width() -> None:
+    """Lines of coloured, wide and plain text scrolled into the scrollback at
+    one width, then resized: every row (scrollback and screen, cells with
+    their attributes) equals those of a model fed the same at the new width."""
+    import random
+    rnd = random.Random(7)
+    words = ["word", "\x1b[31mred\x1b[0m", "\x1b[1;44mbold on blue\x1b[0m", "中文字", "é", "x" * 13, "  "]
+    # (each line ends in a dot: trailing blanks are not kept in the scrollback,
+    # so spaces written at a line's end may take one row fewer than laid out)
+    data = "".join("".join(rnd.choice(words) for _ in range(rnd.randrange(12))) + ".\r\n"
+                   for _ in range(60)).encode()
+    for a, b in ((23, 9), (9, 23), (17, 30), (30, 11)):
+        for chunk in (len(data), 97):
+            m = TerminalModel(5, a)
+            for i in range(0, len(data), chunk):
+                m.feed(data[i:i + chunk])
+                m.flush()
+            m.resize(5, b)
+            fresh = TerminalModel(5, b)
+            fresh.feed(data)
+
+            def rows(t: TerminalModel) -> list:
+                return [t.history_line(i) for i in range(t.history_len)] + t.lines
+            assert rows(m) == rows(fresh), (a, b, chunk)
+            assert m.cursor == fresh.cursor

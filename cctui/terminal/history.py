@@ -36,7 +36,7 @@ CompactRow = Tuple[Union[str, Tuple[str, ...]], tuple]
 
 _BLOCK_ROWS = 256
 BLANK = Char(" ")
-_BLANK_ATTRS = BLANK[1:]
+BLANK_ATTRS = BLANK[1:]
 EMPTY_ROW: CompactRow = ("", ())
 
 _interned: dict = BoundedDict(16384)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence, Tuple
 
-from .history import BLANK, CompactRow, compact_row, expand_row
+from .history import BLANK, BLANK_ATTRS, EMPTY_ROW, CompactRow, expand_row
 
 #: a row for reflowing: its cells and how many of them it held when autowrap
 #: moved on (0: the line ends there)
@@ -101,8 +101,10 @@ def locate(rows: Sequence[Row], offset: int, width: int) -> Tuple[int, int]:
 
 
 def rewrap_history(rows: List[Tuple[CompactRow, int]], width: int) -> List[Tuple[CompactRow, int]]:
-    """Scrollback rows (with their wrap marks) re-wrapped at ``width``; a
-    line that neither wrapped nor is too wide is kept as it is."""
+    """Scrollback rows (with their wrap marks) re-wrapped at ``width``,
+    working on the compact rows themselves (characters and attribute runs:
+    no cells are made); a line that neither wrapped nor is too wide is kept
+    as it is."""
     out: List[Tuple[CompactRow, int]] = []
     n = len(rows)
     i = 0
@@ -112,13 +114,49 @@ def rewrap_history(rows: List[Tuple[CompactRow, int]], width: int) -> List[Tuple
             out.append((row, 0))
             i += 1
             continue
-        cells: List[Any] = []
+        chars: List[str] = []
+        starts: List[int] = []
+        attrs: List[tuple] = []
         while True:
             row, wrapped = rows[i]
-            cells.extend(history_row_cells(row, wrapped))
             i += 1
+            base = len(chars)
+            text, runs = row
+            chars.extend(text)
+            starts.extend([base + p for p in runs[0::2]])
+            attrs.extend(runs[1::2])
+            if wrapped > len(text):        # its trailing blanks were dropped
+                starts.append(len(chars))
+                attrs.append(BLANK_ATTRS)
+                chars.extend(" " * (wrapped - len(text)))
             if not wrapped or i == n:
                 break
-        for part, used in wrap_line(cells, width):
-            out.append((compact_row(dict(enumerate(part)), width), used))
+        total = len(chars)
+        nruns = len(starts)
+        pos = 0
+        r = 0
+        while True:
+            last = total - pos <= width
+            if last:
+                end = total
+            else:
+                end = pos + width
+                # a wide character cut in two (its stub would start the next row) wraps whole
+                if chars[end] == "" and end - 1 > pos and chars[end - 1] != "":
+                    end -= 1
+            while r + 1 < nruns and starts[r + 1] <= pos:
+                r += 1
+            cut: list = []
+            k = r
+            while k < nruns and starts[k] < end:
+                cut.append(max(starts[k], pos) - pos)
+                cut.append(attrs[k])
+                k += 1
+            seg = chars[pos:end]
+            joined = "".join(seg)
+            cells: Any = joined if len(joined) == len(seg) and "" not in seg else tuple(seg)
+            out.append(((cells, tuple(cut)) if seg else EMPTY_ROW, 0 if last else end - pos))
+            if last:
+                break
+            pos = end
     return out
