@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from cctui.vsock import vhost_user as vu
 from cctui.vsock.device import VsockDevice
@@ -145,3 +146,24 @@ def test_an_oversized_request_drops_the_connection(qemu: FakeQemu) -> None:
     async def closed() -> None:
         await qemu.conn.closed.wait()
     qemu.loop.run_until_complete(asyncio.wait_for(closed(), 5))
+
+
+@pytest.mark.fuzz
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.binary(max_size=80)), max_size=12))
+def test_fuzz_any_requests_leave_the_host_process_standing(tmp_path_factory, requests) -> None:
+    qemu = FakeQemu(tmp_path_factory.mktemp("q"))
+    errors: list = []
+    qemu.loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        for request, payload in requests:
+            qemu.send(request, payload)
+        if not qemu.conn.closed.is_set():
+            try:
+                qemu.settle()          # answered: the connection still works
+            except (OSError, asyncio.TimeoutError, AssertionError):
+                pass                   # or it was dropped by a request it could not follow
+        assert not errors
+    finally:
+        qemu.conn.close()
+        qemu.loop.close()
