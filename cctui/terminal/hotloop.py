@@ -65,8 +65,9 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
             n = len(txt)
             if x + n <= cols and not irm and (txt.isascii() or narrow(txt)):
                 # every character one cell wide (binary data is mostly U+FFFD)
+                row = buf[y]
                 if n == 1:
-                    buf[y][x] = cur_cmap[txt]
+                    row[x] = cur_cmap[txt]
                 else:
                     # the cmap also keeps runs (n > 1) as tuples of cells
                     cells = cur_cmap.get(txt)
@@ -74,11 +75,14 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
                         cells = tuple(map(cur_cmap.__getitem__, txt))
                         if n <= RUN_CACHE_MAX:
                             cur_cmap.keep(txt, cells)
-                    buf[y].update(zip(range(x, x + n), cells))
+                    row.update(zip(range(x, x + n), cells))
                 x += n
                 dirty_add(y)
-                if wide_seen and x < cols:
-                    emu._drop_orphan(buf[y], x)
+                if wide_seen:
+                    # the right half of a wide character overwritten: blanked
+                    after = row.get(x)
+                    if after is not None and not after[0]:
+                        row[x] = emu.default_char
             elif n == 1 and x + 2 <= cols and not irm and char_widths.get(txt) == 2:
                 # one wide character that fits (CJK with a colour each)
                 row = buf[y]
@@ -87,8 +91,9 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
                 x += 2
                 dirty_add(y)
                 if wide_seen:
-                    if x < cols:
-                        emu._drop_orphan(row, x)
+                    after = row.get(x)
+                    if after is not None and not after[0]:
+                        row[x] = emu.default_char
                 else:
                     wide_seen = emu.wide_seen = True
             else:
