@@ -7,8 +7,9 @@
 from .api.blocking import Cmd, Instance
 from .api.instance import InstanceState
 from .context import Context
-from .errors import (AlreadyClosed, Canceled, DirectoryNotFound, Error, ExecutableNotFound,
-                     ExitError, HypervisorUnavailable, ImageError, NotRunning, ProtocolError,
+from .errors import (AlreadyClosed, Canceled, CopyError, DestinationNotFound, DirectoryNotFound,
+                     Error, ExecutableNotFound, ExitError, HypervisorUnavailable, ImageError,
+                     NotADirectory, NotRunning, PermissionDenied, ProtocolError, SourceNotFound,
                      StartFailed, StateError, Timeout)
 from .launch import boot, connect, connect_local
 
@@ -16,5 +17,6 @@ __all__ = [
     "boot", "connect", "connect_local", "Instance", "Cmd", "Context", "Error", "ExitError", "NotRunning",
     "AlreadyClosed", "Timeout", "Canceled", "HypervisorUnavailable", "ExecutableNotFound",
     "DirectoryNotFound", "StartFailed", "ProtocolError", "ImageError", "StateError", "InstanceState",
+    "CopyError", "SourceNotFound", "DestinationNotFound", "NotADirectory", "PermissionDenied",
 ]
 __version__ = "0.1.0"

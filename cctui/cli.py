@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     tui.add_argument("argv", nargs=argparse.REMAINDER)
     from .server.commands import add_parsers
     add_parsers(sub, _vm_options)
+    from .copy_cli import add_parser as add_cp
+    add_cp(sub)
     return parser
 
 
@@ -69,6 +71,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     if args.command == "run":
         return _run(args)
+    if args.command == "cp":
+        from .copy_cli import run as copy
+        return copy(args)
     from .server.commands import COMMANDS, run as run_server_command
     if args.command in COMMANDS:
         return run_server_command(args)

@@ -20,6 +20,11 @@ tree on purpose: it is a bug in cctui, not a condition to handle.
  |    |    +-- StartFailed
  |    |    +-- ProtocolError
  |    |    +-- ImageError
+ |    |    +-- CopyError
+ |    |         +-- SourceNotFound
+ |    |         +-- DestinationNotFound
+ |    |         +-- NotADirectory
+ |    |         +-- PermissionDenied
  |    +-- RuntimeError
  |         +-- TransitionError
 
@@ -108,6 +113,36 @@ class ProtocolError(Error):
 
 class ImageError(Error):
     """An image argument could not be turned into a bootable root filesystem."""
+
+
+class CopyError(Error):
+    """A copy (``copy_to``/``copy_from``, ``cctui cp``) failed on ``path``.
+
+    ``side`` says where that path is ("host" or "guest"), so a message can name
+    the bad part; ``errno`` is the OS error behind it, 0 where there is none.
+    """
+
+    def __init__(self, message: str, path: str = "", side: str = "", errno: int = 0) -> None:
+        super().__init__(message)
+        self.path = path
+        self.side = side
+        self.errno = errno
+
+
+class SourceNotFound(CopyError):
+    """The path to copy from does not exist."""
+
+
+class DestinationNotFound(CopyError):
+    """The directory the copy should land in does not exist."""
+
+
+class NotADirectory(CopyError):
+    """A path that had to be a directory is not one (or a directory would replace a file)."""
+
+
+class PermissionDenied(CopyError):
+    """The OS refused to read or write a path of the copy."""
 
 
 class TransitionError(RuntimeError):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import errno
 import os
 
+from . import tree_ops
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:            # typing costs the guest ~0.3 s of start-up under TCG
     from typing import Any, Dict, Tuple
@@ -24,13 +26,19 @@ def _mkdir_all(req: Dict[str, Any], blob: bytes) -> Reply:
 
 
 def _write_file(req: Dict[str, Any], blob: bytes) -> Reply:
+    """Truncate-and-write, append, or (with ``offset``) write in place, so that
+    chunks of one copy may be in flight together and land in any order."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
-    flags |= os.O_APPEND if req["append"] else os.O_TRUNC
+    offset = req["offset"]
+    if offset is None:
+        flags |= os.O_APPEND if req["append"] else os.O_TRUNC
     fd = os.open(req["path"], flags, req["mode"])
     try:
         view = memoryview(blob)
         while view:
-            view = view[os.write(fd, view):]
+            done = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+            view = view[done:]
+            offset = None if offset is None else offset + done
     finally:
         os.close(fd)
     return {"ok": True}, b""
@@ -51,7 +59,7 @@ def _getenv(req: Dict[str, Any], blob: bytes) -> Reply:
 
 
 _OPS = {"mkdir_all": _mkdir_all, "write_file": _write_file,
-        "read_file": _read_file, "getenv": _getenv}
+        "read_file": _read_file, "getenv": _getenv, **tree_ops.OPS}
 
 
 def handle(req: Dict[str, Any], blob: bytes) -> Reply:

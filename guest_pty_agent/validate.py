@@ -114,11 +114,16 @@ def signal_request(obj: Dict[str, Any]) -> Tuple[int, bool]:
     return _int(obj, "signal", 1, 64), _get(obj, "group", (bool,), False)
 
 
+PATH_OPS = ("mkdir_all", "write_file", "read_file", "stat", "list_dir", "mkdir", "symlink",
+            "set_attrs")
+MAX_LIST_PAGE = 4096         # entries in one list_dir reply
+
+
 def file_request(obj: Dict[str, Any]) -> Dict[str, Any]:
     """The op and its fields with defaults filled in; unknown ops pass through."""
     op = _text(_get(obj, "op", (str,)), "op")
     req: Dict[str, Any] = {"op": op}
-    if op in ("mkdir_all", "write_file", "read_file"):
+    if op in PATH_OPS:
         req["path"] = _text(_get(obj, "path", (str,)), "path", empty_ok=False)
         root = _get(obj, "root", (str,), None)
         if root is not None:
@@ -131,7 +136,22 @@ def file_request(obj: Dict[str, Any]) -> Dict[str, Any]:
     elif op == "write_file":
         req["mode"] = _int(obj, "mode", 0, 0o7777, 0o644)
         req["append"] = _get(obj, "append", (bool,), False)
+        has_offset = obj.get("offset") is not None
+        req["offset"] = _int(obj, "offset", 0, 2**63 - 1) if has_offset else None
     elif op == "read_file":
         req["offset"] = _int(obj, "offset", 0, 2**63 - 1, 0)
         req["length"] = _int(obj, "length", 0, 2**63 - 1, 2**63 - 1)
+    elif op == "stat":
+        req["follow"] = _get(obj, "follow", (bool,), False)
+    elif op == "list_dir":
+        req["start"] = _int(obj, "start", 0, 2**31, 0)
+        req["limit"] = _int(obj, "limit", 1, MAX_LIST_PAGE, 256)
+    elif op == "mkdir":
+        req["mode"] = _int(obj, "mode", 0, 0o7777, 0o755)
+    elif op == "symlink":
+        req["target"] = _text(_get(obj, "target", (str,)), "target", empty_ok=False)
+    elif op == "set_attrs":
+        req["mode"] = _int(obj, "mode", 0, 0o7777)
+        has_mtime = obj.get("mtime_ns") is not None
+        req["mtime_ns"] = _int(obj, "mtime_ns", -2**63, 2**63 - 1) if has_mtime else None
     return req

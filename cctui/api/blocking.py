@@ -153,6 +153,14 @@ class Instance:
     def read_file(self, path: str) -> bytes:
         return runtime.run(self._core.read_file(path))
 
+    def copy_to(self, host_path: str, guest_path: str, recursive: bool = False) -> None:
+        """Copy a host file or tree into the guest (streamed; modes kept)."""
+        runtime.run(self._core.copy_to(host_path, guest_path, recursive))
+
+    def copy_from(self, guest_path: str, host_path: str, recursive: bool = False) -> None:
+        """Copy a guest file or tree to the host (streamed; modes kept)."""
+        runtime.run(self._core.copy_from(guest_path, host_path, recursive))
+
     def close(self) -> None:
         runtime.run(self._core.close())
 

@@ -327,6 +327,20 @@ class AsyncInstance:
             if not data or not isinstance(size, int) or offset >= size:
                 return b"".join(parts)
 
+    @require(InstanceState.RUNNING)
+    async def copy_to(self, host_path: str, guest_path: str, recursive: bool = False) -> None:
+        """Copy a host file (or, with recursive, a tree) into the guest, as ``cp`` would:
+        streamed, mode bits and mtimes kept; see cctui/api/copy.py."""
+        from .copy import copy_to
+        await copy_to(self, os.fspath(host_path), guest_path, recursive)
+
+    @require(InstanceState.RUNNING)
+    async def copy_from(self, guest_path: str, host_path: str, recursive: bool = False) -> None:
+        """Copy a guest file (or, with recursive, a tree) to the host, as ``cp`` would;
+        nothing the guest says can place a file outside host_path."""
+        from .copy import copy_from
+        await copy_from(self, guest_path, os.fspath(host_path), recursive)
+
     # -- lifetime ----------------------------------------------------------------
     async def close(self) -> None:
         """Power the guest off (QMP quit, then kill, if it does not go)."""
