@@ -256,3 +256,21 @@ def test_dsr_flood_answers_are_bounded_and_batched() -> None:
     assert len(replies) == 1
     assert len(replies[0]) <= MAX_REPLY + 16
     assert replies[0].startswith(b"\x1b[1;1R")
+
+
+def test_reflowing_one_huge_line_makes_no_more_rows_than_are_kept() -> None:
+    # 2.2 MB without a newline: one line of 10 000 scrollback rows plus the
+    # screen.  Cut at one column it would be 1.8 million rows; only those the
+    # scrollback keeps are made (the memory of the others was the finding)
+    m = fed(("\u4e2d" * 300_000 + "x" * 1_200_000).encode())
+    assert m.history_len == 10_000
+    tracemalloc.start()
+    try:
+        m.resize(ROWS, 1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert m.history_len == 10_000 and m.display == ["x"] * ROWS
+    assert peak < 64 << 20, peak
+    m.resize(ROWS, 7)
+    assert 0 < m.history_len < 10_000 and set("".join(m.display).replace(" ", "")) == {"x"}

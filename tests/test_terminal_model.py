@@ -451,6 +451,13 @@ def test_a_hard_line_feed_ends_a_wrapped_row() -> None:
     assert text_rows(m) == ["ABCDE", "fg", ""]
 
 
+def test_an_erased_row_ends_its_line() -> None:
+    m, _ = make(rows=3, cols=5)
+    m.feed(b"abcdefg\x1b[2;1H\x1b[1J\x1b[1;1Hxy")     # ED 1 erases row 0, which had wrapped
+    m.resize(3, 12)
+    assert text_rows(m) == ["xy", "fg", ""]
+
+
 def test_the_cursor_stays_on_its_character() -> None:
     m, _ = make(rows=4, cols=10)
     m.feed(b"0123456789abcdefghij\x1b[2;4H")   # on 'd'
@@ -468,6 +475,9 @@ def test_wide_characters_rewrap_whole() -> None:
     assert [c.data for c in m.line(0)] == ["中", "", "中", ""]
     m.resize(4, 11)
     assert text_rows(m) == ["中中中中中", "", "", ""] and m.cursor[:2] == (10, 0)
+    m.resize(4, 5)                            # an odd width: 2 a row, one column left over
+    assert text_rows(m) == ["中中", "中中", "中", ""]
+    assert [c.data for c in m.line(1)] == ["中", "", "中", "", " "]
 
 
 def test_scrollback_rows_rewrap_and_come_back() -> None:
@@ -525,7 +535,7 @@ def test_reflowed_rows_equal_rows_laid_out_at_that_width() -> None:
     # so spaces written at a line's end may take one row fewer than laid out)
     data = "".join("".join(rnd.choice(words) for _ in range(rnd.randrange(12))) + ".\r\n"
                    for _ in range(60)).encode()
-    for a, b in ((23, 9), (9, 23), (17, 30), (30, 11)):
+    for a, b in ((23, 9), (9, 23), (17, 30), (30, 11), (12, 7)):
         for chunk in (len(data), 97):
             m = TerminalModel(5, a)
             for i in range(0, len(data), chunk):

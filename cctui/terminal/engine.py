@@ -38,7 +38,9 @@ pyte's own method, so the result equals what pyte computes.  What changes
 * dirty rows are tracked here (pyte marks every row dirty on every scroll).
 * additions pyte lacks: alternate screen (DECSET 47/1047/1049), scrollback
   (rows that scroll off, ED 3 clears it, a shrinking resize moves top rows
-  there instead of dropping them), mode flags for mouse reporting /
+  there instead of dropping them, a growing one takes them back), reflow on
+  resize as tmux does (:mod:`~cctui.terminal.reflow`: pyte cuts rows; the
+  alternate screen is cut), mode flags for mouse reporting /
   bracketed paste / cursor keys / keypad (DECKPAM, DECKPNM), SU/SD (clamped
   to the region), controlled DA/DA2/DSR answers (bounded per feed), OSC
   swallowed (a title is kept for the pane's label: at most 256 characters,

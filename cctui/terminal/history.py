@@ -301,31 +301,47 @@ class History:
                 break
         return self.pop_newest(k) if k and k <= len(self) else []
 
-    def reflow(self, rewrap: Callable[[List[WrappedRow]], List[WrappedRow]],
+    def reflow(self, rewrap: Callable[[List[WrappedRow], int], List[WrappedRow]],
                remeasure: Callable[[RawFlood], int]) -> None:
-        """Re-wrap every laid-out row (``rewrap``: runs of rows, oldest first,
-        to the rows at the new width); raw floods are measured again
-        (``remeasure``: its rows at the new width, which it now has); blank
-        runs stay.  Then the bounds apply again."""
-        old = list(self._blocks)
-        self._blocks = deque()
-        self._total = self._bytes = 0
-        run: List[WrappedRow] = []
-        for block in old:
+        """Re-wrap every laid-out row (``rewrap(rows, keep)``: a run of rows,
+        oldest first, to its newest ``keep`` rows at the new width); raw floods
+        are measured again (``remeasure``: its rows at the new width, which it
+        now has); blank runs stay.  Newest first, and only while rows are
+        kept: what the row limit would drop is never made."""
+        segments: List[Union[_Block, List[WrappedRow]]] = []
+        for block in self._blocks:
             if block.rows is not None and not block.blank:
                 marks = block.wrapped or {}
-                run.extend((r, marks.get(i, 0)) for i, r in enumerate(block.rows))
-                continue
-            if run:
-                self._append_rows(rewrap(run))
-                run = []
-            if block.raw is not None and block.raw.keep is None:
-                block.nrows = remeasure(block.raw)
-            self._blocks.append(block)
-            self._total += block.nrows
-            self._bytes += block.nbytes
-        if run:
-            self._append_rows(rewrap(run))
+                rows = [(r, marks.get(i, 0)) for i, r in enumerate(block.rows)]
+                if segments and isinstance(segments[-1], list):
+                    segments[-1].extend(rows)
+                else:
+                    segments.append(rows)
+            else:
+                segments.append(block)
+        self._blocks = deque()
+        self._total = self._bytes = 0
+        kept: List[Union[_Block, List[WrappedRow]]] = []
+        count = 0
+        for seg in reversed(segments):
+            if count >= self.limit:
+                break
+            if isinstance(seg, list):
+                got = rewrap(seg, self.limit - count)
+                kept.append(got)
+                count += len(got)
+            else:
+                if seg.raw is not None and seg.raw.keep is None:
+                    seg.nrows = remeasure(seg.raw)
+                kept.append(seg)
+                count += seg.nrows
+        for seg in reversed(kept):
+            if isinstance(seg, list):
+                self._append_rows(seg)
+            else:
+                self._blocks.append(seg)
+                self._total += seg.nrows
+                self._bytes += seg.nbytes
         if self._blocks:
             self._trim()
 

@@ -68,22 +68,46 @@ def join_lines(rows: Sequence[Row]) -> List[Tuple[List[Any], List[int]]]:
     return lines
 
 
-def wrap_line(cells: List[Any], width: int) -> List[Row]:
-    """A line cut into rows of ``width``: a wide character that does not fit
+def _cut_end(chars: Sequence[Any], pos: int, width: int) -> int:
+    """Where the row of ``width`` starting at ``pos`` ends (a line longer
+    than that): a wide character cut in two (its stub would start the next
+    row) wraps whole.  ``chars``: cells or their characters (a stub's is "")."""
+    end = pos + width
+    if chars[end][0:1] == "" and end - 1 > pos and chars[end - 1][0:1] != "":
+        end -= 1
+    return end
+
+
+def _skip_rows(chars: Sequence[Any], width: int, keep: int) -> int:
+    """Where the last ``keep`` rows of a line cut at ``width`` start (a walk:
+    nothing is made for the rows before)."""
+    total = len(chars)
+    nrows = 1
+    pos = 0
+    while total - pos > width:
+        pos = _cut_end(chars, pos, width)
+        nrows += 1
+    pos = 0
+    for _ in range(nrows - keep):
+        pos = _cut_end(chars, pos, width)
+    return pos
+
+
+def wrap_line(cells: List[Any], width: int, keep: int = 1 << 62) -> Tuple[List[Row], int]:
+    """A line cut into rows of ``width``: its last ``keep`` rows, and the
+    cell the first of them starts at.  A wide character that does not fit
     wraps whole (the row keeps one column less); every row but the last is
     marked wrapped with the cells it holds."""
     rows: List[Row] = []
     n = len(cells)
-    start = 0
+    datas = [c[0] for c in cells]
+    start = first = _skip_rows(datas, width, keep) if n > keep * width else 0
     while n - start > width:
-        end = start + width
-        # a wide character cut in two (its stub would start the next row) wraps whole
-        if cells[end][0] == "" and end - 1 > start and cells[end - 1][0] != "":
-            end -= 1
+        end = _cut_end(datas, start, width)
         rows.append((cells[start:end], end - start))
         start = end
     rows.append((cells[start:], 0))
-    return rows
+    return rows, first
 
 
 def locate(rows: Sequence[Row], offset: int, width: int) -> Tuple[int, int]:
@@ -100,63 +124,70 @@ def locate(rows: Sequence[Row], offset: int, width: int) -> Tuple[int, int]:
     return k, offset
 
 
-def rewrap_history(rows: List[Tuple[CompactRow, int]], width: int) -> List[Tuple[CompactRow, int]]:
-    """Scrollback rows (with their wrap marks) re-wrapped at ``width``,
-    working on the compact rows themselves (characters and attribute runs:
-    no cells are made); a line that neither wrapped nor is too wide is kept
-    as it is."""
-    out: List[Tuple[CompactRow, int]] = []
+def rewrap_history(rows: List[Tuple[CompactRow, int]], width: int, keep: int) -> List[Tuple[CompactRow, int]]:
+    """The newest ``keep`` rows of scrollback rows (with their wrap marks)
+    re-wrapped at ``width`` (older ones would be dropped: they are never
+    made, so a long line cut narrow costs no memory past the limit).  Works
+    on the compact rows themselves (characters and attribute runs: no cells
+    are made); a line that neither wrapped nor is too wide is kept as it is."""
     n = len(rows)
-    i = 0
-    while i < n:
-        row, wrapped = rows[i]
-        if not wrapped and len(row[0]) <= width:
-            out.append((row, 0))
-            i += 1
-            continue
-        chars: List[str] = []
-        starts: List[int] = []
-        attrs: List[tuple] = []
-        while True:
-            row, wrapped = rows[i]
-            i += 1
-            base = len(chars)
-            text, runs = row
-            chars.extend(text)
-            starts.extend([base + p for p in runs[0::2]])
-            attrs.extend(runs[1::2])
-            if wrapped > len(text):        # its trailing blanks were dropped
-                starts.append(len(chars))
-                attrs.append(BLANK_ATTRS)
-                chars.extend(" " * (wrapped - len(text)))
-            if not wrapped or i == n:
-                break
-        total = len(chars)
-        nruns = len(starts)
-        pos = 0
-        r = 0
-        while True:
-            last = total - pos <= width
-            if last:
-                end = total
-            else:
-                end = pos + width
-                # a wide character cut in two (its stub would start the next row) wraps whole
-                if chars[end] == "" and end - 1 > pos and chars[end - 1] != "":
-                    end -= 1
-            while r + 1 < nruns and starts[r + 1] <= pos:
-                r += 1
-            cut: list = []
-            k = r
-            while k < nruns and starts[k] < end:
-                cut.append(max(starts[k], pos) - pos)
-                cut.append(attrs[k])
-                k += 1
-            seg = chars[pos:end]
-            joined = "".join(seg)
-            cells: Any = joined if len(joined) == len(seg) and "" not in seg else tuple(seg)
-            out.append(((cells, tuple(cut)) if seg else EMPTY_ROW, 0 if last else end - pos))
-            if last:
-                break
-            pos = end
-    return out
+    ends = [i + 1 for i, (_, wrapped) in enumerate(rows) if not wrapped]
+    if not ends or ends[-1] != n:
+        ends.append(n)
+    parts: List[List[Tuple[CompactRow, int]]] = []
+    count = 0
+    for k in range(len(ends) - 1, -1, -1):
+        if count >= keep:
+            break
+        a = ends[k - 1] if k else 0
+        b = ends[k]
+        row, wrapped = rows[a]
+        if b - a == 1 and not wrapped and len(row[0]) <= width:
+            parts.append([(row, 0)])
+            count += 1
+        else:
+            part = _rewrap_line(rows[a:b], width, keep - count)
+            parts.append(part)
+            count += len(part)
+    out = [r for part in reversed(parts) for r in part]
+    return out[len(out) - keep:] if len(out) > keep else out
+
+
+def _rewrap_line(rows: List[Tuple[CompactRow, int]], width: int, keep: int) -> List[Tuple[CompactRow, int]]:
+    """One line's rows joined and cut at ``width``: its last ``keep`` rows."""
+    chars: List[str] = []
+    starts: List[int] = []
+    attrs: List[tuple] = []
+    for row, wrapped in rows:
+        base = len(chars)
+        text, runs = row
+        chars.extend(text)
+        starts.extend([base + p for p in runs[0::2]])
+        attrs.extend(runs[1::2])
+        if wrapped > len(text):        # its trailing blanks were dropped
+            starts.append(len(chars))
+            attrs.append(BLANK_ATTRS)
+            chars.extend(" " * (wrapped - len(text)))
+    total = len(chars)
+    pos = _skip_rows(chars, width, keep) if total > keep * width else 0
+    out: List[Tuple[CompactRow, int]] = []
+    nruns = len(starts)
+    r = 0
+    while True:
+        last = total - pos <= width
+        end = total if last else _cut_end(chars, pos, width)
+        while r + 1 < nruns and starts[r + 1] <= pos:
+            r += 1
+        cut: list = []
+        k = r
+        while k < nruns and starts[k] < end:
+            cut.append(max(starts[k], pos) - pos)
+            cut.append(attrs[k])
+            k += 1
+        seg = chars[pos:end]
+        joined = "".join(seg)
+        cells: Any = joined if len(joined) == len(seg) and "" not in seg else tuple(seg)
+        out.append(((cells, tuple(cut)) if seg else EMPTY_ROW, 0 if last else end - pos))
+        if last:
+            return out
+        pos = end

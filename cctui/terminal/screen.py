@@ -516,6 +516,8 @@ class Screen(PyteScreen):
             line = buf[y]
             if line:
                 line.update(dict.fromkeys(line, attrs))
+            if self.wraps_seen:
+                set_wrapped(line, 0)    # an erased row's line ends there (tmux)
         if how == 0 or how == 1:
             self.erase_in_line(how)
 
@@ -531,6 +533,7 @@ class Screen(PyteScreen):
             row = buf[y]
             row.clear()
             row.update(line)
+            set_wrapped(row, 0)
         self.dirty.update(range(self.lines))
         self.margins = None                     # and resets the margins, homes the cursor
         self.cursor.x = self.cursor.y = 0
@@ -739,7 +742,7 @@ class Screen(PyteScreen):
             return
         tail = hist.pop_wrapped_tail() if hist is not None else []
         if hist is not None:
-            hist.reflow(lambda rows: rewrap_history(rows, cols), lambda raw: _remeasure(raw, cols))
+            hist.reflow(lambda rows, keep: rewrap_history(rows, cols, keep), lambda raw: _remeasure(raw, cols))
         old: List[Row] = [(history_row_cells(r, w), w) for r, w in tail]
         for y in range(old_lines):
             row = buf.get(y)
@@ -747,16 +750,22 @@ class Screen(PyteScreen):
             old.append((screen_row_cells(row, wrapped), wrapped))
         cur_row = len(tail) + cursor.y
         new: List[Row] = []
-        cy, cx = 0, 0
+        cy, cx = -1, 0
         k = 0
+        # (rows past the scrollback's limit would be dropped: never made)
+        keep = lines + (hist.limit if hist is not None else 0)
         for cells, starts in join_lines(old):
-            parts = wrap_line(cells, cols)
+            parts, first = wrap_line(cells, cols, keep)
             if k <= cur_row < k + len(starts):
-                r, cx = locate(parts, starts[cur_row - k] + cursor.x, cols)
-                cy = len(new) + r
+                offset = starts[cur_row - k] + cursor.x
+                if offset >= first:
+                    r, cx = locate(parts, offset - first, cols)
+                    cy = len(new) + r
             new.extend(parts)
             k += len(starts)
         total = len(new)
+        if cy < 0:
+            cy, cx = -total, 0  # (its row was never made: it goes with the dropped rows)
         if total > lines:
             end = total
             while end > lines and end - 1 > cy and not new[end - 1][0] and not new[end - 1][1]:
