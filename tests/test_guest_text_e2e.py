@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import re
 import select
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,8 +23,20 @@ pytestmark = pytest.mark.vm
 ROOT = Path(__file__).resolve().parent.parent
 ROWS, COLS = 48, 160
 
-# The guest sees the host root read-only, this file included.
+# The guest sees the host root read-only, this file included, except where the
+# guest mounts its own tmpfs (/tmp, /run, /dev/shm): a checkout there is copied
+# to /var/tmp for the test.
 GUEST_SCRIPT = ROOT / "tests" / "data" / "hostile_guest.sh"
+_GUEST_OWN_TMPFS = ("/tmp/", "/run/", "/dev/shm/")
+
+
+def guest_visible_script(tmp_dirs: list) -> Path:
+    if not str(GUEST_SCRIPT).startswith(_GUEST_OWN_TMPFS):
+        return GUEST_SCRIPT
+    tmp_dirs.append(tempfile.mkdtemp(dir="/var/tmp", prefix="cctui-e2e-"))
+    copy = Path(tmp_dirs[-1]) / GUEST_SCRIPT.name
+    shutil.copyfile(GUEST_SCRIPT, copy)
+    return copy
 
 # What Textual itself writes: CSI sequences and OSC 22 (the pointer's shape).
 _APP_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\]22;[a-z-]*\x07)")
@@ -63,8 +77,9 @@ def host_terminal(tmp_path_factory):
     home = tmp_path_factory.mktemp("config")
     env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLS), LINES=str(ROWS),
                XDG_CONFIG_HOME=str(home))
+    tmp_dirs: list = []
     proc = ptyprocess.PtyProcess.spawn(
-        [sys.executable, "-m", "cctui", "tui", "--", "sh", str(GUEST_SCRIPT)],
+        [sys.executable, "-m", "cctui", "tui", "--", "sh", str(guest_visible_script(tmp_dirs))],
         cwd=str(ROOT), env=env, dimensions=(ROWS, COLS))
     term = HostTerminal(proc)
     try:
@@ -75,6 +90,8 @@ def host_terminal(tmp_path_factory):
             proc.wait()
         except ptyprocess.PtyProcessError:
             pass
+        for path in tmp_dirs:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def test_guest_text_is_shown_escaped_and_never_reaches_the_host_terminal(host_terminal):
