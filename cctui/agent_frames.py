@@ -32,7 +32,7 @@ def shown(value: Any, limit: int = 60) -> str:
                      type(value).__name__, limit)
 
 
-def want(obj: Dict[str, Any], key: str, kinds: tuple, optional: bool = False) -> Any:
+def want(obj: Dict[str, Any], key: str, kinds: Tuple[type, ...], optional: bool = False) -> Any:
     """``obj[key]`` if it has one of ``kinds`` (bool is no int here), else ProtocolError."""
     value = obj.get(key)
     if value is None and optional:
@@ -47,7 +47,8 @@ def want_int(obj: Dict[str, Any], key: str, lo: int, hi: int, optional: bool = F
     value = want(obj, key, (int,), optional)
     if value is not None and not lo <= value <= hi:
         raise ProtocolError(f"agent sent {key}={shown(value)}, outside [{lo}, {hi}]")
-    return value
+    checked: Optional[int] = value
+    return checked
 
 
 def _env(value: Any, what: str, max_bytes: int) -> Optional[Dict[str, str]]:

@@ -14,7 +14,7 @@ import asyncio
 import enum
 import itertools
 import time
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from guest_pty_agent import protocol as P
 
@@ -51,7 +51,7 @@ def _grant_threshold(window: int) -> int:
     return max(1, min(16 * 1024, window // 4))
 
 
-def _settle(fut: asyncio.Future, result: Any = None, error: Optional[BaseException] = None) -> None:
+def _settle(fut: "asyncio.Future[Any]", result: Any = None, error: Optional[BaseException] = None) -> None:
     """Resolve a waiter unless its awaiting caller was cancelled (which cancels it)."""
     if fut.done():
         return
@@ -69,8 +69,8 @@ class ExecChannel:
         self.session = session
         self.id = ident
         loop = asyncio.get_event_loop()
-        self.started: asyncio.Future = loop.create_future()
-        self.exited: asyncio.Future = loop.create_future()
+        self.started: "asyncio.Future[int]" = loop.create_future()
+        self.exited: "asyncio.Future[Any]" = loop.create_future()
         self.pid: Optional[int] = None
         self.on_stdout: OutputCallback = lambda data: self.consumed(len(data))
         self.on_stderr: OutputCallback = lambda data: self.consumed(len(data))
@@ -190,16 +190,16 @@ class AgentSession:
         self._decoder = P.FrameDecoder()
         self._ids = itertools.count(1)
         self._execs: Dict[int, ExecChannel] = {}
-        self._requests: Dict[int, asyncio.Future] = {}
+        self._requests: "Dict[int, asyncio.Future[Tuple[Dict[str, Any], bytes]]]" = {}
         self.hello: Dict[str, Any] = {}
         self.failed: Optional[Error] = None
-        self.closed: asyncio.Future = asyncio.get_event_loop().create_future()
+        self.closed: "asyncio.Future[Error]" = asyncio.get_event_loop().create_future()
         self._heartbeat = heartbeat
         self._dead_after = dead_after
         self._last_rx = time.monotonic()
         self._lost_reason = lost_reason
-        self._hello_seen: asyncio.Future = asyncio.get_event_loop().create_future()
-        self._tasks: list = []
+        self._hello_seen: "asyncio.Future[Dict[str, Any]]" = asyncio.get_event_loop().create_future()
+        self._tasks: "List[asyncio.Future[None]]" = []
         self._write_cap = write_buffer_cap
         self._bulk_lock = asyncio.Lock()
         # The heartbeat's view of unsent bytes: when they last shrank, and to what.
@@ -207,10 +207,12 @@ class AgentSession:
         self._unsent_since = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------
-    async def handshake(self, timeout: float, abort: Optional[asyncio.Future] = None) -> Dict[str, Any]:
+    async def handshake(self, timeout: float, abort: "Optional[asyncio.Future[Any]]" = None) -> Dict[str, Any]:
         """Wait for the agent's HELLO (it speaks first), answer it, start the heartbeat."""
         self._tasks.append(asyncio.ensure_future(self._read_loop()))
-        waiters = [self._hello_seen, self.closed] + ([abort] if abort is not None else [])
+        waiters: "List[asyncio.Future[Any]]" = [self._hello_seen, self.closed]
+        if abort is not None:
+            waiters.append(abort)
         done, _ = await asyncio.wait(waiters, timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
         if self._hello_seen not in done:
@@ -258,7 +260,7 @@ class AgentSession:
             self.fail(NotRunning(f"connection to the guest agent lost: {exc}"))
             raise self.failed  # type: ignore[misc]
 
-    async def wait_or_fail(self, awaitable: Awaitable, *also: asyncio.Future) -> None:
+    async def wait_or_fail(self, awaitable: "Awaitable[Any]", *also: "asyncio.Future[Any]") -> None:
         """Await something, but return early when the session dies or ``also`` completes."""
         task = asyncio.ensure_future(awaitable)
         try:
@@ -318,7 +320,7 @@ class AgentSession:
         if self.failed is not None:
             raise self.failed
         ident = next(self._ids)
-        fut = asyncio.get_event_loop().create_future()
+        fut: "asyncio.Future[Tuple[Dict[str, Any], bytes]]" = asyncio.get_event_loop().create_future()
         self._requests[ident] = fut
         await self.send_bulk(P.encode(P.FrameType.REQUEST, ident, P.pack_blob(header, blob)))
         return await fut

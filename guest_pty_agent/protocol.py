@@ -98,7 +98,8 @@ def encode_window(ident: int, nbytes: int) -> bytes:
 def decode_credit(payload: bytes, what: str = "CREDIT") -> int:
     if len(payload) != 4:
         raise ProtocolError(f"{what} payload must be 4 bytes, got {len(payload)}")
-    return struct.unpack(">I", payload)[0]
+    credit: int = struct.unpack(">I", payload)[0]
+    return credit
 
 
 def decode_window(payload: bytes) -> int:
@@ -175,7 +176,7 @@ class FrameDecoder:
     cctui client/server protocol reuses this framing with its own types).
     """
 
-    def __init__(self, max_payload: int = MAX_PAYLOAD, types: Optional[frozenset] = None) -> None:
+    def __init__(self, max_payload: int = MAX_PAYLOAD, types: "Optional[frozenset[int]]" = None) -> None:
         self._buf = bytearray()
         self._max = max_payload
         self._types = _AGENT_TYPES if types is None else types
