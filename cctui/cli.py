@@ -21,6 +21,22 @@ def _vm_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
                              "vsock, else virtio-serial; see `cctui doctor`)")
 
 
+def _net_options(parser: argparse.ArgumentParser) -> None:
+    """Network, published ports and shared folders, spelled as docker run spells them."""
+    parser.add_argument("--net", nargs="?", const="on", default="off",
+                        choices=["off", "on", "restrict"],
+                        help="a NIC on QEMU's user-mode network (default: no network; "
+                             "'restrict': published ports only, no outbound)")
+    parser.add_argument("-p", "--publish", action="append", default=[],
+                        metavar="[HOST_IP:]HOST_PORT:GUEST_PORT[/udp]",
+                        help="publish a guest port on the host (default bind 127.0.0.1; "
+                             "implies --net; repeatable)")
+    parser.add_argument("-v", "--volume", action="append", default=[],
+                        metavar="HOST_DIR:GUEST_DIR[:ro]",
+                        help="share a host directory with the guest over 9p (read-write "
+                             "unless :ro; repeatable)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cctui", description=(
         "A terminal multiplexer for QEMU VMs. With no command: open the TUI."))
@@ -34,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="boot, run one command (default: the image's entrypoint), "
                                       "stream its output, power off; exits with its status")
     _vm_options(run, False)
+    _net_options(run)
     run.add_argument("argv", nargs=argparse.REMAINDER)
     tui = sub.add_parser("tui", help="open the full-screen multiplexer (the default); "
                                       "`cctui tui -- htop` starts its first pane on a command")
@@ -89,7 +106,8 @@ def _run(args: argparse.Namespace) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     try:
         with cctui.boot(args.image, accel=args.accel, memory_mb=args.memory,
-                        cpus=args.cpus) as vm:
+                        cpus=args.cpus, net=args.net, ports=args.publish,
+                        volumes=args.volume) as vm:
             cmd = vm.entrypoint_command() if not argv else vm.command(*argv)
             cmd.set_stdout(sys.stdout.buffer).set_stderr(sys.stderr.buffer)
             try:

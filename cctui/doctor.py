@@ -8,7 +8,7 @@ from typing import List, Tuple
 
 from .errors import Error
 from .vm.accel import choose_accel, kvm_problem
-from .vm.initramfs import module_lists, find_busybox
+from .vm.initramfs import find_busybox, module_lists, net_modules
 from .vm.profile import BootProfile
 from .vm.pvh import pvh_kernel
 from .vm.kernel import find_kernel
@@ -40,7 +40,8 @@ def checks() -> List[Tuple[str, bool, str]]:
         modules = [p.name.split(".ko")[0] for p in core]
         rows.append(("kernel", True, f"{kernel.image} ({kernel.source})"))
         rows.append(("modules", True, f"{len(modules)} to load: {', '.join(modules)}"
-                     + (f" (+{len(vsock)} with vsock)" if vsock else "")))
+                     + (f" (+{len(vsock)} with vsock)" if vsock else "")
+                     + f" (+{len(net_modules(kernel, profile))} with --net)"))
         pvh = pvh_kernel(kernel.image) if profile.pvh else None
         rows.append(("boot", True, f"levers: {profile.describe()}; "
                      + (f"PVH kernel {pvh}" if pvh else "booting the bzImage")))
@@ -56,6 +57,9 @@ def checks() -> List[Tuple[str, bool, str]]:
     except Error as exc:
         rows.append(("transport", False, str(exc)))
     rows.append(("guest python", True, base_python()))
+    rows.append(("network", True, "none by default (a VM has no NIC); --net: QEMU user-mode "
+                 "(rootless; the guest reaches the host's loopback at 10.0.2.2), "
+                 "--net=restrict: published ports only"))
     return rows
 
 

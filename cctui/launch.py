@@ -15,7 +15,9 @@ def boot(image: str = "host", **options: Any) -> Instance:
     """Boot a VM (default: the host's root, read-only) and return it running.
 
     Options: accel ("auto"|"kvm"|"tcg"), memory_mb, cpus, entrypoint, cmd, env,
-    transport ("auto"|"virtio-serial"|"vsock"), boot_timeout, name.
+    transport ("auto"|"virtio-serial"|"vsock"), boot_timeout, name,
+    net (False|True|"restrict"), ports (docker's -p strings, e.g. "127.0.0.1:8080:80"),
+    volumes (docker's -v strings, e.g. "/src:/work" or "/data:/data:ro").
     """
     from .vm.machine import boot_async
     return Instance(runtime.run(boot_async(image, **options)))

@@ -8,11 +8,17 @@ from textual.widgets import Tree
 
 from ..api.instance import AsyncInstance, InstanceState
 from ..guest_text import LABEL_LIMIT, printable
+from ..vm.network import label_of
 from .pane_frame import describe_state
 from .pane_process import PaneProcess
 
 STATE_ICON = {InstanceState.BOOTING: "◌", InstanceState.RUNNING: "●", InstanceState.STOPPED: "○",
               InstanceState.FAILED: "✗"}
+
+
+def network_label(inst: AsyncInstance) -> str:
+    """'net', 'net:restrict' (with published ports) or '' for a VM with no NIC."""
+    return label_of(inst)
 
 
 class VmTree(Tree):
@@ -39,6 +45,8 @@ class VmTree(Tree):
             icon = STATE_ICON.get(inst.state, "?")
             accel = f" {inst.accel}" if inst.accel else ""
             accel += f" {inst.transport}" if inst.transport else ""
+            net = network_label(inst)
+            accel += f" {net}" if net else ""
             label = f"{icon} {inst.name}{accel} · {inst.state}"
             if inst.state == InstanceState.BOOTING:
                 label += f": {inst.status_detail}"

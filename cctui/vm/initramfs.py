@@ -25,6 +25,7 @@ from ..paths import cache_dir
 from . import cpio
 from .guest_python import base_python
 from .kernel import CORE_MODULES, VSOCK_MODULES, Kernel, read_module
+from .network import GATEWAY, GUEST_ADDRESS, NAMESERVER
 from .profile import BootProfile
 from .stdlib_zip import stdlib_zip
 
@@ -46,6 +47,8 @@ $B mount -t devtmpfs devtmpfs /dev
 fail() { echo "cctui-init: $*" > /dev/ttyS0; $B sleep 1; $B poweroff -f; }
 PY=/usr/bin/python3
 IMAGE=""
+NET=""
+VOLS=""
 CHANNEL="--virtio-port __PORT__"
 ORDERS=/modules/order
 for arg in $($B cat /proc/cmdline); do
@@ -53,11 +56,20 @@ for arg in $($B cat /proc/cmdline); do
     cctui.python=*) PY="${arg#cctui.python=}" ;;
     cctui.vsock=*) CHANNEL="--vsock-port ${arg#cctui.vsock=}"; ORDERS="$ORDERS /modules/order.vsock" ;;
     cctui.image=1) IMAGE=1 ;;
+    cctui.net=1) NET=1; ORDERS="$ORDERS /modules/order.net" ;;
+    cctui.vol=*) VOLS="$VOLS ${arg#cctui.vol=}" ;;
   esac
 done
 for m in $($B cat $ORDERS 2>/dev/null); do
   $B insmod /modules/$m || fail "insmod $m failed"
 done
+if [ -n "$NET" ]; then
+  # QEMU's user-mode network, set statically (no DHCP wait): see cctui/vm/network.py.
+  $B ip link set lo up
+  $B ip addr add __ADDR__ dev eth0 || fail "no network device eth0"
+  $B ip link set eth0 up
+  $B ip route add default via __GW__ || fail "cannot add the default route"
+fi
 read T_MODULES _ < /proc/uptime
 $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose __TAG__ /lower \
   || fail "cannot mount the image root over 9p"
@@ -93,6 +105,22 @@ if [ -n "$IMAGE" ]; then
   $B mount --rbind /newroot/dev $I/dev
   $B mount -t tmpfs -o mode=1777 tmpfs $I/tmp
 fi
+R=/newroot
+[ -n "$IMAGE" ] && R=$I
+if [ -n "$NET" ]; then
+  # The root's resolv.conf may be a link into the host's /run: replace it in the overlay.
+  for r in /newroot $R; do
+    $B rm -f $r/etc/resolv.conf; $B mkdir -p $r/etc
+    echo "nameserver __DNS__" > $r/etc/resolv.conf
+  done
+fi
+for v in $VOLS; do
+  # TAG:GUEST_DIR:ro|rw, mounted where commands run (the image root when there is one).
+  tag=${v%%:*}; rest=${v#*:}; dir=${rest%:*}; mode=${rest##*:}
+  $B mkdir -p "$R$dir"
+  $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,$mode "$tag" "$R$dir" \
+    || fail "cannot mount the volume $dir"
+done
 $B hostname cctui
 [ -x "/newroot$PY" ] || fail "no python at $PY in the image root"
 export PYTHONPATH=/.cctui/agent:/.cctui/agent/stdlib.zip PYTHONDONTWRITEBYTECODE=1 HOME=/root
@@ -144,6 +172,19 @@ def module_lists(kernel: Kernel, profile: BootProfile) -> Tuple[List[Path], List
     return core, [p for p in everything if p not in core]
 
 
+NET_MODULES = ["virtio_net"]
+
+
+def net_modules(kernel: Kernel, profile: BootProfile) -> List[Path]:
+    """The NIC's modules (virtio_net and its deps), loaded only with --net: the
+    modules every boot loads (module_lists) are left out of this list."""
+    core, vsock = module_lists(kernel, profile)
+    bus = "virtio_mmio" if profile.microvm else "virtio_pci"
+    loaded = set(core) | set(vsock)
+    return [p for p in kernel.resolve_modules([bus] + CORE_MODULES + NET_MODULES)
+            if p not in loaded]
+
+
 def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path:
     """The cached initramfs for this kernel, agent version and profile, built when missing.
 
@@ -154,7 +195,9 @@ def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path
     busybox = find_busybox()
     sources = _package_sources(guest_pty_agent) + _package_sources(ptyprocess)
     init = (INIT_SCRIPT.replace("__TAG__", ROOT_TAG).replace("__PORT__", AGENT_PORT_NAME)
-            .replace("__ITAG__", IMAGE_TAG).replace("__IMAGE__", IMAGE_MOUNT))
+            .replace("__ITAG__", IMAGE_TAG).replace("__IMAGE__", IMAGE_MOUNT)
+            .replace("__ADDR__", GUEST_ADDRESS).replace("__GW__", GATEWAY)
+            .replace("__DNS__", NAMESERVER))
     python = base_python()
     digest = hashlib.sha256()
     digest.update(init.encode())
@@ -168,6 +211,7 @@ def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path
     if target.exists():
         return target
     modules, vsock_modules = module_lists(kernel, profile)
+    nic_modules = net_modules(kernel, profile)
     agent_files: List[Tuple[str, bytes]] = []
     for name, path, source in sources:
         agent_files.append((name, source))
@@ -183,11 +227,15 @@ def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path
                             ("file", "bin/busybox", busybox.read_bytes(), 0o755),
                             ("link", "bin/sh", "busybox"),
                             ("file", "init", init.encode(), 0o755)]
-    for order_name, paths in (("order", modules), ("order.vsock", vsock_modules)):
+    written = set()
+    for order_name, paths in (("order", modules), ("order.vsock", vsock_modules),
+                              ("order.net", nic_modules)):
         order = []
         for path in paths:
             name = path.name.split(".ko")[0] + ".ko"
-            entries.append(("file", f"modules/{name}", read_module(path), 0o644))
+            if name not in written:
+                written.add(name)
+                entries.append(("file", f"modules/{name}", read_module(path), 0o644))
             order.append(name)
         entries.append(("file", f"modules/{order_name}", "".join(o + "\n" for o in order).encode(),
                         0o644))

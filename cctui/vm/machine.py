@@ -13,7 +13,7 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from ..api.instance import AsyncInstance
 from ..errors import Error, NotRunning, StateError
@@ -25,8 +25,10 @@ from .accel import choose_accel
 from .boot_files import boot_files
 from .initramfs import IMAGE_MOUNT
 from .kernel import find_kernel
+from .network import PublishedPort, check_ports_free, describe, net_mode, parse_ports, set_label
 from .qemu import QemuConfig, QemuProcess, base_python
 from .transport_choice import choose_transport
+from .volumes import Volume, parse_volumes
 
 
 class Machine:
@@ -101,17 +103,28 @@ async def boot_async(image: str = "host", *, accel: str = "auto", memory_mb: int
                      transport: str = "auto", boot_timeout: Optional[float] = None,
                      name: Optional[str] = None,
                      on_state: Optional[Callable[[AsyncInstance], None]] = None,
-                     instance: Optional[AsyncInstance] = None) -> AsyncInstance:
+                     instance: Optional[AsyncInstance] = None,
+                     net: Union[bool, str, None] = False,
+                     ports: Sequence[Union[str, PublishedPort]] = (),
+                     volumes: Sequence[Union[str, Volume]] = ()) -> AsyncInstance:
     """Boot a VM and return it once its agent answered.
 
     Pass ``instance`` (made with ``AsyncInstance(...)``) to watch its progress
-    from the start, as the TUI does.
+    from the start, as the TUI does. ``net``: False (default: no NIC), True, or
+    "restrict" (published ports only); ``ports``: docker's ``-p`` strings (they
+    imply ``net``); ``volumes``: docker's ``-v`` strings.
     """
     inst = instance or AsyncInstance(name=name, image=image, entrypoint=entrypoint, cmd=cmd, env=env)
     if on_state is not None:
         inst.add_listener(on_state)
     try:
-        await _boot_into(inst, image, accel, memory_mb, cpus, transport, boot_timeout)
+        published = parse_ports(ports)
+        mode = net_mode(net, published)
+        shared = parse_volumes(volumes)
+        check_ports_free(published)          # before anything boots: nothing to clean up
+        set_label(inst, describe(mode, published))
+        await _boot_into(inst, image, accel, memory_mb, cpus, transport, boot_timeout,
+                         mode, published, shared)
     except BaseException as exc:
         inst.boot_failed(exc if isinstance(exc, Error) else Error(str(exc)))
         raise
@@ -119,7 +132,9 @@ async def boot_async(image: str = "host", *, accel: str = "auto", memory_mb: int
 
 
 async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int, cpus: int,
-                     transport: str, boot_timeout: Optional[float]) -> None:
+                     transport: str, boot_timeout: Optional[float], net: str = "off",
+                     ports: Optional[List[PublishedPort]] = None,
+                     volumes: Optional[List[Volume]] = None) -> None:
     loop = asyncio.get_event_loop()
     started = time.monotonic()
     choice = choose_accel(accel)
@@ -140,7 +155,8 @@ async def _boot_into(inst: AsyncInstance, image: str, accel: str, memory_mb: int
         config = QemuConfig(kernel=files.image, initrd=files.initrd, state_dir=state_dir,
                             accel=choice.name, memory_mb=memory_mb, cpus=cpus,
                             image_path=image_path, python=base_python(), profile=files.profile,
-                            kernel_hz=files.kernel_hz,
+                            kernel_hz=files.kernel_hz, net=net, ports=list(ports or []),
+                            volumes=list(volumes or []),
                             vsock_cid=random.randint(3, 0xFFFF_FFF0) if use_vsock else None,
                             vsock_user=(state_dir / VHOST_SOCKET
                                         if chosen.name == "vsock-user" else None))

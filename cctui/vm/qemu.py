@@ -29,7 +29,9 @@ from guest_pty_agent.protocol import VSOCK_PORT
 
 from .guest_python import base_python
 from .initramfs import AGENT_PORT_NAME, IMAGE_TAG, ROOT_TAG
+from .network import PublishedPort, qemu_net_args
 from .profile import FAST_APPEND, BootProfile
+from .volumes import Volume
 
 __all__ = ["QemuConfig", "QemuProcess", "base_python", "find_qemu"]
 
@@ -69,6 +71,9 @@ class QemuConfig:
     extra_append: List[str] = field(default_factory=list)
     profile: BootProfile = field(default_factory=BootProfile)
     kernel_hz: Optional[int] = None     # the kernel's CONFIG_HZ, when known
+    net: str = "off"                    # "off", "on" or "restrict" (network.py)
+    ports: List[PublishedPort] = field(default_factory=list)
+    volumes: List[Volume] = field(default_factory=list)
 
     @property
     def qmp_socket(self) -> Path:
@@ -87,6 +92,9 @@ class QemuConfig:
             append.append("cctui.image=1")
         if self.vsock_cid is not None:
             append.append(f"cctui.vsock={VSOCK_PORT}")
+        if self.net != "off":
+            append.append("cctui.net=1")
+        append += [v.cmdline(i) for i, v in enumerate(self.volumes)]
         cpu = "host" if self.accel == "kvm" else "max"
         machine = "microvm" if self.profile.microvm else "q35"
         bus = "device" if self.profile.microvm else "pci"      # virtio-mmio or PCI
@@ -105,8 +113,10 @@ class QemuConfig:
             "-device", f"virtio-serial-{bus},id=vser0",
             "-chardev", f"socket,id=agent,path={self.agent_socket},server=on,wait=off",
             "-device", f"virtserialport,chardev=agent,name={AGENT_PORT_NAME}",
-            "-nic", "none",
+            *qemu_net_args(self.net, self.ports, bus),
         ]
+        for i, volume in enumerate(self.volumes):
+            args += volume.qemu_args(i, bus)
         if self.vsock_user is not None:
             args += vsock_user_args(self.vsock_user, self.memory_mb, bus)
         elif self.vsock_cid is not None:
