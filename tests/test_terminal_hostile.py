@@ -139,7 +139,8 @@ def test_dropping_aborted_csis_changes_nothing(monkeypatch) -> None:
               "\x1b\\", "\x1bP1", "\x9c", "\x18", "\x1b", "\r", "\n", "\r\n", "ab", "\u00e9", "\u0301",
               "\u4e2d", "\x1b[6n", "\x1b[2S", "\x1b[K", "\x08", "\t", "x" * 30]
     streams = ["".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 80))) for _ in range(300)]
-    streams += [("\x1b[" * 40 + "\r\n") * 200, ("\x1b[" * 3 + "line\r\n") * 200]
+    streams += [("\x1b[" * 40 + "\r\n") * 200, ("\x1b[" * 3 + "line\r\n") * 200,
+                ("\x1b[1\r\n\x1b[2\x08\t\x1b[\r5\n") * 200]
 
     def states() -> list:
         out = []
@@ -152,6 +153,7 @@ def test_dropping_aborted_csis_changes_nothing(monkeypatch) -> None:
 
     got = states()
     monkeypatch.setattr(engine, "ABORTED_CSI", re.compile("(?!)"))
+    monkeypatch.setattr(engine, "ABORTED_CSI_CONTROLS", re.compile("(?!)"))
     assert got == states()
 
 

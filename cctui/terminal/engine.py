@@ -59,6 +59,7 @@ pyte's own method, so the result equals what pyte computes.  What changes
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Dict, List, Optional
 
 from .bounded import BoundedDict
@@ -71,7 +72,7 @@ from .hotloop import run_window
 from .pyte_compat import DECAWM, IRM, LNM
 from .screen import Screen
 from .sequences import (
-    ABORTED_CSI, ABORTED_HINT, DECALN_RUN, NOT_CSI_CONTROLS, STRING_START, incomplete_tail, strip_ignored,
+    ABORTED_CSI, ABORTED_CSI_CONTROLS, ABORTED_HINT, DECALN_RUN, NOT_CSI_CONTROLS, STRING_START, incomplete_tail, strip_ignored,
     window_end,
 )
 
@@ -127,6 +128,8 @@ class Emulator(Screen):
             # that a flood of them with newlines takes the flood path (not
             # where a string (OSC, DCS...) could be what one ends)
             text = ABORTED_CSI.sub("", text[:n])
+            if "\r" in text:   # (the usual control inside: CR, as in ESC [ CR LF)
+                text = ABORTED_CSI_CONTROLS.sub(_controls_only, text)
             n = self._text_end = len(text)
         pos = 0
         while pos < n:
@@ -259,6 +262,11 @@ class Emulator(Screen):
         GC happens to run. The emulator is unusable afterwards."""
         self._infos.clear()             # infos point at each other: another cycle
         vars(self).clear()
+
+
+def _controls_only(m: "re.Match[str]") -> str:
+    """An aborted CSI holding controls: the controls alone (they act the same)."""
+    return NOT_CSI_CONTROLS.sub("", m.group()[2:])
 
 
 def layout_raw(raw: RawFlood) -> List[CompactRow]:
