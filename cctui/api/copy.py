@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .instance import AsyncInstance
 
 FILE_CHUNK = 512 * 1024         # the agent's MAX_READ; a write blob well under MAX_PAYLOAD
-IN_FLIGHT = 4                   # chunk requests outstanding per file
+IN_FLIGHT = 16                  # chunk requests outstanding per file
 LIST_PAGE = 256
 MAX_DEPTH = 256                 # directory levels below the copied one
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
