@@ -1,6 +1,6 @@
 """copy_to / copy_from: files and trees between the host and a guest, streamed.
 
-Bytes move in FILE_CHUNK pieces with at most IN_FLIGHT requests outstanding, so
+Bytes move in FILE_CHUNK pieces with a few requests outstanding (READS_/WRITES_IN_FLIGHT), so
 a copy holds a few MiB whatever the file size, and the agent's one-at-a-time
 request loop is the flow control. Semantics follow ``cp``: a destination that
 is an existing directory receives the source inside it; ``recursive`` is
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .instance import AsyncInstance
 
 FILE_CHUNK = 512 * 1024         # the agent's MAX_READ; a write blob well under MAX_PAYLOAD
-IN_FLIGHT = 16                  # chunk requests outstanding per file
+READS_IN_FLIGHT = 16            # read requests outstanding per file (a reply is one bytes)
+WRITES_IN_FLIGHT = 4            # write requests: each chunk is copied into a frame, so fewer
 LIST_PAGE = 256
 MAX_DEPTH = 256                 # directory levels below the copied one
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -184,7 +185,7 @@ async def _put_file(guest: _Guest, src: str, dst: str) -> None:
                     {"op": "write_file", "path": dst, "mode": 0o600, "offset": offset}, chunk)))
                 offset += len(chunk)
                 del chunk
-                if len(pending) >= IN_FLIGHT:
+                if len(pending) >= WRITES_IN_FLIGHT:
                     await pending.popleft()
             while pending:
                 await pending.popleft()
@@ -296,7 +297,7 @@ async def _get_file(guest: _Guest, entry: GuestEntry, src: str, dir_fd: int, nam
         written = 0
         try:
             while written < entry.size:
-                while asked < entry.size and len(pending) < IN_FLIGHT:
+                while asked < entry.size and len(pending) < READS_IN_FLIGHT:
                     length = min(FILE_CHUNK, entry.size - asked)
                     pending.append((length, asyncio.ensure_future(guest.call(
                         {"op": "read_file", "path": src, "offset": asked, "length": length}))))
