@@ -9,10 +9,10 @@ a weight (roughly bytes, or cells) and ``max_weight`` bounds their sum.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 
-class BoundedDict(dict):
+class BoundedDict(Dict[Any, Any]):
     """A dict that evicts its oldest entries past ``max_entries`` entries or
     ``max_weight`` total weight; ``on_evict(key, value)`` hears of each."""
 

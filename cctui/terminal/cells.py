@@ -10,7 +10,7 @@ characters and the attributes).
 """
 from __future__ import annotations
 
-from typing import Any, Final, List, Optional, Tuple
+from typing import Any, Dict, Final, List, Optional, Tuple
 
 from .bounded import BoundedDict
 from .pyte_compat import Char, new_char
@@ -48,7 +48,7 @@ class CellBudget:
             self.left = CELL_BUDGET - n
 
 
-class CellMap(dict):
+class CellMap(Dict[Any, Any]):
     """Character -> ``Char`` with one set of attributes (cells are shared);
     also ASCII runs -> tuples of cells.  A map whose attribute set was evicted
     (``budget`` None) computes cells but keeps none."""

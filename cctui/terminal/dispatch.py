@@ -191,21 +191,21 @@ class Decoder:
     __slots__ = ("cache", "_screen")
 
     def __init__(self, screen: Any) -> None:
-        self.cache: Dict[str, tuple] = BoundedDict(4096)
+        self.cache: Dict[str, Tuple[Any, ...]] = BoundedDict(4096)
         self._screen = screen
 
-    def op(self, seq: str) -> tuple:
+    def op(self, seq: str) -> Tuple[Any, ...]:
         """What one token does (from the cache if there)."""
         return self.cache.get(seq) or self.decode(seq)
 
-    def decode(self, seq: str) -> tuple:
+    def decode(self, seq: str) -> Tuple[Any, ...]:
         """What one token does (cached when short)."""
         op = self._decode(seq)
         if len(seq) <= 40:
             self.cache[seq] = op
         return op
 
-    def _decode(self, seq: str) -> tuple:
+    def _decode(self, seq: str) -> Tuple[Any, ...]:
         c = seq[0]
         if c != "\x1b":
             if c == "\n" or c == "\x0b" or c == "\x0c":
@@ -251,7 +251,7 @@ class Decoder:
         name = _ESC.get((m.group("intermediates"), m.group("final")))
         return NOP if name is None else (OP_RUN, getattr(self._screen, name), (), name)
 
-    def _decode_csi(self, marker: str, params: str, final: str) -> tuple:
+    def _decode_csi(self, marker: str, params: str, final: str) -> Tuple[Any, ...]:
         entry = _CSI.get((marker, final))
         if entry is None:
             return NOP

@@ -60,7 +60,7 @@ pyte's own method, so the result equals what pyte computes.  What changes
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .bounded import BoundedDict
 from .dispatch import OP_CALL, OP_CUP, OP_EL, OP_REPLY, OP_SGR, Decoder, check_handlers
@@ -138,7 +138,7 @@ class Emulator(Screen):
         self._discard = 0
         self._replies.flush()
 
-    def controls_in_csi(self, controls: str, op: tuple) -> None:
+    def controls_in_csi(self, controls: str, op: Tuple[Any, ...]) -> None:
         """A CSI holding C0 controls (``CSI 2 BS D``): the controls act where
         they are, as outside a sequence (BEL, BS, HT, CR: xterm, tmux), then
         the sequence without them (``op``, decoded) runs."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from typing import Callable, Collection, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Collection, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from .dispatch import OP_NOP, OP_RUN, OP_SGR, handler_names
 from .pyte_compat import Char
@@ -98,7 +98,7 @@ def clean_flood(piece: str) -> str:
     return piece
 
 
-def token_class(tok: str, op: Callable[[str], tuple]) -> int:
+def token_class(tok: str, op: Callable[[str], Tuple[Any, ...]]) -> int:
     """What a token of :data:`~.sequences.TOKEN` does to a stretch being
     skipped; ``op(tok)`` is what it decodes to (asked for ESC tokens only)."""
     c = tok[0]
@@ -119,7 +119,7 @@ def token_class(tok: str, op: Callable[[str], tuple]) -> int:
 
 # ---------------------------------------------------------------- finding
 def find_skip(text: str, start: int, text_end: int, lines: int, cols: int,
-              classes: Dict[str, int], op: Callable[[str], tuple]) -> Union[Skip, int]:
+              classes: Dict[str, int], op: Callable[[str], Tuple[Any, ...]]) -> Union[Skip, int]:
     """At a line feed at ``start`` that scrolled (the cursor on the bottom
     row, no margins, autowrap on, no insert or LNM mode): the stretch of
     ``text`` after it that can be skipped, as a :class:`Skip`, or the
@@ -181,7 +181,7 @@ def find_skip(text: str, start: int, text_end: int, lines: int, cols: int,
 
 
 def _find_skip_tokens(text: str, start: int, end: int, lines: int,
-                      classes: Dict[str, int], op: Callable[[str], tuple]) -> Union[Skip, int]:
+                      classes: Dict[str, int], op: Callable[[str], Tuple[Any, ...]]) -> Union[Skip, int]:
     """:func:`find_skip` for text with any token that leaves the screen
     alone but for text, SGR, line feeds, CR, BS and TAB (sequences that do
     nothing, strings, BEL...); a token that moves the cursor elsewhere or

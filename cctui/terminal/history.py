@@ -27,23 +27,23 @@ import sys
 from collections import deque
 from itertools import groupby, repeat
 from operator import itemgetter
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .bounded import BoundedDict
 from .pyte_compat import Char
 
-CompactRow = Tuple[Union[str, Tuple[str, ...]], tuple]
+CompactRow = Tuple[Union[str, Tuple[str, ...]], Tuple[Any, ...]]
 
 _BLOCK_ROWS = 256
 BLANK = Char(" ")
 BLANK_ATTRS = BLANK[1:]
 EMPTY_ROW: CompactRow = ("", ())
 
-_interned: dict = BoundedDict(16384)
+_interned: Dict[Any, Any] = BoundedDict(16384)
 DEFAULT_MAX_BYTES = 8 << 20
 
 
-def _intern(attrs: tuple) -> tuple:
+def _intern(attrs: Tuple[Any, ...]) -> Tuple[Any, ...]:
     got = _interned.get(attrs)
     if got is None:
         _interned[attrs] = got = attrs
@@ -74,7 +74,7 @@ _data_of = itemgetter(0)
 _attrs_of = itemgetter(slice(1, None))
 
 
-def compact_row(row: Optional[dict], cols: int) -> CompactRow:
+def compact_row(row: Optional[Dict[int, Any]], cols: int) -> CompactRow:
     """Pack one screen row (pyte's ``{x: Char}`` mapping) into a compact row."""
     if not row:
         return EMPTY_ROW
@@ -94,7 +94,7 @@ def compact_row(row: Optional[dict], cols: int) -> CompactRow:
     # mark can add up to the same length)
     chars: Union[str, Tuple[str, ...]] = (
         text if len(text) == len(cells) and "" not in datas else tuple(datas))
-    runs: list = []
+    runs: List[Any] = []
     pos = 0
     for attrs, group in groupby(map(_attrs_of, cells)):
         runs.append(pos)
@@ -103,7 +103,7 @@ def compact_row(row: Optional[dict], cols: int) -> CompactRow:
     return chars, tuple(runs)
 
 
-_cell_cache: dict = BoundedDict(256)
+_cell_cache: Dict[Any, Any] = BoundedDict(256)
 
 
 def expand_row(row: CompactRow, cols: int) -> List[Char]:

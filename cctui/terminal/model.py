@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Callable, List, NamedTuple, Optional
+from typing import Callable, List, NamedTuple, Optional, Set
 
 from . import modes
 from .engine import Emulator, layout_raw
@@ -121,7 +121,7 @@ class TerminalModel:
         return self._screen.columns
 
     @property
-    def dirty(self) -> set:
+    def dirty(self) -> Set[int]:
         """Screen rows changed since the widget last cleared this set."""
         self.flush()
         return self._screen.dirty

@@ -10,7 +10,7 @@ line at a width, :func:`locate` finds a cursor's place again.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .history import BLANK, BLANK_ATTRS, EMPTY_ROW, CompactRow, expand_row
 
@@ -29,7 +29,7 @@ def set_wrapped(row: Any, cells: int) -> None:
     row.wrapped = cells
 
 
-def screen_row_cells(row: Optional[dict], wrapped: int) -> List[Any]:
+def screen_row_cells(row: Optional[Dict[int, Any]], wrapped: int) -> List[Any]:
     """The cells of a screen row that belong to its line: up to where it
     wrapped, else up to its last cell that is not blank."""
     if not row:
@@ -157,7 +157,7 @@ def _rewrap_line(rows: List[Tuple[CompactRow, int]], width: int, keep: int) -> L
     """One line's rows joined and cut at ``width``: its last ``keep`` rows."""
     chars: List[str] = []
     starts: List[int] = []
-    attrs: List[tuple] = []
+    attrs: List[Tuple[Any, ...]] = []
     for row, wrapped in rows:
         base = len(chars)
         text, runs = row
@@ -178,7 +178,7 @@ def _rewrap_line(rows: List[Tuple[CompactRow, int]], width: int, keep: int) -> L
         end = total if last else _cut_end(chars, pos, width)
         while r + 1 < nruns and starts[r + 1] <= pos:
             r += 1
-        cut: list = []
+        cut: List[Any] = []
         k = r
         while k < nruns and starts[k] < end:
             cut.append(max(starts[k], pos) - pos)

@@ -77,7 +77,7 @@ class Screen(PyteScreen):
         self._sgr_cache: Dict[Tuple[Char, str], Char] = BoundedDict(4096)
         self._infos = AttrSets()
         self._attr_info = self._infos.info
-        self._erase_cache: Dict[tuple, Dict[int, Char]] = BoundedDict(256)  # EL cells, per screen width
+        self._erase_cache: Dict[Tuple[Any, ...], Dict[int, Char]] = BoundedDict(256)  # EL cells, per screen width
         self.scrolled = False
         self.app_keypad = False
         #: a wide character was ever drawn (until then no stub can be orphaned)

@@ -85,7 +85,8 @@ def cut_mark_runs(text: str) -> str:
         ranges.append((first, last))
         cls = "".join("%s-%s" % (re.escape(chr(a)), re.escape(chr(b))) for a, b in ranges)
         _mark_run.append(re.compile("([%s]{%d})[%s]+" % (cls, KEPT_MARKS, cls)))
-    return _mark_run[0].sub(r"\1", text)
+    cut: str = _mark_run[0].sub(r"\1", text)
+    return cut
 
 
 __all__ = ["MAX_CELL_CHARS", "ByWidthTable", "WIDTHS", "NOT_NARROW", "CELL_CLASS", "CHAR_WIDTHS", "narrow",
