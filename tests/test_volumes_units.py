@@ -43,3 +43,21 @@ def test_bad_volumes_name_the_bad_part(tmp_path: Path) -> None:
 def test_a_guest_path_used_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(VolumeError, match="used twice"):
         parse_volumes([f"{tmp_path}:/w", f"{tmp_path}:/w/:ro"])
+
+
+def test_a_comma_in_the_host_path_is_escaped_for_qemu(tmp_path: Path) -> None:
+    odd = tmp_path / "a,b c"
+    odd.mkdir()
+    fsdev = parse_volume(f"{odd}:/w").qemu_args(0, "pci")[1]
+    assert f"path={tmp_path}/a,,b c,security_model=none" in fsdev
+
+
+def test_cctui_run_reports_bad_values_before_booting(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from cctui.cli import main
+    assert main(["run", "-v", f"{tmp_path}/nope:/w", "--", "true"]) == 125
+    assert f"host directory '{tmp_path}/nope' does not exist" in capsys.readouterr().err
+    assert main(["run", "-p", "8080:http", "--", "true"]) == 125
+    assert "guest port 'http'" in capsys.readouterr().err
+    assert main(["run", "--net=restrict", "-v", f"{tmp_path}:rel", "--", "true"]) == 125
+    assert "guest path 'rel' is not absolute" in capsys.readouterr().err

@@ -39,7 +39,8 @@ class Volume:
 
     def qemu_args(self, index: int, bus: str) -> List[str]:
         name = f"vol{index}"
-        fsdev = (f"local,id={name},path={self.host_dir},security_model=none,multidevs=remap"
+        path = self.host_dir.replace(",", ",,")          # QEMU's escape for a comma in a value
+        fsdev = (f"local,id={name},path={path},security_model=none,multidevs=remap"
                  + (",readonly=on" if self.read_only else ""))
         return ["-fsdev", fsdev,
                 "-device", f"virtio-9p-{bus},fsdev={name},mount_tag={TAG_PREFIX}{index}"]
@@ -69,8 +70,6 @@ def parse_volume(spec: str) -> Volume:
     guest = guest.rstrip("/") or "/"
     if guest == "/":
         raise VolumeError(f"-v {spec!r}: the guest root cannot be a volume")
-    if ',' in host_dir:
-        raise VolumeError(f"-v {spec!r}: QEMU cannot share a path with a comma ({host_dir!r})")
     return Volume(host_dir, guest, mode == "ro")
 
 
