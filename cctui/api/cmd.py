@@ -9,7 +9,7 @@ import asyncio
 import signal as signal_module
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ..context import Context
 from ..errors import Canceled, Error, ExitError
@@ -37,7 +37,7 @@ class AsyncCmd:
         self.env: Dict[str, str] = dict(instance.base_env())
         self.dir: Optional[str] = instance.default_dir()
         self.user: Optional[Union[str, int]] = instance.default_user()
-        self.tty: Optional[tuple] = None           # (rows, cols) for a pty
+        self.tty: Optional[Tuple[int, int]] = None           # (rows, cols) for a pty
         self.reports = False
         self.init = False
         self.window: Optional[int] = None          # output credit; None: the protocol default
@@ -47,17 +47,17 @@ class AsyncCmd:
         self._stderr: Any = None
         self._sinks: List[Any] = []
         self.channel: Optional[ExecChannel] = None
-        self._feeder: Optional[asyncio.Task] = None
-        self._exit: Optional[tuple] = None
+        self._feeder: "Optional[asyncio.Future[None]]" = None
+        self._exit: Optional[Tuple[int, Optional[int]]] = None
         self._ctx_fired: Optional[Error] = None
         self._started = False
-        self._waited: Optional[asyncio.Future] = None
+        self._waited: "Optional[asyncio.Future[Optional[Error]]]" = None
         self.on_report = None
         self.started_at: Optional[float] = None   # time.time() of start and exit
         self.ended_at: Optional[float] = None
         self._output_sink: Optional[CallbackSink] = None
         self._typed = bytearray()                   # write()'s buffer, see there
-        self._typist: Optional[asyncio.Future] = None
+        self._typist: "Optional[asyncio.Future[None]]" = None
 
     def __repr__(self) -> str:
         return f"<Cmd {' '.join(self.argv)!r} exit={self.exit_code()}>"
@@ -138,13 +138,13 @@ class AsyncCmd:
 
     def stdout_pipe(self) -> PipeReader:
         self._check_not_started("StdoutPipe")
-        self._stdout = PipeReader()
-        return self._stdout
+        reader = self._stdout = PipeReader()
+        return reader
 
     def stderr_pipe(self) -> PipeReader:
         self._check_not_started("StderrPipe")
-        self._stderr = PipeReader()
-        return self._stderr
+        reader = self._stderr = PipeReader()
+        return reader
 
     def _check_not_started(self, what: str) -> None:
         if self._started:
@@ -323,10 +323,10 @@ class AsyncCmd:
         if self._exit is None:
             return -1
         code, sig = self._exit
-        return 128 + sig if sig is not None else code
+        return 128 + sig if sig is not None else int(code)
 
     @property
-    def exit_status(self) -> Optional[tuple]:
+    def exit_status(self) -> Optional[Tuple[int, Optional[int]]]:
         """(code, signal) once exited: exactly one of them is not None."""
         return self._exit
 

@@ -60,7 +60,7 @@ class WriterSink:
         self.writer = writer
         self._inline = isinstance(writer, (io.BytesIO, bytearray)) or not hasattr(writer, "fileno")
         self._queue: "asyncio.Queue[Optional[bytes]]" = asyncio.Queue()
-        self._task: Optional[asyncio.Task] = None
+        self._task: "Optional[asyncio.Task[None]]" = None
         self.error: Optional[BaseException] = None
 
     def _write(self, data: bytes) -> None:
