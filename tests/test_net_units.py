@@ -73,3 +73,13 @@ def test_a_taken_port_is_named() -> None:
         with pytest.raises(NetworkError, match=f"127.0.0.1:{port}/tcp"):
             check_ports_free(parse_ports([f"{port}:80"]))
     check_ports_free(parse_ports([f"{port}:80"]))     # free again once closed
+
+
+
+def test_cli_net_takes_a_mode_and_a_bare_flag_before_the_command() -> None:
+    from cctui.cli import _parser
+    assert _parser().parse_args(["run", "--net", "--", "sh"]).net == "on"
+    assert _parser().parse_args(["run", "--net=restrict", "sh"]).net == "restrict"
+    assert _parser().parse_args(["run", "sh"]).net == "off"
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["run", "--net=bogus", "sh"])
