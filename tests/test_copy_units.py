@@ -228,3 +228,18 @@ def test_more_bytes_than_asked_is_a_protocol_error(inst: cctui.Instance, tmp_pat
     forge(inst, "read_file", {"size": 5}, b"1234567890")
     with pytest.raises(cctui.ProtocolError, match="5-byte read with 10 bytes"):
         inst.copy_from(str(tmp_path / "f"), str(tmp_path / "out"))
+
+
+def test_names_that_are_not_utf8_keep_their_bytes(inst: cctui.Instance, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    raw = [b"bad\xff\xfename", "é".encode()]
+    for name in raw:
+        with open(os.fsencode(src) + b"/" + name, "wb") as f:
+            f.write(name)
+    inst.copy_from(str(src), str(tmp_path / "back"), recursive=True)
+    inst.copy_to(str(src), str(tmp_path / "there"), recursive=True)
+    for where in ("back", "there"):
+        base = os.fsencode(tmp_path / where)
+        assert sorted(os.listdir(base)) == sorted(raw)
+        assert all(open(base + b"/" + name, "rb").read() == name for name in raw)

@@ -188,3 +188,11 @@ def test_cctui_cp_directories_need_r_and_errors_are_clear(vm: cctui.Instance, tm
     assert code == 1 and "nosuch" in err
     code, _, err = cli_copy("c:tmp/x", str(tmp_path))
     assert code == 2 and "must be absolute" in err
+
+
+def test_cctui_cp_skips_a_guest_fifo_with_a_warning(vm: cctui.Instance, tmp_path: Path) -> None:
+    vm.command("sh", "-c", "mkdir -p /tmp/sp && mkfifo /tmp/sp/fifo && echo k > /tmp/sp/keep").run()
+    code, _, err = cli_copy("-r", "c:/tmp/sp", str(tmp_path / "sp"))
+    assert code == 0, err
+    assert "skipped guest path /tmp/sp/fifo" in err
+    assert os.listdir(tmp_path / "sp") == ["keep"] and (tmp_path / "sp" / "keep").read_text() == "k\n"
