@@ -243,3 +243,29 @@ def test_names_that_are_not_utf8_keep_their_bytes(inst: cctui.Instance, tmp_path
         base = os.fsencode(tmp_path / where)
         assert sorted(os.listdir(base)) == sorted(raw)
         assert all(open(base + b"/" + name, "rb").read() == name for name in raw)
+
+
+# -- the agent's checks of the host's copy requests --------------------------------
+
+@pytest.mark.parametrize("request_", [
+    {"op": "set_attrs", "path": "/x", "mode": 0o10000}, {"op": "set_attrs", "path": "/x"},
+    {"op": "set_attrs", "path": "/x", "mode": 1, "mtime_ns": "1"},
+    {"op": "list_dir", "path": "/x", "limit": 0}, {"op": "list_dir", "path": "/x", "limit": 5000},
+    {"op": "list_dir", "path": "/x", "start": -1}, {"op": "symlink", "path": "/x"},
+    {"op": "symlink", "path": "/x", "target": ""}, {"op": "stat", "path": "/x", "follow": 1},
+    {"op": "mkdir", "path": ""}, {"op": "write_file", "path": "/x", "offset": -1},
+    {"op": "write_file", "path": "/x", "offset": True},
+])
+def test_the_agent_refuses_malformed_copy_requests(request_: Dict[str, Any]) -> None:
+    from guest_pty_agent.protocol import ProtocolError
+    from guest_pty_agent.validate import file_request
+    with pytest.raises(ProtocolError):
+        file_request(request_)
+
+
+def test_an_image_root_confines_the_new_ops_too() -> None:
+    from guest_pty_agent.validate import file_request
+    for op in ("stat", "list_dir", "mkdir", "symlink", "set_attrs"):
+        req = file_request({"op": op, "path": "../../etc/x", "root": "/img", "target": "t",
+                            "mode": 0o644})
+        assert req["path"] == "/img/etc/x", op
