@@ -172,10 +172,13 @@ def test_errors_name_the_bad_part(inst: cctui.Instance, tmp_path: Path) -> None:
         (lambda: inst.copy_to(str(tmp_path / "f"), str(tmp_path / "f") + "/z"),
          cctui.NotADirectory, str(tmp_path / "f")),
         (lambda: inst.copy_from(str(tmp_path / "d"), str(tmp_path / "e")), cctui.CopyError, "-r"),
+        (lambda: inst.copy_from("", str(tmp_path / "e")), cctui.CopyError, "bad guest path"),
+        (lambda: inst.copy_to(str(tmp_path / "f"), "/tmp/\0"), cctui.CopyError, "bad guest path"),
     ]
     for call, kind, words in cases:
         with pytest.raises(kind, match=words):
             call()
+    assert inst.read_file(str(tmp_path / "f")) == b"x"      # the session lived through them
 
 
 def test_permission_denied_is_its_own_error(inst: cctui.Instance, tmp_path: Path) -> None:

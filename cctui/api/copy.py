@@ -95,6 +95,13 @@ class _Guest:
         return entries
 
 
+def _check_guest_path(path: str) -> None:
+    """Refuse here what the agent would take as a protocol error (ending the session)."""
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise CopyError(f"bad guest path {path!r:.80}: a non-empty string without NUL is needed",
+                        str(path), "guest", E.EINVAL)
+
+
 def _join(base: str, name: str) -> str:
     return base.rstrip("/") + "/" + name if base != "/" else "/" + name
 
@@ -103,6 +110,7 @@ def _join(base: str, name: str) -> str:
 
 async def copy_to(inst: "AsyncInstance", host_path: str, guest_path: str,
                   recursive: bool = False) -> None:
+    _check_guest_path(guest_path)
     guest = _Guest(inst)
     try:
         st = os.stat(host_path)
@@ -202,6 +210,7 @@ async def _put_file(guest: _Guest, src: str, dst: str) -> None:
 
 async def copy_from(inst: "AsyncInstance", guest_path: str, host_path: str,
                     recursive: bool = False) -> None:
+    _check_guest_path(guest_path)
     guest = _Guest(inst)
     entry = await guest.stat(guest_path, follow=True)
     if entry is None:
