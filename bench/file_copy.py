@@ -6,7 +6,7 @@ also measures through a private cctui server with ``cctui.connect`` (the route
 alternate the directions and the host ``cp`` so a busy spell on this shared
 host hits all of them; the median MB/s of the rounds is printed.
 
-    .venv/bin/python bench/copy.py [--mb 100] [--rounds 3] [--server]
+    .venv/bin/python bench/file_copy.py [--mb 100] [--rounds 3] [--server]
 """
 from __future__ import annotations
 
