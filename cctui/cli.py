@@ -23,10 +23,13 @@ def _vm_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
 
 def _net_options(parser: argparse.ArgumentParser) -> None:
     """Network, published ports and shared folders, spelled as docker run spells them."""
-    parser.add_argument("--net", nargs="?", const="on", default="off",
-                        choices=["off", "on", "restrict"],
-                        help="a NIC on QEMU's user-mode network (default: no network; "
-                             "'restrict': published ports only, no outbound)")
+    # `--net` is a flag, so `cctui run --net curl ...` runs curl; the restricted mode is its
+    # own option string, matched whole by argparse before it splits at '=' (so `--net=bogus`
+    # is still an error, and `--net restrict` is the flag followed by the command 'restrict').
+    parser.add_argument("--net", dest="net", action="store_const", const="on", default="off",
+                        help="a NIC on QEMU's user-mode network (default: no network)")
+    parser.add_argument("--net=restrict", dest="net", action="store_const", const="restrict",
+                        help="a NIC with published ports only, no outbound connections")
     parser.add_argument("-p", "--publish", action="append", default=[],
                         metavar="[HOST_IP:]HOST_PORT:GUEST_PORT[/udp]",
                         help="publish a guest port on the host (default bind 127.0.0.1; "

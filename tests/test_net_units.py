@@ -81,5 +81,11 @@ def test_cli_net_takes_a_mode_and_a_bare_flag_before_the_command() -> None:
     assert _parser().parse_args(["run", "--net", "--", "sh"]).net == "on"
     assert _parser().parse_args(["run", "--net=restrict", "sh"]).net == "restrict"
     assert _parser().parse_args(["run", "sh"]).net == "off"
+    args = _parser().parse_args(["run", "--net", "curl", "-s", "http://x"])
+    assert (args.net, args.argv) == ("on", ["curl", "-s", "http://x"])
+    args = _parser().parse_args(["run", "--net=restrict", "-p", "8080:80", "sh", "-c", "x"])
+    assert (args.net, args.publish, args.argv) == ("restrict", ["8080:80"], ["sh", "-c", "x"])
+    args = _parser().parse_args(["run", "--net", "restrict"])     # the flag, then a command
+    assert (args.net, args.argv) == ("on", ["restrict"])
     with pytest.raises(SystemExit):
         _parser().parse_args(["run", "--net=bogus", "sh"])
