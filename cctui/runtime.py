@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Coroutine, Optional
+from typing import Any, Coroutine, Optional, TypeVar
+
+T = TypeVar("T")
 
 _loop: Optional[asyncio.AbstractEventLoop] = None
 _lock = threading.Lock()
@@ -32,7 +34,7 @@ def loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def run(coro: Coroutine[Any, Any, Any], timeout: Optional[float] = None) -> Any:
+def run(coro: Coroutine[Any, Any, T], timeout: Optional[float] = None) -> T:
     """Run a coroutine on the shared loop and block for its result."""
     target = loop()
     try:

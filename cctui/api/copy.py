@@ -21,7 +21,7 @@ import posixpath
 import stat
 import warnings
 from collections import deque
-from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple, Type
 
 from ..errors import (CopyError, DestinationNotFound, NotADirectory, PermissionDenied,
                       SourceNotFound)
@@ -42,11 +42,12 @@ class CopySkipped(UserWarning):
     """A special file (device, FIFO, socket) was left out of a recursive copy."""
 
 
-def os_error(exc: OSError, path: str, side: str, missing: type = SourceNotFound) -> CopyError:
+def os_error(exc: OSError, path: str, side: str,
+             missing: Type[CopyError] = SourceNotFound) -> CopyError:
     """The CopyError subclass for an OS error on ``path`` (``missing`` for ENOENT)."""
     code = exc.errno or 0
-    kinds: Dict[int, type] = {E.ENOENT: missing, E.ENOTDIR: NotADirectory,
-                              E.EACCES: PermissionDenied, E.EPERM: PermissionDenied}
+    kinds: Dict[int, Type[CopyError]] = {E.ENOENT: missing, E.ENOTDIR: NotADirectory,
+                                         E.EACCES: PermissionDenied, E.EPERM: PermissionDenied}
     kind = kinds.get(code, CopyError)
     reason = "no such file or directory" if kind is SourceNotFound else exc.strerror or str(exc)
     return kind(f"{side} path {path}: {reason}", path, side, code)

@@ -284,7 +284,7 @@ class AsyncInstance:
             self._enter(InstanceState.STOPPED, "the init command exited")
 
     # -- files -----------------------------------------------------------------
-    async def _file_request(self, header: Dict[str, Any], blob: bytes = b"") -> tuple:
+    async def _file_request(self, header: Dict[str, Any], blob: bytes = b"") -> Tuple[Dict[str, Any], bytes]:
         if self.guest_root:
             header = dict(header, root=self.guest_root)
         reply, data = await self.require_session().request(header, blob)
