@@ -21,20 +21,24 @@ def _vm_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
                              "vsock, else virtio-serial; see `cctui doctor`)")
 
 
-def _net_options(parser: argparse.ArgumentParser) -> None:
-    """Network, published ports and shared folders, spelled as docker run spells them."""
+def _net_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """Network, published ports and shared folders, spelled as docker run spells them
+    (accepted before the subcommand too, for the TUI's first VM: `cctui --net`)."""
+    off: object = "off" if defaults else argparse.SUPPRESS
+    empty: object = [] if defaults else argparse.SUPPRESS
     # `--net` is a flag, so `cctui run --net curl ...` runs curl; the restricted mode is its
     # own option string, matched whole by argparse before it splits at '=' (so `--net=bogus`
     # is still an error, and `--net restrict` is the flag followed by the command 'restrict').
-    parser.add_argument("--net", dest="net", action="store_const", const="on", default="off",
+    parser.add_argument("--net", dest="net", action="store_const", const="on", default=off,
                         help="a NIC on QEMU's user-mode network (default: no network)")
     parser.add_argument("--net=restrict", dest="net", action="store_const", const="restrict",
+                        default=off,
                         help="a NIC with published ports only, no outbound connections")
-    parser.add_argument("-p", "--publish", action="append", default=[],
+    parser.add_argument("-p", "--publish", action="append", default=empty,
                         metavar="[HOST_IP:]HOST_PORT:GUEST_PORT[/udp]",
                         help="publish a guest port on the host (default bind 127.0.0.1; "
                              "implies --net; repeatable)")
-    parser.add_argument("-v", "--volume", action="append", default=[],
+    parser.add_argument("-v", "--volume", action="append", default=empty,
                         metavar="HOST_DIR:GUEST_DIR[:ro]",
                         help="share a host directory with the guest over 9p (read-write "
                              "unless :ro; repeatable)")
@@ -44,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cctui", description=(
         "A terminal multiplexer for QEMU VMs. With no command: open the TUI."))
     _vm_options(parser, True)
+    _net_options(parser, True)
     sub = parser.add_subparsers(dest="command")
     doctor = sub.add_parser("doctor", help="report what this host can do and what is missing")
     doctor.add_argument("--boot", action="store_true",
@@ -53,11 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="boot, run one command (default: the image's entrypoint), "
                                       "stream its output, power off; exits with its status")
     _vm_options(run, False)
-    _net_options(run)
+    _net_options(run, False)
     run.add_argument("argv", nargs=argparse.REMAINDER)
     tui = sub.add_parser("tui", help="open the full-screen multiplexer (the default); "
                                       "`cctui tui -- htop` starts its first pane on a command")
     _vm_options(tui, False)
+    _net_options(tui, False)
     tui.add_argument("argv", nargs=argparse.REMAINDER)
     from .server.commands import add_parsers
     add_parsers(sub, _vm_options)
@@ -101,7 +107,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     command = getattr(args, "argv", None) or []
     command = command[1:] if command[:1] == ["--"] else command
     return run_app(image=args.image, accel=args.accel, memory_mb=args.memory, cpus=args.cpus,
-                   command=command)
+                   command=command, net=args.net, ports=args.publish, volumes=args.volume)
 
 
 def _run(args: argparse.Namespace) -> int:

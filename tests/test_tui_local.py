@@ -16,11 +16,11 @@ from typing import Iterator
 
 import pytest
 from textual import events
-from textual.widgets import Static
+from textual.widgets import Checkbox, Static
 
 from cctui.aio import AsyncInstance, connect_local
 from cctui.tui.app import CctuiApp
-from cctui.tui.dialogs import SearchDialog
+from cctui.tui.dialogs import BootDialog, SearchDialog
 from cctui.tui.help_screen import HelpScreen
 from cctui.tui.keymap import display_keys
 from cctui.tui.themes import load_settings
@@ -459,4 +459,101 @@ def test_the_next_theme_recolours_the_panes_and_is_remembered(loop, local):
             assert app.painter.colours is app.themes[app.theme].terminal
             assert load_settings()["theme"] == app.theme       # the next start opens with it
             assert f"theme {app.theme}" in str(app.status.render())
+    run(loop, scenario())
+
+
+def test_a_slow_rc_file_shows_what_runs_in_the_title_and_the_cwd_panel(loop, local, tmp_path):
+    """While bash runs its rc file, the pane says what runs now (tmux's pane_current_command)."""
+    rc = tmp_path / "slowrc"
+    rc.write_text("sleep 60\nPS1='tui$ '\n")
+
+    async def scenario():
+        app = CctuiApp(instances=[local], first_command=["bash", "--rcfile", str(rc), "-i"])
+        async with app.run_test(size=SIZE):
+            frame = frames(app)[0]
+            await until(lambda: "bash: running sleep" in str(frame.title_bar.render()), 30,
+                        "the title to say what runs")
+            process = frame.process
+            assert process.current_command == "sleep" and process.fg_pid != process.cmd.pid
+            await until(lambda: f"foreground: sleep (pid {process.fg_pid})"
+                        in str(app.cwd_panel.body.render()), 10, "the cwd panel")
+            os.kill(process.fg_pid, signal.SIGTERM)          # the rc file goes on: a prompt
+            await until(lambda: "tui$" in drawn(frame), 30, "the prompt after the rc file")
+            await until(lambda: process.current_command == "bash"
+                        and "bash: running" not in str(frame.title_bar.render()), 10,
+                        "the shell itself again")
+            assert "foreground: bash" in str(app.cwd_panel.body.render())
+    run(loop, scenario())
+
+
+def test_a_process_name_with_escape_bytes_shows_escaped(loop, local):
+    """A guest names its process with ESC and BEL: the title shows symbols, nothing applies."""
+    async def scenario():
+        app = CctuiApp(instances=[local], first_command=SHELL)
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frames(app)[0]
+            await shell_ready(app, frame)
+            # a subshell (its own process group, in the foreground) renames itself, then waits
+            await type_line(pilot, "(printf '\\033]2;pwn\\007' > /proc/self/comm; read -t 60)")
+            await until(lambda: "running ␛]2;pwn␇" in str(frame.title_bar.render()), 30,
+                        "the escaped name in the title")
+            assert frame.process.current_command == "␛]2;pwn␇"
+            assert "foreground: ␛]2;pwn␇ (pid" in str(app.cwd_panel.body.render())
+            assert frame.process.guest_title == ""
+            await pilot.press("ctrl+c")
+            await until(lambda: frame.process.current_command == "bash", 30, "the shell again")
+    run(loop, scenario())
+
+
+def test_the_boot_dialogs_network_checkbox_reaches_the_boot(loop, local):
+    """ctrl+b v: the dialog's Network checkbox starts off; its value is what the app boots
+    with (boot_vm, the seam below the dialog, is replaced by a recorder: no VM here)."""
+    async def scenario():
+        app = CctuiApp(instances=[local], first_command=SHELL)
+        booted: list = []
+
+        def record(image=None, *, net=False, ports=(), volumes=()):
+            booted.append((image, net, list(ports), list(volumes)))
+            return local
+
+        app.boot_vm = record                                 # type: ignore[method-assign]
+        async with app.run_test(size=SIZE) as pilot:
+            await shell_ready(app, frames(app)[0])
+            for tick in (False, True):
+                await pilot.press("ctrl+b", "v")
+                await until(lambda: isinstance(app.screen, BootDialog), 10, "the boot dialog")
+                box = app.screen.query_one("#net", Checkbox)
+                assert box.value is False                    # off by default, every time
+                if tick:
+                    await pilot.click("#net")
+                    await until(lambda b=box: b.value is True, 10, "the box ticked")
+                await pilot.click("#boot")
+                await until(lambda n=1 + tick: len(booted) == n, 10, "the boot call")
+                assert booted[-1] == ("host", tick, [], [])
+    run(loop, scenario())
+
+
+def test_the_first_vm_gets_the_network_ports_and_volumes(loop, local):
+    """`cctui tui --net=restrict -p .. -v ..`: the flags reach the first VM's boot only."""
+    from cctui.cli import _parser
+    args = _parser().parse_args(["tui", "--net=restrict", "-p", "8080:80", "-v", "/srv:/srv:ro",
+                                 "--", "htop"])
+    assert (args.net, args.publish, args.volume, args.argv) == (
+        "restrict", ["8080:80"], ["/srv:/srv:ro"], ["--", "htop"])
+    args = _parser().parse_args(["--net", "-p", "8080:80"])      # `cctui` alone: the TUI
+    assert (args.command, args.net, args.publish, args.volume) == (None, "on", ["8080:80"], [])
+
+    async def scenario():
+        app = CctuiApp(first_command=SHELL, net=args.net, ports=args.publish,
+                       volumes=["/srv:/srv:ro"])
+        booted: list = []
+
+        def record(image=None, *, net=False, ports=(), volumes=()):
+            booted.append((image, net, list(ports), list(volumes)))
+            return local
+
+        app.boot_vm = record                                 # type: ignore[method-assign]
+        async with app.run_test(size=SIZE):
+            await until(lambda: booted, 10, "the first VM's boot")
+            assert booted == [("host", "on", ["8080:80"], ["/srv:/srv:ro"])]
     run(loop, scenario())

@@ -9,7 +9,7 @@ import asyncio
 import copy
 import itertools
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 from textual import events
 from textual.app import App, ComposeResult
@@ -21,7 +21,7 @@ from ..api.instance import AsyncInstance, InstanceState
 from ..errors import Error
 from ..guest_text import printable
 from .commands import CctuiCommands
-from .dialogs import BootDialog, NewPaneDialog, SearchDialog
+from .dialogs import BootChoice, BootDialog, NewPaneDialog, SearchDialog
 from .help_screen import HelpScreen
 from .keymap import Keymap, KeymapError, default_keymap, load_keymap
 from .layout_tree import LayoutTree
@@ -61,9 +61,13 @@ class CctuiApp(App):
     def __init__(self, *, image: str = "host", accel: str = "auto", memory_mb: int = 1024,
                  cpus: int = 2, instances: Sequence[AsyncInstance] = (),
                  keymap: Optional[Keymap] = None,
-                 first_command: Optional[List[str]] = None) -> None:
+                 first_command: Optional[List[str]] = None, net: Union[bool, str] = False,
+                 ports: Sequence[str] = (), volumes: Sequence[str] = ()) -> None:
         super().__init__()
         self.image, self.accel, self.memory_mb, self.cpus = image, accel, memory_mb, cpus
+        # --net, -p and -v reach the first VM only: another VM could not publish the same
+        # host ports; the boot dialog asks for a network per VM.
+        self.net, self.ports, self.volumes = net, list(ports), list(volumes)
         self.keymap_error = ""
         if keymap is None:
             try:
@@ -234,7 +238,8 @@ class CctuiApp(App):
         if self._adopt:
             await self.open_pane(self._adopt[0], self._first_command)
         else:
-            inst = self.boot_vm(self.image)
+            inst = self.boot_vm(self.image, net=self.net, ports=self.ports,
+                                volumes=self.volumes)
             await self.open_pane(inst, self._first_command)
         self._refresh_all()
 
@@ -297,7 +302,8 @@ class CctuiApp(App):
             self.post_message(VmChanged(i.name))
         inst.add_listener(changed)
 
-    def boot_vm(self, image: Optional[str] = None) -> AsyncInstance:
+    def boot_vm(self, image: Optional[str] = None, *, net: Union[bool, str] = False,
+                ports: Sequence[str] = (), volumes: Sequence[str] = ()) -> AsyncInstance:
         """Start booting a VM now; returns its instance at once (state: booting)."""
         while True:
             name = f"vm{next(self._vm_numbers)}"
@@ -307,14 +313,17 @@ class CctuiApp(App):
         self._owned.append(inst)
         self._boot_started[name] = time.time()
         self._track(inst)
-        self.run_worker(self._boot(inst, image or self.image), group="boot", exit_on_error=False)
+        self.run_worker(self._boot(inst, image or self.image, net, ports, volumes), group="boot",
+                        exit_on_error=False)
         self._refresh_all()
         return inst
 
-    async def _boot(self, inst: AsyncInstance, image: str) -> None:
+    async def _boot(self, inst: AsyncInstance, image: str, net: Union[bool, str],
+                    ports: Sequence[str], volumes: Sequence[str]) -> None:
         try:
             await aio.boot(image, instance=inst, accel=self.accel,
-                           memory_mb=self.memory_mb, cpus=self.cpus)
+                           memory_mb=self.memory_mb, cpus=self.cpus, net=net,
+                           ports=list(ports), volumes=list(volumes))
         except Error as exc:
             self.notify(f"{inst.name} did not boot: {printable(exc)}", severity="error", timeout=15,
                         markup=False)
@@ -359,9 +368,9 @@ class CctuiApp(App):
             await self.shutdown_vm_named(frame.process.instance.name)
 
     def action_boot_vm(self) -> None:
-        def booted(image: Optional[str]) -> None:
-            if image:
-                inst = self.boot_vm(image)
+        def booted(result: Optional[BootChoice]) -> None:
+            if result is not None:
+                inst = self.boot_vm(result.image, net=result.net)
                 self.call_later(self.open_pane, inst, None, None, "row")
         self.push_screen(BootDialog(self.image), booted)
 
@@ -782,10 +791,11 @@ class CctuiApp(App):
 
 
 def run_app(image: str = "host", accel: str = "auto", memory_mb: int = 1024, cpus: int = 2,
-            command: Optional[List[str]] = None) -> int:
+            command: Optional[List[str]] = None, net: Union[bool, str] = False,
+            ports: Sequence[str] = (), volumes: Sequence[str] = ()) -> int:
     """The `cctui` command: boot one VM and open a pane on it running ``command``
     (default: the image's entrypoint, for the host image the login shell)."""
     app = CctuiApp(image=image, accel=accel, memory_mb=memory_mb, cpus=cpus,
-                   first_command=command or None)
+                   first_command=command or None, net=net, ports=ports, volumes=volumes)
     result = app.run()
     return result if isinstance(result, int) else 0

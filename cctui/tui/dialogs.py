@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import shlex
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Checkbox, Input, Label, Select
 
 
 class Dialog(ModalScreen):
@@ -76,8 +76,13 @@ class NewPaneDialog(Dialog):
             self.dismiss(result)
 
 
+class BootChoice(NamedTuple):
+    image: str
+    net: bool
+
+
 class BootDialog(Dialog):
-    """Returns the image to boot, or None."""
+    """Returns a BootChoice (the image, and whether it gets a network), or None."""
 
     def __init__(self, image: str) -> None:
         super().__init__()
@@ -88,6 +93,7 @@ class BootDialog(Dialog):
             yield Label("[b]Boot another VM[/b]")
             yield Label("Image ('host', an OCI layout or tarball, a rootfs directory)")
             yield Input(value=self.image, id="image")
+            yield Checkbox("Network (QEMU user-mode NIC; off: no NIC at all)", False, id="net")
             with Horizontal():
                 yield Button("Boot", id="boot", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -95,12 +101,16 @@ class BootDialog(Dialog):
     def on_mount(self) -> None:
         self.query_one("#image", Input).focus()
 
+    def _result(self) -> BootChoice:
+        return BootChoice(self.query_one("#image", Input).value.strip() or self.image,
+                          self.query_one("#net", Checkbox).value)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or self.image)
+        self.dismiss(self._result())
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "boot":
-            self.dismiss(self.query_one("#image", Input).value.strip() or self.image)
+            self.dismiss(self._result())
         else:
             self.dismiss(None)
 
