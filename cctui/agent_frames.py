@@ -18,6 +18,7 @@ MAX_PID = 1 << 22               # Linux's PID_MAX_LIMIT
 MAX_EXIT_CODE = 255             # WEXITSTATUS is 8 bits
 MAX_SIGNAL = 127                # WTERMSIG is 7 bits
 MAX_PATH = 4096                 # PATH_MAX, the longest cwd a REPORT can carry
+MAX_COMM = 16                   # a process name: 15 bytes in the kernel, 16 with slack
 MAX_MESSAGE = 500               # characters of guest text kept in an error
 MAX_CAPS = 64                   # capability names in HELLO
 MAX_CAP_NAME = 64
@@ -95,13 +96,17 @@ def exit_status(payload: bytes) -> ExitStatus:
 
 
 def report(payload: bytes) -> Dict[str, Any]:
-    """REPORT: the foreground process's cwd, environment and pid (each may be null)."""
+    """REPORT: the foreground process's cwd, environment, pid and name (each may be null;
+    an older agent sends no name)."""
     info = P.decode_json(payload)
     cwd = want(info, "cwd", (str,), optional=True)
     if cwd is not None and len(cwd) > MAX_PATH:
         raise ProtocolError(f"REPORT cwd of {len(cwd)} characters exceeds {MAX_PATH}")
+    comm = want(info, "comm", (str,), optional=True)
+    if comm is not None and len(comm) > MAX_COMM:
+        raise ProtocolError(f"REPORT comm of {len(comm)} characters exceeds {MAX_COMM}")
     return {"cwd": cwd, "env": _env(info.get("env"), "REPORT", P.MAX_REPORT_ENV),
-            "pid": want_int(info, "pid", 1, MAX_PID, optional=True)}
+            "pid": want_int(info, "pid", 1, MAX_PID, optional=True), "comm": comm}
 
 
 def hello(payload: bytes) -> Dict[str, Any]:

@@ -60,7 +60,7 @@ class FrameType(enum.IntEnum):
     STDERR = 18        # agent -> host: bytes
     EXIT = 19          # agent -> host: {"code": n|null, "signal": n|null}
     CREDIT = 20        # both ways: u32 bytes consumed
-    REPORT = 21        # agent -> host: {"cwd": ..., "env": {...}, "pid": n}
+    REPORT = 21        # agent -> host: {"cwd": ..., "env": {...}, "pid": n, "comm": name}
     WINDOW = 22        # host -> agent: u32, the exec's new output window
     REQUEST = 30       # host -> agent: file ops etc (blob payload)
     RESPONSE = 31      # agent -> host: {"ok": bool, ...} + blob

@@ -380,6 +380,18 @@ def test_reports_follow_cd_in_an_interactive_shell(agent, tmp_path):
     assert agent.collect(ident)[2]["code"] == 5
 
 
+def test_reports_name_what_a_shell_without_job_control_runs(agent):
+    """sh -c runs sleep in its own process group: the report follows it to the child."""
+    ident = agent.start(["sh", "-c", "sleep 30; exit 4"], tty=True, reports=True,
+                        env={"PATH": os.environ["PATH"]})
+    pid = agent.started(ident)["pid"]
+    report = json.loads(agent.wait(lambda f: f[1] == ident and f[0] == T.REPORT
+                                   and json.loads(f[2]).get("comm") == "sleep")[2])
+    assert report["pid"] != pid
+    os.kill(report["pid"], signal.SIGTERM)
+    assert agent.collect(ident)[2]["code"] == 4
+
+
 def test_file_operations(agent, tmp_path):
     base = tmp_path / "a" / "b"
     assert agent.request(1, {"op": "mkdir_all", "path": str(base), "mode": 0o755})[0] == {"ok": True}

@@ -75,6 +75,7 @@ class _Process:
         self.cwd, self.env, self.error = printable(cwd), printable_env(env), printable(error, LABEL_LIMIT)
         self.fg_pid, self.state, self.cmd, self.runs, self.duration = 7, "failed", None, 1, None
         self.exit_status = None
+        self.current_command = printable(error[:16], 32)    # the foreground process's name
 
 
 class _Panels(App):
@@ -97,6 +98,8 @@ def test_panels_show_any_guest_text_as_text(cwd: str, value: str, error: str) ->
             await pilot.pause()
             cwd_text = str(app.query_one("#cwd-text").render())
             assert process.cwd.split("\n")[0][:20] in cwd_text
+            if process.current_command:
+                assert f"foreground: {process.current_command} (pid 7)" in cwd_text
     asyncio.run(show())
 
 

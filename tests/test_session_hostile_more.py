@@ -269,6 +269,8 @@ def test_bulk_writes_to_a_stalled_agent_wait_and_then_fail() -> None:
     ("report cwd too long", P.encode_json(T.REPORT, 1, {"cwd": "/" * 5000})),
     ("report pid negative", P.encode_json(T.REPORT, 1, {"pid": -5})),
     ("report env not a dict", P.encode_json(T.REPORT, 1, {"env": ["A=1"]})),
+    ("report comm too long", P.encode_json(T.REPORT, 1, {"comm": "x" * 17})),
+    ("report comm not text", P.encode_json(T.REPORT, 1, {"comm": ["sleep"]})),
     ("report env too big", P.encode_json(T.REPORT, 1, {"env": {
         f"K{i}": "v" * 1000 for i in range(300)}})),
     ("start failed message not text", P.encode_json(T.START_FAILED, 2, {

@@ -84,6 +84,9 @@ class PaneFrame(Vertical):
             flags.append(f"/{self.view.search_text} {self.view.match_index + 1}/{len(self.view.matches)}")
         title = process.guest_title
         text = f" {self.number} {process.instance.name}: {process.title} — {state}"
+        running = process.running_label
+        if running:
+            text += f" — {running}"
         if title:
             text += f" — {title}"
         if flags:

@@ -30,6 +30,7 @@ OUTPUT_WINDOW = 2 << 20
 # pane's flood within 32 KiB and the echo gets the CPU (measured under TCG: echo
 # p99 30 ms at 32 KiB, 41 ms at 64 KiB, 47-100+ ms at the full window).
 YIELD_WINDOW = 32 * 1024
+COMMAND_LIMIT = 32          # a process name: the agent sends at most 16 characters
 
 
 class PaneState(StrState):
@@ -70,6 +71,7 @@ class PaneProcess:
         self._cwd = ""
         self._env: Dict[str, str] = {}
         self.fg_pid: Optional[int] = None
+        self._current_command = ""
         self._pending: deque = deque()
         self._pending_len = 0
         self._pacer = SlicePacer()
@@ -132,6 +134,27 @@ class PaneProcess:
         self._cwd = printable(path)
 
     @property
+    def current_command(self) -> str:
+        """The foreground process's name (tmux's ``pane_current_command``), or ""."""
+        return self._current_command
+
+    @current_command.setter
+    def current_command(self, name: object) -> None:
+        self._current_command = printable(name, COMMAND_LIMIT) if name else ""
+
+    @property
+    def running_label(self) -> str:
+        """``bash: running pyenv`` while the foreground process is not the command itself
+        (a slow rc file, a program started from the shell), else ""."""
+        cmd = self.cmd
+        own = cmd.pid if cmd is not None else None
+        if (self._state is not PaneState.RUNNING or not self._current_command
+                or self.fg_pid is None or own is None or self.fg_pid == own):
+            return ""
+        argv0 = self.title.split(" ", 1)[0].rsplit("/", 1)[-1]
+        return f"{argv0}: running {self._current_command}"
+
+    @property
     def env(self) -> Dict[str, str]:
         return self._env
 
@@ -161,6 +184,7 @@ class PaneProcess:
         self.cmd = cmd
         self.env = cmd.env
         self.cwd = cmd.dir or ""
+        self.fg_pid, self.current_command = None, ""    # the last run's are stale
         try:
             await cmd.start()
         except Error as exc:
@@ -321,6 +345,7 @@ class PaneProcess:
             self.env = env
         pid = report.get("pid")
         self.fg_pid = pid if isinstance(pid, int) else None
+        self.current_command = report.get("comm")
         self._changed()
 
     def _notice(self, text: str, dim: bool = False) -> None:

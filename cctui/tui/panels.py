@@ -47,8 +47,12 @@ class CwdPanel(Panel):
         if process is None:
             self.body.update("no pane")
             return
-        pid = f"\nforeground pid {process.fg_pid}" if process.fg_pid else ""
-        self.body.update(Content((process.cwd or "?") + pid))
+        fg = ""
+        if process.fg_pid and process.current_command:
+            fg = f"\nforeground: {process.current_command} (pid {process.fg_pid})"
+        elif process.fg_pid:
+            fg = f"\nforeground pid {process.fg_pid}"
+        self.body.update(Content((process.cwd or "?") + fg))
 
 
 def format_exit(process: Optional[PaneProcess]) -> str:
