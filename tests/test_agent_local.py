@@ -14,7 +14,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
-from guest_pty_agent import protocol
+from guest_pty_agent import protocol, reports
+from helpers.wait import wait_until
 from guest_pty_agent.protocol import FrameType as T
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,6 +391,27 @@ def test_reports_name_what_a_shell_without_job_control_runs(agent):
     assert report["pid"] != pid
     os.kill(report["pid"], signal.SIGTERM)
     assert agent.collect(ident)[2]["code"] == 4
+
+
+def test_a_process_name_of_any_bytes_is_read_as_bounded_text(tmp_path):
+    """A child renames itself (control bytes, invalid UTF-8): read_comm keeps the
+    controls for the host to escape and replaces what is not UTF-8."""
+    flag = tmp_path / "named"
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import pathlib, sys, time\n"
+        "pathlib.Path('/proc/self/comm').write_bytes(b'\\x1b]2;x\\x07\\xff' + b'z' * 40)\n"
+        f"pathlib.Path({str(flag)!r}).touch()\n"
+        "time.sleep(60)\n")])
+    try:
+        wait_until(lambda: flag.exists() or child.poll() is not None, 30,
+                   what="the child named")
+        assert child.poll() is None
+        name = reports.read_comm(child.pid)
+        assert name is not None and name.startswith("\x1b]2;x\x07\ufffd") and len(name) <= 16
+    finally:
+        child.kill()
+        child.wait()
+    assert reports.read_comm(child.pid) is None
 
 
 def test_file_operations(agent, tmp_path):
