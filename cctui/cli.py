@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     _net_options(tui, False)
     tui.add_argument("argv", nargs=argparse.REMAINDER)
     from .server.commands import add_parsers
-    add_parsers(sub, _vm_options)
+    add_parsers(sub, _vm_options, _net_options)
     from .copy_cli import add_parser as add_cp
     add_cp(sub)
     return parser

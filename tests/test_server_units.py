@@ -63,6 +63,40 @@ def test_valid_requests_get_defaults() -> None:
     assert req.args == {"target": Target("s", 1, 2), "start": None, "end": None, "escapes": False}
     req = validate_request({"op": "new", "name": "w", "argv": ["sh"]})
     assert req.args["image"] == "host" and req.args["argv"] == ["sh"] and req.args["rows"] == 24
+    assert (req.args["net"], req.args["ports"], req.args["volumes"]) == ("off", [], [])
+    req = validate_request({"op": "new", "net": "restrict", "ports": ["8080:80", "0.0.0.0:53:53/udp"],
+                            "volumes": ["/srv:/srv:ro", "/tmp:/work"]})
+    assert req.args["net"] == "restrict" and req.args["volumes"] == ["/srv:/srv:ro", "/tmp:/work"]
+    assert req.args["ports"] == ["127.0.0.1:8080:80/tcp", "0.0.0.0:53:53/udp"]   # normalized
+
+
+def test_cctui_new_takes_docker_flags_and_sends_them_resolved(tmp_path, monkeypatch) -> None:
+    """`cctui new -d --net -p .. -v rel:/x`: the request carries the net mode, normalized ports
+    and the volume's absolute host path (the server runs in /); bad values stop it first."""
+    from cctui.cli import _parser
+    from cctui.server import commands
+    sent: list = []
+
+    class Conn:
+        def __enter__(self): return self
+        def __exit__(self, *exc): return False
+        def request(self, op, **fields):
+            sent.append((op, fields))
+            return {"ok": True}
+
+    monkeypatch.setattr(commands, "connect", lambda start=False: Conn())
+    (tmp_path / "share").mkdir()
+    monkeypatch.chdir(tmp_path)
+    args = _parser().parse_args(["new", "-d", "--net", "-p", "8080:80", "-v", "share:/x:ro",
+                                 "--", "sh"])
+    assert commands.run(args) == 0
+    op, fields = sent[0]
+    assert (op, fields["net"], fields["ports"], fields["argv"]) == (
+        "new", "on", ["127.0.0.1:8080:80/tcp"], ["sh"])
+    assert fields["volumes"] == [f"{os.path.realpath(tmp_path / 'share')}:/x:ro"]
+    validate_request({"op": op, **fields})              # what the client sends, the server takes
+    args = _parser().parse_args(["new", "-d", "--net=restrict", "-v", "missing:/x"])
+    assert commands.run(args) == 1 and len(sent) == 1   # refused before any server is asked
 
 
 @pytest.mark.parametrize("obj,why", [
@@ -82,6 +116,22 @@ def test_valid_requests_get_defaults() -> None:
     ({"op": "new", "name": "a:b"}, "bad session name"),
     ({"op": "new", "image": "a\0b"}, "'image' must be a string"),
     ({"op": "wait-text", "target": "s", "text": "x", "timeout": -1}, "'timeout' must be a number"),
+    ({"op": "new", "net": True}, "'net' must be one of off, on, restrict"),
+    ({"op": "new", "net": "bridge"}, "'net' must be one of"),
+    ({"op": "new", "ports": "8080:80"}, "'ports' must be a list"),
+    ({"op": "new", "ports": [8080]}, "'ports' must be a list"),
+    ({"op": "new", "ports": ["8080:80"] * 65}, "'ports' must be a list of at most 64"),
+    ({"op": "new", "ports": ["1" * 65]}, "'ports' must be a list"),
+    ({"op": "new", "ports": ["70000:80"]}, "'ports': -p '70000:80'"),
+    ({"op": "new", "ports": ["8080"]}, "'ports': -p '8080'"),
+    ({"op": "new", "volumes": "/a:/b"}, "'volumes' must be a list"),
+    ({"op": "new", "volumes": ["/a:/b"] * 65}, "'volumes' must be a list of at most 64"),
+    ({"op": "new", "volumes": ["/a\0:/b"]}, "'volumes' must be a list"),
+    ({"op": "new", "volumes": ["/" + "a" * 5000 + ":/b"]}, "'volumes' must be a list"),
+    ({"op": "new", "volumes": ["rel:/b"]}, "'volumes': 'rel:/b' is not /HOST_DIR"),
+    ({"op": "new", "volumes": ["/a:/b:rx"]}, "is not /HOST_DIR"),
+    ({"op": "new", "volumes": ["/a"]}, "is not /HOST_DIR"),
+    ({"op": "new", "volumes": ["/a::ro"]}, "is not /HOST_DIR"),
 ])
 def test_bad_requests_are_protocol_errors(obj: object, why: str) -> None:
     with pytest.raises(ProtocolError, match=why):

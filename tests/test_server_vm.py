@@ -125,6 +125,47 @@ def test_each_session_boots_with_the_transport_it_asked_for() -> None:
     assert [s["name"] for s in ls()["sessions"]] == ["t"]
 
 
+def test_new_with_net_ports_and_a_volume_and_ls_shows_them(tmp_path) -> None:
+    """`cctui new -d --net -p .. -v rel:/shared:ro`: the session's VM mounts the host folder
+    (its relative path resolved by the client), serves on the published port, and ls says so."""
+    import urllib.request
+    with socket.socket() as probe:                  # a free host port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "hello.txt").write_text("from the host\n")
+    done = subprocess.run([sys.executable, "-m", "cctui", "new", "-d", "-s", "netted", "--net",
+                           "-p", f"{port}:8000", "-v", "share:/shared:ro", "--", "sh"],
+                          env=ENV, cwd=tmp_path, capture_output=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    try:
+        by_name = {s["name"]: s["vms"][0] for s in ls()["sessions"]}
+        vm = by_name["netted"]
+        assert (vm["state"], vm["net"], vm["ports"]) == ("running", "on", [f"127.0.0.1:{port}:8000/tcp"])
+        assert vm["volumes"] == [f"{os.path.realpath(share)}:/shared:ro"]
+        assert (by_name["t"]["net"], by_name["t"]["ports"], by_name["t"]["volumes"]) == ("off", [], [])
+        assert "netted: 1 windows" in cli("ls").stdout.decode() and "vm1 running net=on" in cli("ls").stdout.decode()
+        assert cli("exec", "-t", "netted", "--", "cat", "/shared/hello.txt").stdout == b"from the host\n"
+        assert cli("exec", "-t", "netted", "--", "touch", "/shared/x", check=False).returncode != 0
+        cli("exec", "-t", "netted", "--", "sh", "-c",
+            "python3 -m http.server 8000 -d /shared >/dev/null 2>&1 </dev/null &")
+        body: List[bytes] = []
+
+        def fetched() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello.txt", timeout=5) as r:
+                    body.append(r.read())
+                return True
+            except OSError:
+                return False
+        wait_until(fetched, 60, what="the guest's server on the published port")
+        assert body[-1] == b"from the host\n"
+    finally:
+        cli("kill-session", "-t", "netted", check=False)
+    assert [s["name"] for s in ls()["sessions"]] == ["t"]
+
+
 def test_send_keys_and_capture_round_trip() -> None:
     cli("send-keys", "-t", "t", "echo $((6*7))", "Enter")
     cli("wait-text", "-t", "t:0.0", "--timeout", "30", "42")   # only the output holds 42

@@ -22,7 +22,8 @@ COMMANDS = ("server", "new", "ls", "send-keys", "capture-pane", "split-window", 
 HISTORY_START = -(1 << 30)          # capture-pane -S -: the oldest scrollback line
 
 
-def add_parsers(sub: Any, vm_options: Callable[[argparse.ArgumentParser, bool], None]) -> None:
+def add_parsers(sub: Any, vm_options: Callable[[argparse.ArgumentParser, bool], None],
+                net_options: Callable[[argparse.ArgumentParser, bool], None]) -> None:
     """Add the server's subcommands to cli.py's subparsers."""
     server = sub.add_parser("server", help="run the cctui server in the foreground (commands start it "
                                            "on demand; there is no need to)")
@@ -34,6 +35,7 @@ def add_parsers(sub: Any, vm_options: Callable[[argparse.ArgumentParser, bool], 
     new.add_argument("-x", dest="cols", type=int, default=80, help="columns (default 80)")
     new.add_argument("-y", dest="rows", type=int, default=24, help="rows (default 24)")
     vm_options(new, False)
+    net_options(new, False)
     new.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD...: the first pane's command")
 
     ls = sub.add_parser("ls", help="list sessions, their VMs and panes (state, exit status)")
@@ -119,12 +121,18 @@ def _new(args: argparse.Namespace) -> int:
     image = args.image
     if image != "host" and os.path.exists(image):
         image = os.path.abspath(image)      # the server runs in /
+    from ..vm.network import parse_ports
+    from ..vm.volumes import parse_volumes
+    # checked here first, so a bad value names itself before a server starts; a volume's
+    # host directory goes resolved (the server runs in /)
+    ports = [str(p) for p in parse_ports(args.publish)]
+    volumes = [str(v) for v in parse_volumes(args.volume)]
     with connect(start=True) as conn:
         # --transport reaches this process as CCTUI_TRANSPORT (cli.py); the session carries it
         transport = os.environ.get("CCTUI_TRANSPORT") or "auto"
         conn.request("new", name=args.name, image=image, argv=_argv(args.argv), accel=args.accel,
                      transport=transport, memory=args.memory, cpus=args.cpus, rows=args.rows,
-                     cols=args.cols)
+                     cols=args.cols, net=args.net, ports=ports, volumes=volumes)
     return 0
 
 
@@ -137,7 +145,9 @@ def _ls(args: argparse.Namespace) -> int:
         return 0
     for s in sessions:
         created = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(s["created"]))
-        vms = ", ".join(f"{vm['name']} {vm['state']}" for vm in s["vms"])
+        vms = ", ".join(f"{vm['name']} {vm['state']}"
+                        + ("" if vm.get("net", "off") == "off" else f" net={vm['net']}")
+                        for vm in s["vms"])
         print(f"{s['name']}: {len(s['windows'])} windows (created {created}) [{s['cols']}x{s['rows']}] {vms}")
         for w in s["windows"]:
             for p in w["panes"]:

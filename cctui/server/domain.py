@@ -167,6 +167,7 @@ class Session:
         self.rows, self.cols = rows, cols
         self.vms: Dict[str, AsyncInstance] = {}
         self.vm_ready: Dict[str, asyncio.Event] = {}    # set once a VM's boot ended either way
+        self.vm_shares: Dict[str, Dict[str, object]] = {}   # a VM's net, ports, volumes (for ls)
         self.windows: List[Window] = []
         self.current = 0                    # the current window's index
         self.boot_tasks: List[asyncio.Task] = []
@@ -215,6 +216,8 @@ class Domain:
         vm = AsyncInstance(name="vm1", image=image)
         session.vms[vm.name] = vm
         session.vm_ready[vm.name] = asyncio.Event()
+        session.vm_shares[vm.name] = {key: boot_options.get(key, default) for key, default
+                                      in (("net", "off"), ("ports", []), ("volumes", []))}
         vm.add_listener(lambda inst: self._vm_changed(session, inst))
         session.boot_tasks.append(asyncio.ensure_future(
             self._boot(vm, session.vm_ready[vm.name], image, boot_options)))
@@ -333,7 +336,8 @@ class Domain:
                 "cols": session.cols, "current_window": session.current,
                 "vms": [{"name": vm.name, "image": vm.image, "state": str(vm.state),
                          "detail": printable(vm.status_detail), "qemu_pid": vm.qemu_pid,
-                         "accel": vm.accel, "transport": vm.transport} for vm in session.vms.values()],
+                         "accel": vm.accel, "transport": vm.transport,
+                         **session.vm_shares.get(vm.name, {})} for vm in session.vms.values()],
                 "windows": [{"index": w.index, "active": w.index == session.current,
                              "panes": [p.describe(i, p.ident == w.active) for i, p in enumerate(w.ordered())]}
                             for w in session.windows],

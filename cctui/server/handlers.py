@@ -10,6 +10,8 @@ import os
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict
 
 from ..tui.pane_process import PaneState
+from ..vm.network import net_mode, parse_ports
+from ..vm.volumes import VolumeError, parse_volumes
 from .capture import capture_lines
 from .domain import DomainError, Pane, Session, Window
 from .execs import run_exec
@@ -46,8 +48,14 @@ class Handlers:
         return {"ok": True}
 
     async def new(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        try:        # the host directories must exist here (wire.py checked the spelling)
+            volumes = [str(v) for v in parse_volumes(args["volumes"])]
+        except VolumeError as exc:
+            raise DomainError(str(exc)) from None
+        ports = args["ports"]
+        net = net_mode(args["net"], parse_ports(ports))
         options = {"accel": args["accel"], "memory_mb": args["memory"], "cpus": args["cpus"],
-                   "transport": args["transport"]}
+                   "transport": args["transport"], "net": net, "ports": ports, "volumes": volumes}
         session = await self.domain.new_session(args["name"], args["image"], args["argv"], options,
                                                 args["rows"], args["cols"])
         return {"ok": True, "session": session.name}

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from guest_pty_agent import protocol as framing
 from guest_pty_agent.protocol import ProtocolError
 
+from ..vm.network import NET_MODES, NetworkError, parse_port
 from ..vm.transport_choice import TRANSPORTS
 from .target import TargetError, check_session_name, parse_target
 
@@ -37,6 +38,7 @@ DATA_CHUNK = framing.MAX_DATA_CHUNK
 ARG_LIMIT = 4096                    # one argv word, key word, image path or text
 ARGV_LIMIT = 256                    # words in an argv or a send-keys
 SIZE_LIMIT = 1000                   # rows or columns
+SHARES_LIMIT = 64                   # published ports, or volumes, on one VM
 
 
 class Frame(enum.IntEnum):
@@ -147,6 +149,34 @@ def _choice(options: Tuple[str, ...]) -> Check:
 _accel = _choice(("auto", "kvm", "tcg"))
 
 
+def _ports(name: str, value: Any) -> List[str]:
+    """docker -p values, each parsed here (syntax and range: no host state is looked at)."""
+    if (not isinstance(value, list) or len(value) > SHARES_LIMIT
+            or not all(isinstance(p, str) and len(p) <= 64 for p in value)):
+        raise ProtocolError(f"field {name!r} must be a list of at most {SHARES_LIMIT} strings "
+                            "of at most 64 characters")
+    try:
+        return [str(parse_port(p)) for p in value]
+    except NetworkError as exc:
+        raise ProtocolError(f"field {name!r}: {exc}") from None
+
+
+def _volumes(name: str, value: Any) -> List[str]:
+    """docker -v values with an absolute host path (the client resolved it: the server runs
+    in /); whether the directory exists is the server's check, answered as an error reply."""
+    if (not isinstance(value, list) or len(value) > SHARES_LIMIT
+            or not all(isinstance(v, str) and len(v) <= ARG_LIMIT and "\0" not in v
+                       for v in value)):
+        raise ProtocolError(f"field {name!r} must be a list of at most {SHARES_LIMIT} strings "
+                            f"of at most {ARG_LIMIT} characters")
+    for v in value:
+        parts = v.split(":")
+        if not (2 <= len(parts) <= 3 and parts[0].startswith("/") and parts[1]
+                and parts[2:] in ([], ["ro"], ["rw"])):
+            raise ProtocolError(f"field {name!r}: {v[:80]!r} is not /HOST_DIR:GUEST_DIR[:ro|:rw]")
+    return list(value)
+
+
 # op -> field -> (check, default); a field without a default is required
 _REQUIRED = object()
 _OPS: Dict[str, Dict[str, Tuple[Check, Any]]] = {
@@ -154,7 +184,8 @@ _OPS: Dict[str, Dict[str, Tuple[Check, Any]]] = {
     "kill-server": {},
     "new": {"name": (_session_name, None), "image": (_text(), "host"), "argv": (_optional(_words(True)), None),
             "accel": (_accel, "auto"), "transport": (_choice(TRANSPORTS), "auto"), "memory": (_int(64, 1 << 20), 1024), "cpus": (_int(1, 64), 2),
-            "rows": (_int(2, SIZE_LIMIT), 24), "cols": (_int(2, SIZE_LIMIT), 80)},
+            "rows": (_int(2, SIZE_LIMIT), 24), "cols": (_int(2, SIZE_LIMIT), 80),
+            "net": (_choice(NET_MODES), "off"), "ports": (_ports, []), "volumes": (_volumes, [])},
     "new-window": {"target": (_target, _REQUIRED), "argv": (_optional(_words(True)), None)},
     "split-window": {"target": (_target, _REQUIRED), "horizontal": (_flag, False),
                      "argv": (_optional(_words(True)), None)},

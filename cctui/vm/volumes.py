@@ -45,6 +45,10 @@ class Volume:
         return ["-fsdev", fsdev,
                 "-device", f"virtio-9p-{bus},fsdev={name},mount_tag={TAG_PREFIX}{index}"]
 
+    def __str__(self) -> str:
+        """The -v spelling, parsed back to an equal Volume."""
+        return f"{self.host_dir}:{self.guest_dir}:{'ro' if self.read_only else 'rw'}"
+
 
 def parse_volume(spec: str) -> Volume:
     """``HOST_DIR:GUEST_DIR[:ro|:rw]``; the host directory must exist."""
