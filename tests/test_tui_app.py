@@ -164,3 +164,20 @@ def test_many_small_terminal_writes_share_one_task_and_all_arrive(loop, vm):
         await cmd.wait()
         assert b"20000" in bytes(received)
     run(loop, scenario())
+
+
+def test_the_first_vm_boots_with_the_apps_network_and_volume(loop, tmp_path):
+    """`cctui tui --net -v DIR:/shared:ro`: the VM the app boots itself has a NIC (its tree
+    label says so) and the host folder mounted where the pane can read it."""
+    from cctui.tui.vm_tree import network_label
+    (tmp_path / "hello.txt").write_text("from the host\n")
+
+    async def scenario():
+        app = CctuiApp(first_command=SHELL, net="on", volumes=[f"{tmp_path}:/shared:ro"])
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frames(app)[0]
+            await shell_ready(app, frame)
+            assert network_label(frame.process.instance) == "net"
+            await type_line(pilot, "cat /shared/hello.txt")
+            await until(lambda: "from the host" in drawn(frame), 60, "the volume's file")
+    run(loop, scenario())
