@@ -166,6 +166,22 @@ def test_new_with_net_ports_and_a_volume_and_ls_shows_them(tmp_path) -> None:
     assert [s["name"] for s in ls()["sessions"]] == ["t"]
 
 
+def test_new_with_a_missing_volume_directory_is_an_error_reply(tmp_path) -> None:
+    """A client that skips the local check: the server looks at the host directory itself
+    and answers an error (the connection stays usable); a spelling it cannot parse is a
+    protocol error that ends only that client."""
+    sock = raw_client()
+    sock.sendall(encode_json(Frame.REQUEST, 1, {"op": "new", "name": "nodir",
+                                                "volumes": [f"{tmp_path}/missing:/x"]}))
+    (reply,) = read_frames(sock, 1)
+    assert reply[0] == Frame.REPLY and b'"ok":false' in reply[2] and b"does not exist" in reply[2]
+    sock.sendall(encode_json(Frame.REQUEST, 2, {"op": "new", "volumes": ["rel:/x"]}))
+    frames = read_frames(sock)
+    assert [f[0] for f in frames] == [Frame.ERROR] and b"is not /HOST_DIR" in frames[0][2]
+    sock.close()
+    assert [s["name"] for s in ls()["sessions"]] == ["t"]
+
+
 def test_send_keys_and_capture_round_trip() -> None:
     cli("send-keys", "-t", "t", "echo $((6*7))", "Enter")
     cli("wait-text", "-t", "t:0.0", "--timeout", "30", "42")   # only the output holds 42
