@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 from textual import events
-from textual.widgets import Checkbox, Static
+from textual.widgets import Checkbox, Input, Static
 
 from cctui.aio import AsyncInstance, connect_local
 from cctui.tui.app import CctuiApp
@@ -512,7 +512,7 @@ def test_the_boot_dialogs_network_checkbox_reaches_the_boot(loop, local):
         app = CctuiApp(instances=[local], first_command=SHELL)
         booted: list = []
 
-        def record(image=None, *, net=False, ports=(), volumes=()):
+        def record(image=None, *, net=False, ports=(), volumes=(), memory_mb=None, cpus=None):
             booted.append((image, net, list(ports), list(volumes)))
             return local
 
@@ -548,7 +548,7 @@ def test_the_first_vm_gets_the_network_ports_and_volumes(loop, local):
                        volumes=["/srv:/srv:ro"])
         booted: list = []
 
-        def record(image=None, *, net=False, ports=(), volumes=()):
+        def record(image=None, *, net=False, ports=(), volumes=(), memory_mb=None, cpus=None):
             booted.append((image, net, list(ports), list(volumes)))
             return local
 
@@ -556,4 +556,35 @@ def test_the_first_vm_gets_the_network_ports_and_volumes(loop, local):
         async with app.run_test(size=SIZE):
             await until(lambda: booted, 10, "the first VM's boot")
             assert booted == [("host", "on", ["8080:80"], ["/srv:/srv:ro"])]
+    run(loop, scenario())
+
+
+def test_the_boot_dialog_sets_memory_and_cpus_and_refuses_bad_values(loop, local):
+    """ctrl+b v: memory and CPUs start at the app's values and reach the boot; a value out
+    of range keeps the dialog open (nothing boots) until it is corrected."""
+    async def scenario():
+        app = CctuiApp(instances=[local], first_command=SHELL, memory_mb=768, cpus=1)
+        booted: list = []
+
+        def record(image=None, *, net=False, ports=(), volumes=(), memory_mb=None, cpus=None):
+            booted.append((memory_mb, cpus))
+            return local
+
+        app.boot_vm = record                                 # type: ignore[method-assign]
+        async with app.run_test(size=SIZE) as pilot:
+            await shell_ready(app, frames(app)[0])
+            await pilot.press("ctrl+b", "v")
+            await until(lambda: isinstance(app.screen, BootDialog), 10, "the boot dialog")
+            dialog = app.screen
+            memory, cpus = dialog.query_one("#memory", Input), dialog.query_one("#cpus", Input)
+            assert (memory.value, cpus.value) == ("768", "1")
+            memory.value, cpus.value = "2048", "999"          # 999 CPUs: out of range
+            await pilot.click("#boot")
+            await pilot.pause()
+            assert app.screen is dialog and booted == []
+            await until(lambda: cpus.has_focus, 10, "the bad field focused")
+            cpus.value = "4"
+            await pilot.press("enter")                          # submit from the corrected field
+            await until(lambda: booted, 10, "the boot call")
+            assert booted == [(2048, 4)]
     run(loop, scenario())

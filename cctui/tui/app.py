@@ -303,8 +303,10 @@ class CctuiApp(App):
         inst.add_listener(changed)
 
     def boot_vm(self, image: Optional[str] = None, *, net: Union[bool, str] = False,
-                ports: Sequence[str] = (), volumes: Sequence[str] = ()) -> AsyncInstance:
-        """Start booting a VM now; returns its instance at once (state: booting)."""
+                ports: Sequence[str] = (), volumes: Sequence[str] = (),
+                memory_mb: Optional[int] = None, cpus: Optional[int] = None) -> AsyncInstance:
+        """Start booting a VM now; returns its instance at once (state: booting).
+        Memory and CPUs default to the app's (the command line's)."""
         while True:
             name = f"vm{next(self._vm_numbers)}"
             if name not in self.vms:
@@ -313,16 +315,18 @@ class CctuiApp(App):
         self._owned.append(inst)
         self._boot_started[name] = time.time()
         self._track(inst)
-        self.run_worker(self._boot(inst, image or self.image, net, ports, volumes), group="boot",
-                        exit_on_error=False)
+        self.run_worker(self._boot(inst, image or self.image, net, ports, volumes,
+                                   memory_mb or self.memory_mb, cpus or self.cpus),
+                        group="boot", exit_on_error=False)
         self._refresh_all()
         return inst
 
     async def _boot(self, inst: AsyncInstance, image: str, net: Union[bool, str],
-                    ports: Sequence[str], volumes: Sequence[str]) -> None:
+                    ports: Sequence[str], volumes: Sequence[str], memory_mb: int,
+                    cpus: int) -> None:
         try:
             await aio.boot(image, instance=inst, accel=self.accel,
-                           memory_mb=self.memory_mb, cpus=self.cpus, net=net,
+                           memory_mb=memory_mb, cpus=cpus, net=net,
                            ports=list(ports), volumes=list(volumes))
         except Error as exc:
             self.notify(f"{inst.name} did not boot: {printable(exc)}", severity="error", timeout=15,
@@ -370,9 +374,10 @@ class CctuiApp(App):
     def action_boot_vm(self) -> None:
         def booted(result: Optional[BootChoice]) -> None:
             if result is not None:
-                inst = self.boot_vm(result.image, net=result.net)
+                inst = self.boot_vm(result.image, net=result.net, memory_mb=result.memory_mb,
+                                    cpus=result.cpus)
                 self.call_later(self.open_pane, inst, None, None, "row")
-        self.push_screen(BootDialog(self.image), booted)
+        self.push_screen(BootDialog(self.image, self.memory_mb, self.cpus), booted)
 
     # -- panes -----------------------------------------------------------------------------
     async def open_pane(self, inst: AsyncInstance, argv: Optional[List[str]] = None,

@@ -21,6 +21,7 @@ class Dialog(ModalScreen):
     Dialog Label { margin-top: 1; }
     Dialog Horizontal { height: auto; margin-top: 1; }
     Dialog Button { margin-right: 1; }
+    Dialog #memory, Dialog #cpus { width: 12; margin-right: 2; }
     """
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
@@ -79,14 +80,23 @@ class NewPaneDialog(Dialog):
 class BootChoice(NamedTuple):
     image: str
     net: bool
+    memory_mb: int
+    cpus: int
+
+
+# What the dialog accepts (QEMU itself refuses less memory than a kernel needs
+# with a boot error; these bounds only catch typing mistakes before a boot).
+MEMORY_RANGE = (128, 1 << 20)
+CPUS_RANGE = (1, 64)
 
 
 class BootDialog(Dialog):
-    """Returns a BootChoice (the image, and whether it gets a network), or None."""
+    """Returns a BootChoice (image, network, memory, CPUs), or None.  A value out
+    of range keeps the dialog open and says which field is wrong."""
 
-    def __init__(self, image: str) -> None:
+    def __init__(self, image: str, memory_mb: int = 1024, cpus: int = 2) -> None:
         super().__init__()
-        self.image = image
+        self.image, self.memory_mb, self.cpus = image, memory_mb, cpus
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -95,22 +105,46 @@ class BootDialog(Dialog):
             yield Input(value=self.image, id="image")
             yield Checkbox("Network (QEMU user-mode NIC; off: no NIC at all)", False, id="net")
             with Horizontal():
+                yield Label("Memory (MiB)")
+                yield Input(value=str(self.memory_mb), type="integer", id="memory")
+                yield Label("CPUs")
+                yield Input(value=str(self.cpus), type="integer", id="cpus")
+            with Horizontal():
                 yield Button("Boot", id="boot", variant="primary")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#image", Input).focus()
 
-    def _result(self) -> BootChoice:
+    def _number(self, field: str, name: str, bounds: Tuple[int, int]) -> Optional[int]:
+        text = self.query_one(f"#{field}", Input).value.strip()
+        low, high = bounds
+        if text.isdigit() and low <= int(text) <= high:
+            return int(text)
+        self.notify(f"{name} must be a whole number from {low} to {high}", severity="error",
+                    markup=False)
+        self.query_one(f"#{field}", Input).focus()
+        return None
+
+    def _result(self) -> Optional[BootChoice]:
+        memory = self._number("memory", "Memory (MiB)", MEMORY_RANGE)
+        cpus = self._number("cpus", "CPUs", CPUS_RANGE) if memory is not None else None
+        if memory is None or cpus is None:
+            return None
         return BootChoice(self.query_one("#image", Input).value.strip() or self.image,
-                          self.query_one("#net", Checkbox).value)
+                          self.query_one("#net", Checkbox).value, memory, cpus)
+
+    def _boot(self) -> None:
+        choice = self._result()
+        if choice is not None:
+            self.dismiss(choice)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(self._result())
+        self._boot()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "boot":
-            self.dismiss(self._result())
+            self._boot()
         else:
             self.dismiss(None)
 
