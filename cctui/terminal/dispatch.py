@@ -47,6 +47,19 @@ NOP = (OP_NOP,)
 
 
 # ------------------------------------------------------------------ tables
+def call_handler(op: Tuple[Any, ...]) -> None:
+    """Run an OP_CALL/OP_REPLY op: ``op[1](*op[2])``, with ``private=True`` when
+    ``op[3]`` says so.  Parameters pyte's method cannot take make the sequence
+    do nothing (a guest chooses them), as xterm ignores a malformed sequence."""
+    try:
+        if op[3]:
+            op[1](*op[2], private=True)
+        else:
+            op[1](*op[2])
+    except (TypeError, AssertionError, ValueError, IndexError, KeyError):
+        pass
+
+
 class CsiEntry(NamedTuple):
     final: str      #: the final byte
     marker: str     #: the private marker: "" or "?" (the method gets ``private=True``) or ">"

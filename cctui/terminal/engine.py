@@ -63,7 +63,7 @@ import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .bounded import BoundedDict
-from .dispatch import OP_CALL, OP_CUP, OP_EL, OP_REPLY, OP_SGR, Decoder, check_handlers
+from .dispatch import OP_CALL, OP_CUP, OP_EL, OP_REPLY, OP_SGR, Decoder, call_handler, check_handlers
 from .flood import (
     F_KEYPAD_OFF, F_KEYPAD_ON, F_SAFE, F_SAVE, F_TABSET, Skip, clean_flood, find_skip, fold_sgr, measure_block,
 )
@@ -158,13 +158,7 @@ class Emulator(Screen):
         elif code == OP_EL:
             self.erase_in_line(op[1])
         elif code == OP_CALL or code == OP_REPLY:
-            try:
-                if op[3]:
-                    op[1](*op[2], private=True)
-                else:
-                    op[1](*op[2])
-            except (TypeError, AssertionError, ValueError, IndexError, KeyError):
-                pass  # parameters pyte cannot take: ignore the sequence
+            call_handler(op)
 
     # ----------------------------------------------------------------- floods
     def _flood_ready(self) -> bool:

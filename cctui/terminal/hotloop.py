@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .cells import RUN_CACHE_MAX, TRANSITIONS
-from .dispatch import OP_CALL, OP_CR, OP_CUP, OP_EL, OP_LF, OP_NOP, OP_REPLY, OP_SGR
+from .dispatch import OP_CALL, OP_CR, OP_CUP, OP_EL, OP_LF, OP_NOP, OP_REPLY, OP_SGR, call_handler
 from .pyte_compat import DECOM, IRM, LNM
 from .sequences import TOKEN
 from .widths import CHAR_WIDTHS, narrow
@@ -185,13 +185,7 @@ def run_window(emu: "Emulator", text: str, begin: int, stop: int) -> int:
             cursor.y = y
             cursor.attrs = cur_char
             if code == OP_CALL:
-                try:
-                    if op[3]:
-                        op[1](*op[2], private=True)
-                    else:
-                        op[1](*op[2])
-                except (TypeError, AssertionError, ValueError, IndexError, KeyError):
-                    pass  # parameters pyte cannot take: ignore the sequence
+                call_handler(op)
             elif code == OP_REPLY:
                 # answers read the state and change nothing
                 replies = emu._replies
