@@ -9,8 +9,6 @@ streams belong to the loop that booted it); each test runs the app on that loop.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from typing import Iterator
 
@@ -21,7 +19,8 @@ from cctui.vm.machine import boot_async
 from cctui.tui.app import CctuiApp
 from cctui.tui.pane_process import OUTPUT_WINDOW, YIELD_WINDOW
 from cctui.tui.terminal_view import FLOOD_FRAME, FRAME
-from helpers.tui import SHELL, SIZE, drawn, frames, run, shell_ready, type_line
+from helpers.tui import (SHELL, SIZE, drawn, frames, kill_one_instance_and_check_the_other, run,
+                         shell_ready, type_line)
 from helpers.wait import until
 
 # boots a real VM (`-m "not vm"` skips the slow tier); never the user's keys or theme
@@ -107,20 +106,7 @@ def test_app_survives_a_vm_killed_from_outside(loop, vm):
         doomed = await boot_async("host", name="doomed")
         app = CctuiApp(instances=[vm, doomed], first_command=SHELL)
         async with app.run_test(size=SIZE) as pilot:
-            good = frames(app)[0]
-            await shell_ready(app, good)
-            bad = await app.open_pane(doomed, SHELL)
-            await shell_ready(app, bad)
-            os.kill(doomed._backend.machine.qemu.proc.pid, signal.SIGKILL)
-            await until(lambda: doomed.state == "failed", 30, "the VM to be noticed dead")
-            await until(lambda: bad.process.state == "failed", 30, "the pane to say so")
-            assert "failed" in str(bad.title_bar.render())
-            assert "stopped" in drawn(bad) or "not running" in drawn(bad).lower()
-            assert app.is_running
-            app.focus_pane(good.pane_id)
-            await until(lambda: app.focused_pane == good.pane_id)
-            await type_line(pilot, "echo STILL-$((40+2))")
-            await until(lambda: "STILL-42" in drawn(good), 30, "the other VM's pane")
+            await kill_one_instance_and_check_the_other(app, pilot, doomed, doomed.qemu_pid, SHELL)
         await doomed.close()
     run(loop, scenario())
 

@@ -24,7 +24,8 @@ from cctui.tui.dialogs import BootDialog, SearchDialog
 from cctui.tui.help_screen import HelpScreen
 from cctui.tui.keymap import display_keys
 from cctui.tui.themes import load_settings
-from helpers.tui import SHELL, SIZE, drawn, frames, run, shell_ready, type_line
+from helpers.tui import (SHELL, SIZE, drawn, frames, kill_one_instance_and_check_the_other, run,
+                         shell_ready, type_line)
 from helpers.wait import until
 
 pytestmark = pytest.mark.usefixtures("config_dir")    # never the user's keys.toml or theme
@@ -428,20 +429,7 @@ def test_app_survives_an_agent_killed_from_outside(loop, local):
         doomed = await connect_local(name="doomed")
         app = CctuiApp(instances=[local, doomed], first_command=SHELL)
         async with app.run_test(size=SIZE) as pilot:
-            good = frames(app)[0]
-            await shell_ready(app, good)
-            bad = await app.open_pane(doomed, SHELL)
-            await shell_ready(app, bad)
-            os.kill(doomed._backend.proc.pid, signal.SIGKILL)
-            await until(lambda: doomed.state == "failed", 30, "the agent to be noticed dead")
-            await until(lambda: bad.process.state == "failed", 30, "the pane to say so")
-            assert "failed" in str(bad.title_bar.render())
-            assert "stopped" in drawn(bad) or "not running" in drawn(bad).lower()
-            assert app.is_running
-            app.focus_pane(good.pane_id)
-            await until(lambda: app.focused_pane == good.pane_id)
-            await type_line(pilot, "echo STILL-$((40+2))")
-            await until(lambda: "STILL-42" in drawn(good), 30, "the other instance's pane")
+            await kill_one_instance_and_check_the_other(app, pilot, doomed, doomed._backend.proc.pid, SHELL)
         await doomed.close()
     run(loop, scenario())
 

@@ -3,8 +3,11 @@ type a line. Shared by the local-agent module and the VM module of TUI tests."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine, List, TypeVar
+import os
+import signal
+from typing import Any, Coroutine, List, Optional, TypeVar
 
+from cctui.api.instance import AsyncInstance
 from cctui.tui.app import CctuiApp
 from cctui.tui.pane_frame import PaneFrame
 from helpers.wait import until
@@ -40,3 +43,24 @@ async def type_line(pilot: Any, text: str) -> None:
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     """One test's scenario on the module's loop (where its instance's streams live)."""
     return loop.run_until_complete(asyncio.wait_for(coro, 300))
+
+
+async def kill_one_instance_and_check_the_other(app: CctuiApp, pilot: Any, doomed: AsyncInstance,
+                                                pid: Optional[int], shell: List[str]) -> None:
+    """SIGKILL ``pid`` (what runs ``doomed``) from outside: ``doomed``'s pane says it
+    failed, while the app and the first pane (another instance) go on echoing."""
+    good = frames(app)[0]
+    await shell_ready(app, good)
+    bad = await app.open_pane(doomed, shell)
+    await shell_ready(app, bad)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    await until(lambda: doomed.state == "failed", 30, "the instance to be noticed dead")
+    await until(lambda: bad.process.state == "failed", 30, "the pane to say so")
+    assert "failed" in str(bad.title_bar.render())
+    assert "stopped" in drawn(bad) or "not running" in drawn(bad).lower()
+    assert app.is_running
+    app.focus_pane(good.pane_id)
+    await until(lambda: app.focused_pane == good.pane_id)
+    await type_line(pilot, "echo STILL-$((40+2))")
+    await until(lambda: "STILL-42" in drawn(good), 30, "the other instance's pane")
