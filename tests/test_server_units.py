@@ -214,15 +214,15 @@ def test_split_tree_sizes_panes_like_tmux() -> None:
     tree = SplitTree()
     tree.add("a")
     tree.add("b", "a", "row")
-    regions = tree.regions(80, 24)
+    regions = tree.rects(80, 24)
     assert regions["a"].width + regions["b"].width + 1 == 80 and regions["a"].height == 24
     tree.add("c", "b", "column")
-    regions = tree.regions(80, 24)
+    regions = tree.rects(80, 24)
     assert regions["b"].height + regions["c"].height + 1 == 24 and tree.panes() == ["a", "b", "c"]
     tree.remove("b")
-    assert tree.panes() == ["a", "c"] and tree.regions(80, 24)["c"].height == 24
+    assert tree.panes() == ["a", "c"] and tree.rects(80, 24)["c"].height == 24
     tree.remove("a")
-    assert tree.regions(80, 24)["c"].width == 80
+    assert tree.rects(80, 24)["c"].width == 80
 
 
 # -- socket directory ------------------------------------------------------------------------------

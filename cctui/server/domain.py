@@ -156,7 +156,7 @@ class Window:
 
     def fit(self, rows: int, cols: int) -> None:
         """Size every pane's terminal (and its guest pty) to its share of the window."""
-        for ident, rect in self.layout.regions(cols, rows).items():
+        for ident, rect in self.layout.rects(cols, rows).items():
             self.panes[ident].process.resize(rect.height, rect.width)
 
 

@@ -1,7 +1,8 @@
 """A window's split layout as plain data: splits whose leaves are pane ids.
 
-The server sizes each pane's terminal from this; the TUI has its own (Textual
-geometry) tree for drawing. tmux numbers a window's panes in layout order,
+The server sizes each pane's terminal from this; the TUI's ``LayoutTree``
+extends it with Textual geometry, dividers and resizing (so neither imports the
+other's toolkit: this module has no Textual). tmux numbers a window's panes in layout order,
 which is ``panes()``'s order.
 """
 from __future__ import annotations
@@ -92,9 +93,13 @@ class SplitTree:
             if grand is None:
                 self.root = only
             else:
-                grand.children[next(k for k, c in enumerate(grand.children) if c is parent)] = only
+                self._put(grand, next(k for k, c in enumerate(grand.children) if c is parent), only)
 
-    def regions(self, width: int, height: int) -> Dict[str, Rect]:
+    def _put(self, split: Split, index: int, node: Node) -> None:
+        """Put ``node`` where a split that was left with one child stood."""
+        split.children[index] = node
+
+    def rects(self, width: int, height: int) -> Dict[str, Rect]:
         """Each pane's rectangle in a width x height window (one-cell borders between)."""
         out: Dict[str, Rect] = {}
 

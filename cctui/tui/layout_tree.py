@@ -5,23 +5,15 @@ this tree says where each one goes and the layout widget positions them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple, Union
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 from textual.geometry import Region
 
+from ..server.layout import Node, Split, SplitTree
+
 # "row": children side by side (left/right split); "column": stacked (top/bottom)
 Direction = str
-
-
-@dataclass(eq=False)
-class Split:
-    direction: Direction
-    children: List["Node"] = field(default_factory=list)
-    weights: List[float] = field(default_factory=list)
-
-
-Node = Union[str, Split]
 
 
 @dataclass
@@ -32,83 +24,24 @@ class Divider:
     region: Region
 
 
-class LayoutTree:
+class LayoutTree(SplitTree):
+    """The server's split tree plus what drawing needs: Textual regions, dividers,
+    resizing by cells, and flattening a split left with one child into its parent."""
     MIN_SIZE = 3
 
-    def __init__(self) -> None:
-        self.root: Optional[Node] = None
-
-    # -- queries -----------------------------------------------------------
-    def panes(self) -> List[str]:
-        out: List[str] = []
-
-        def walk(node: Node) -> None:
-            if isinstance(node, Split):
-                for child in node.children:
-                    walk(child)
-            else:
-                out.append(node)
-        if self.root is not None:
-            walk(self.root)
-        return out
-
-    def _parent(self, target: Node) -> Optional[Split]:
-        def walk(node: Node) -> Optional[Split]:
-            if isinstance(node, Split):
-                for child in node.children:
-                    if child is target or child == target:
-                        return node
-                    found = walk(child)
-                    if found is not None:
-                        return found
-            return None
-        return walk(self.root) if self.root is not None else None
-
-    # -- edits -------------------------------------------------------------
     def add(self, pane: str, beside: Optional[str] = None, direction: Direction = "row") -> None:
         """Put ``pane`` after ``beside`` (or at the root), splitting in ``direction``."""
-        if self.root is None:
-            self.root = pane
-            return
-        target = beside if beside in self.panes() else self.panes()[-1]
-        parent = self._parent(target)
-        if parent is not None and parent.direction == direction:
-            i = parent.children.index(target)
-            share = parent.weights[i] / 2
-            parent.weights[i] = share
-            parent.children.insert(i + 1, pane)
-            parent.weights.insert(i + 1, share)
-            return
-        new = Split(direction, [target, pane], [1.0, 1.0])
-        if parent is None:
-            self.root = new
-        else:
-            i = parent.children.index(target)
-            parent.children[i] = new
+        super().add(pane, beside, direction)
 
-    def remove(self, pane: str) -> None:
-        if self.root == pane:
-            self.root = None
-            return
-        parent = self._parent(pane)
-        if parent is None:
-            return
-        i = parent.children.index(pane)
-        del parent.children[i]
-        del parent.weights[i]
-        if len(parent.children) == 1:
-            only = parent.children[0]
-            grand = self._parent(parent)
-            if grand is None:
-                self.root = only
-            else:
-                j = next(k for k, c in enumerate(grand.children) if c is parent)
-                grand.children[j] = only
-                if isinstance(only, Split) and only.direction == grand.direction:
-                    weight = grand.weights[j]
-                    total = sum(only.weights)
-                    grand.children[j:j + 1] = only.children
-                    grand.weights[j:j + 1] = [weight * w / total for w in only.weights]
+    def _put(self, split: Split, index: int, node: Node) -> None:
+        """As the server's, and a child split in the same direction is flattened into
+        ``split`` (its weights scaled), so one divider drag moves one line."""
+        split.children[index] = node
+        if isinstance(node, Split) and node.direction == split.direction:
+            weight = split.weights[index]
+            total = sum(node.weights)
+            split.children[index:index + 1] = node.children
+            split.weights[index:index + 1] = [weight * w / total for w in node.weights]
 
     def resize(self, pane: str, direction: Direction, cells: int, size: Tuple[int, int]) -> bool:
         """Grow ``pane`` by ``cells`` (negative shrinks) along ``direction``."""
