@@ -23,19 +23,11 @@ from typing import Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cctui  # noqa: E402
+from cctui.bench import ByteCounter  # noqa: E402
 
 SIZE = 20 * 1024 * 1024
 UP = 4 * 1024 * 1024
 TRANSPORTS = ["vsock-user", "virtio-serial"]
-
-
-class _Count:
-    def __init__(self) -> None:
-        self.count = 0
-
-    def write(self, data: bytes) -> int:
-        self.count += len(data)
-        return len(data)
 
 
 def _device_cpu(vm: cctui.Instance) -> float:
@@ -45,7 +37,7 @@ def _device_cpu(vm: cctui.Instance) -> float:
 
 
 def _cat(vm: cctui.Instance) -> tuple:
-    sink = _Count()
+    sink = ByteCounter()
     cpu, dev = time.process_time(), _device_cpu(vm)
     start = time.perf_counter()
     vm.command("cat", "/tmp/blob").set_stdout(sink).run()

@@ -27,7 +27,9 @@ from .vm.profile import LEVER_ORDER, BootProfile
 SIZE = 20_000_000
 
 
-class _Count:
+class ByteCounter:
+    """A stdout sink that only counts bytes (throughput rows keep nothing)."""
+
     def __init__(self) -> None:
         self.count = 0
 
@@ -54,7 +56,7 @@ def _latency(run_once: Callable[[], object], n: int) -> tuple:
 
 
 def _throughput(vm: cctui.Instance, path: str) -> float:
-    sink = _Count()
+    sink = ByteCounter()
     start = time.perf_counter()
     vm.command("cat", path).set_stdout(sink).run()
     elapsed = time.perf_counter() - start
