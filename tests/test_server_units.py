@@ -7,7 +7,7 @@ import stat
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cctui.server import paths
+from cctui.server import paths, wire
 from cctui.server.capture import capture
 from cctui.server.keynames import encode_keys, parse_key
 from cctui.server.layout import SplitTree
@@ -139,9 +139,9 @@ def test_bad_requests_are_protocol_errors(obj: object, why: str) -> None:
 
 
 def test_hello_version_checked() -> None:
-    assert validate_hello({"version": 1}) == 1
-    with pytest.raises(ProtocolError, match="version 2 is not"):
-        validate_hello({"version": 2})
+    assert validate_hello({"version": wire.VERSION}) == wire.VERSION
+    with pytest.raises(ProtocolError, match=f"version {wire.VERSION + 1} is not"):
+        validate_hello({"version": wire.VERSION + 1})
     with pytest.raises(ProtocolError, match="integer version"):
         validate_hello({"version": True})
 

@@ -1,7 +1,9 @@
 """Targets as tmux spells them: ``SESSION[:WINDOW[.PANE]]``, parsed in one place.
 
 A window or pane left out means the session's current window and that window's
-active pane, as in tmux.
+active pane, as in tmux. A tmux pane id ``%N`` names one pane wherever a target
+is taken (it wins over a session that is named like one, as in tmux); the
+server finds its session and window.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ NAME_LIMIT = 64
 # tmux forbids ':' and '.' in session names (they separate a target's parts).
 _NAME = re.compile(r"[A-Za-z0-9_@+=,%~-]{1,64}")
 _INDEX = re.compile(r"[0-9]{1,6}")
+PANE_ID = re.compile(r"%[0-9]{1,9}")
 
 
 class TargetError(ValueError):
@@ -24,8 +27,11 @@ class Target:
     session: str
     window: Optional[int] = None
     pane: Optional[int] = None
+    pane_id: Optional[str] = None       # "%N": session, window and pane are the pane's own
 
     def __str__(self) -> str:
+        if self.pane_id is not None:
+            return self.pane_id
         text = self.session
         if self.window is not None:
             text += f":{self.window}"
@@ -47,6 +53,8 @@ def parse_target(text: str) -> Target:
     """``s``, ``s:1`` or ``s:1.2`` (also ``s:`` and ``s:.2``: the current window)."""
     if not isinstance(text, str) or not text:
         raise TargetError("empty target: give SESSION[:WINDOW[.PANE]]")
+    if PANE_ID.fullmatch(text):
+        return Target("", pane_id=text)
     session, colon, rest = text.partition(":")
     check_session_name(session)
     if not colon:
@@ -57,6 +65,13 @@ def parse_target(text: str) -> Target:
     window = _index(window_text, "window", text) if window_text else None
     pane = _index(pane_text, "pane", text) if dot else None
     return Target(session, window, pane)
+
+
+def check_pane_id(text: object) -> str:
+    """A tmux pane id, ``%N``."""
+    if not isinstance(text, str) or not PANE_ID.fullmatch(text):
+        raise TargetError("a pane id is % and 1-9 digits")
+    return text
 
 
 def _index(text: str, what: str, target: str) -> int:

@@ -11,10 +11,25 @@ one framing implementation. Both sides open with HELLO carrying the version.
                                            EXIT id {"code", "signal"} (an exec ended)
                                            ERROR {"error"}: this client broke the protocol; closed
 
-Attach (a later step) adds SNAPSHOT (a pane's whole screen, scrollback and modes,
-from the server's authoritative model) and UPDATE (changed rows). A client that
-stops reading gets no backlog: its updates are dropped and, once it drains, a
-fresh SNAPSHOT replaces them (tmux, zellij and mosh work this way).
+Attach (version 2): a client attaches to a session and shows copies of the
+server's authoritative screens.
+
+    REQUEST {"op": "attach", "target", "rows", "cols"}   REPLY, then LAYOUT and a full SCREEN per pane
+    INPUT %N bytes (keys typed into pane %N)            LAYOUT {session, current, windows, panes, vms,
+                                                                clients, size_rule}: again when it changes
+                                                         SCREEN %N {rows, cols, full, lines, cursor,
+                                                                title, modes, history}: changed rows
+                                                         DETACHED {"reason"}: the attachment ended
+
+SCREEN carries only rows changed since the client's last SCREEN for that pane
+(``full``: every row, drop your copy), at most 60 a second; a client that
+stops reading gets no backlog: once it drains it gets what changed meanwhile,
+at most a full screen per pane (tmux and mosh work this way). History rows are
+fetched on demand (op "history") by absolute number; a new history "epoch"
+means the rows were renumbered. A pane is sized to the smallest rows and the
+smallest cols that the attached clients reported for it (op "pane-size";
+tmux's "smallest" rule). A SCREEN too big for one frame is sent as a full one
+and further ones with the rest of its rows.
 
 Every REQUEST is validated here (known op, known fields, typed and bounded)
 before the server looks at it: a client is as untrusted as a guest.
@@ -30,9 +45,10 @@ from guest_pty_agent.protocol import ProtocolError
 
 from ..vm.network import NET_MODES, NetworkError, parse_port
 from ..vm.transport_choice import TRANSPORTS
-from .target import TargetError, check_session_name, parse_target
+from .screen_codec import decode_layout
+from .target import TargetError, check_pane_id, check_session_name, parse_target
 
-VERSION = 1
+VERSION = 2
 MAX_CLIENT_PAYLOAD = 256 * 1024     # a request or a stdin chunk: small
 DATA_CHUNK = framing.MAX_DATA_CHUNK
 ARG_LIMIT = 4096                    # one argv word, key word, image path or text
@@ -51,10 +67,17 @@ class Frame(enum.IntEnum):
     ERROUT = 7
     EXIT = 8
     ERROR = 9
+    INPUT = 10          # client -> server, ident N of pane "%N": typed bytes (attached links only)
+    LAYOUT = 11         # server -> client: the attached session's windows, panes, VMs
+    SCREEN = 12         # server -> client, ident N of pane "%N": changed rows, cursor, modes
+    DETACHED = 13       # server -> client: the attachment ended {"reason"}
 
 
 FRAME_TYPES = frozenset(int(t) for t in Frame)
-CLIENT_TYPES = frozenset({Frame.HELLO, Frame.REQUEST, Frame.STDIN, Frame.STDIN_CLOSE})
+CLIENT_TYPES = frozenset({Frame.HELLO, Frame.REQUEST, Frame.STDIN, Frame.STDIN_CLOSE, Frame.INPUT})
+HISTORY_FETCH_LIMIT = 500           # rows in one history reply
+SEARCH_TEXT_LIMIT = 256
+NAME_TEXT_LIMIT = 64                # a window name
 
 
 def decoder(max_payload: int) -> framing.FrameDecoder:
@@ -138,6 +161,33 @@ def _session_name(name: str, value: Any) -> Optional[str]:
         raise ProtocolError(f"field {name!r}: {exc}") from None
 
 
+def _pane_id(name: str, value: Any) -> str:
+    try:
+        return check_pane_id(value)
+    except TargetError as exc:
+        raise ProtocolError(f"field {name!r}: {exc}") from None
+
+
+def _window_name(name: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) > NAME_TEXT_LIMIT or not value.isprintable():
+        raise ProtocolError(f"field {name!r} must be at most {NAME_TEXT_LIMIT} printable characters")
+    return value
+
+
+def _search_text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= SEARCH_TEXT_LIMIT or "\0" in value:
+        raise ProtocolError(f"field {name!r} must be a string of 1-{SEARCH_TEXT_LIMIT} characters")
+    return value
+
+
+def _layout(name: str, value: Any) -> Any:
+    """A window layout as screen_codec encodes it: the root node (never empty)."""
+    root = decode_layout(value)
+    if root is None:
+        raise ProtocolError(f"field {name!r}: a layout names at least one pane")
+    return root
+
+
 def _choice(options: Tuple[str, ...]) -> Check:
     def check(name: str, value: Any) -> str:
         if not isinstance(value, str) or value not in options:
@@ -147,6 +197,7 @@ def _choice(options: Tuple[str, ...]) -> Check:
 
 
 _accel = _choice(("auto", "kvm", "tcg"))
+_PANE_SIZE = _int(1, SIZE_LIMIT)
 
 
 def _ports(name: str, value: Any) -> List[str]:
@@ -199,6 +250,28 @@ _OPS: Dict[str, Dict[str, Tuple[Check, Any]]] = {
                   "timeout": (_number(0, 3600), 30.0)},
     "exec": {"target": (_target, _REQUIRED), "vm": (_optional(_text(64)), None),
              "argv": (_words(False), _REQUIRED)},
+    # attach (version 2)
+    "attach": {"target": (_target, _REQUIRED), "rows": (_int(2, SIZE_LIMIT), 24),
+               "cols": (_int(2, SIZE_LIMIT), 80)},
+    "detach": {},
+    "pane-size": {"pane": (_pane_id, _REQUIRED), "rows": (_PANE_SIZE, _REQUIRED),
+                  "cols": (_PANE_SIZE, _REQUIRED)},
+    "history": {"pane": (_pane_id, _REQUIRED), "start": (_int(0, 1 << 62), _REQUIRED),
+                "count": (_int(1, HISTORY_FETCH_LIMIT), _REQUIRED)},
+    "search": {"pane": (_pane_id, _REQUIRED), "text": (_search_text, _REQUIRED),
+               "case": (_flag, False)},
+    "kill-window": {"target": (_target, _REQUIRED)},
+    "rename-window": {"target": (_target, _REQUIRED), "name": (_window_name, _REQUIRED)},
+    "select-window": {"target": (_target, _REQUIRED)},
+    "select-pane": {"target": (_target, _REQUIRED)},
+    "respawn-pane": {"target": (_target, _REQUIRED)},
+    "set-layout": {"target": (_target, _REQUIRED), "layout": (_layout, _REQUIRED)},
+    "new-vm": {"target": (_target, _REQUIRED), "image": (_text(), "host"),
+               "argv": (_optional(_words(True)), None), "accel": (_accel, "auto"),
+               "transport": (_choice(TRANSPORTS), "auto"), "memory": (_int(64, 1 << 20), 1024),
+               "cpus": (_int(1, 64), 2), "net": (_choice(NET_MODES), "off"),
+               "ports": (_ports, []), "volumes": (_volumes, [])},
+    "kill-vm": {"target": (_target, _REQUIRED), "vm": (_text(64), _REQUIRED)},
 }
 OPS = frozenset(_OPS)
 

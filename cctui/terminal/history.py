@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from itertools import groupby, repeat
+from itertools import count, groupby, repeat
 from operator import itemgetter
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -35,6 +35,7 @@ from .pyte_compat import Char
 CompactRow = Tuple[Union[str, Tuple[str, ...]], Tuple[Any, ...]]
 
 _BLOCK_ROWS = 256
+_EPOCHS = count(1)     # history epochs, unique in this process (a rerun's new model too)
 BLANK = Char(" ")
 BLANK_ATTRS = BLANK[1:]
 EMPTY_ROW: CompactRow = ("", ())
@@ -180,6 +181,15 @@ class History:
         self._blocks: deque[_Block] = deque()
         self._total = 0
         self._bytes = 0
+        # Absolute row numbers for a client's cache: ``pushed - len + i`` is row i's; both
+        # change meaning only with ``epoch``, which is new (never reused) on every renumbering.
+        self.pushed = 0
+        self.epoch = next(_EPOCHS)
+
+    def _renumber(self) -> None:
+        """Rows were renumbered (cleared, reflowed, pulled back): a new epoch."""
+        self.epoch = next(_EPOCHS)
+        self.pushed = len(self)
 
     def __len__(self) -> int:
         return min(self._total, self.limit)
@@ -193,6 +203,7 @@ class History:
         self._blocks.clear()
         self._total = 0
         self._bytes = 0
+        self._renumber()
 
     def push(self, row: CompactRow, wrapped: int = 0) -> None:
         """One row scrolled off (the common case, without push_rows' slicing);
@@ -209,6 +220,7 @@ class History:
                 last.wrapped = {}
             last.wrapped[last.nrows] = wrapped
         size = row_size(row) + 8
+        self.pushed += 1
         last.rows.append(row)
         last.nrows += 1
         last.nbytes += size
@@ -223,6 +235,7 @@ class History:
             return
         blocks = self._blocks
         last = blocks[-1] if blocks else None
+        self.pushed += len(rows)
         i = 0
         n = len(rows)
         while i < n:
@@ -282,6 +295,8 @@ class History:
                 blocks.pop()
                 self._bytes -= block.nbytes
         out.reverse()
+        if out:
+            self._renumber()
         return out
 
     def pop_wrapped_tail(self) -> List[WrappedRow]:
@@ -344,6 +359,7 @@ class History:
                 self._bytes += seg.nbytes
         if self._blocks:
             self._trim()
+        self._renumber()
 
     def _append_rows(self, rows: List[WrappedRow]) -> None:
         for i in range(0, len(rows), _BLOCK_ROWS):
@@ -371,6 +387,7 @@ class History:
             self._bytes += 64
         last.nrows += nrows
         self._total += nrows
+        self.pushed += nrows
         if last.nrows > self.limit:  # rows past the limit would be hidden
             self._total -= last.nrows - self.limit
             last.nrows = self.limit
@@ -381,6 +398,7 @@ class History:
         if not self.limit or nrows <= 0:
             return
         size = raw_size(raw, nrows)
+        self.pushed += nrows
         self._blocks.append(_Block(None, raw, nrows, size))
         self._total += nrows
         self._bytes += size

@@ -173,6 +173,21 @@ class TerminalModel:
         self.flush()
         return len(self._history)
 
+    @property
+    def history_pushed(self) -> int:
+        """Rows that entered the scrollback in this :attr:`history_epoch`: row ``i``'s
+        absolute number is ``history_pushed - history_len + i`` (stable while rows are
+        pushed and the oldest dropped)."""
+        self.flush()
+        return self._history.pushed
+
+    @property
+    def history_epoch(self) -> int:
+        """Changes (never to an earlier value) whenever history rows are renumbered:
+        cleared, reflowed on resize, or pulled back into a taller screen."""
+        self.flush()
+        return self._history.epoch
+
     def history_line(self, i: int) -> List[Cell]:
         """Scrollback row ``i`` (0 = oldest, ``history_len - 1`` = newest) as
         :attr:`cols` cells (rows from a wider screen are cut, narrower padded)."""
