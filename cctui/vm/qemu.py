@@ -9,7 +9,9 @@ memory (see console.py), never in files a guest could grow without bound.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ctypes
+import functools
 import os
 import re
 import shutil
@@ -37,14 +39,19 @@ __all__ = ["QemuConfig", "QemuProcess", "base_python", "find_qemu"]
 
 PR_SET_PDEATHSIG = 1
 STDERR_CAP = 16 * 1024            # bytes of QEMU's stderr kept to explain an exit
+# The nice increment for QEMUs started in this context: the server's spare VM boots
+# at low priority (cctui/server/spare.py) without a parameter through every boot call.
+SPAWN_NICE: "contextvars.ContextVar[int]" = contextvars.ContextVar("cctui_qemu_nice", default=0)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(nice: int = 0) -> None:
     """Runs in the child before exec: SIGKILL us when the parent thread dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() == 1:  # parent already gone between fork and prctl
         os._exit(1)
+    if nice:
+        os.nice(nice)       # QEMU's threads, made after exec, inherit it
 
 
 def find_qemu() -> str:
@@ -188,8 +195,8 @@ class QemuProcess:
         self.started_at = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(
             *self.config.argv(qemu), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
-            start_new_session=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=functools.partial(_die_with_parent, SPAWN_NICE.get()), start_new_session=True)
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self._pumps = [asyncio.ensure_future(self.console.pump(self.proc.stdout)),
                        asyncio.ensure_future(self.stderr.pump(self.proc.stderr))]
