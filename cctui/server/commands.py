@@ -141,7 +141,8 @@ def _ls(args: argparse.Namespace) -> int:
         reply = conn.request("ls")
     sessions: List[Dict[str, Any]] = reply["sessions"]
     if args.json:
-        print(json.dumps({"server_pid": reply.get("server_pid"), "sessions": sessions}, indent=1))
+        print(json.dumps({"server_pid": reply.get("server_pid"), "sessions": sessions,
+                          "spare": reply.get("spare")}, indent=1))
         return 0
     for s in sessions:
         created = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(s["created"]))

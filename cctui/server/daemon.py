@@ -20,17 +20,20 @@ import signal
 import socket
 import struct
 from collections import deque
-from typing import IO, Deque, Dict, Optional, Set
+from typing import IO, Deque, Dict, Optional, Set, Tuple
 
 from guest_pty_agent.protocol import ProtocolError
 
+from ..config import Config, ConfigError, load_config
 from ..guest_text import printable
 from . import paths
-from .domain import Domain, DomainError
+from .attach import Attachment
+from .domain import Domain, DomainError, Pane, Session
 from .execs import StdinQueue
 from .handlers import Handlers
+from .spare import SparePool
 from .target import TargetError
-from .wire import (CLIENT_TYPES, MAX_CLIENT_PAYLOAD, VERSION, Frame, decode_json, decoder,
+from .wire import (CLIENT_TYPES, DATA_CHUNK, MAX_CLIENT_PAYLOAD, VERSION, Frame, decode_json, decoder,
                    Request, encode_json, validate_hello, validate_request)
 
 log = logging.getLogger("cctui.server")
@@ -53,6 +56,7 @@ class ClientLink:
         self.stdin: Dict[int, StdinQueue] = {}
         self._room = asyncio.Event()        # set when a request finishes (see IN_FLIGHT_LIMIT)
         self._ended_execs: Deque[int] = deque(maxlen=64)
+        self.attachment: Optional[Attachment] = None
 
     def peer_uid(self) -> Optional[int]:
         sock = self.writer.get_extra_info("socket")
@@ -95,8 +99,16 @@ class ClientLink:
             return
         if ftype == Frame.HELLO:
             raise ProtocolError("HELLO twice")
+        if ftype == Frame.INPUT:
+            if self.attachment is None:
+                raise ProtocolError("INPUT on a link that is not attached")
+            if len(payload) > DATA_CHUNK:
+                raise ProtocolError(f"INPUT of {len(payload)} bytes: at most {DATA_CHUNK}")
+            self.attachment.input(ident, payload)
+            return
         if ftype == Frame.REQUEST:
             request = validate_request(decode_json(payload))
+            self.server.spare.activity(request.op)      # a user at work: no spare boots now
             if ident in self.tasks:
                 raise ProtocolError(f"request id {ident} is already in use")
             while len(self.tasks) >= IN_FLIGHT_LIMIT:      # stop reading this client for now
@@ -106,6 +118,7 @@ class ClientLink:
                 self.stdin[ident] = StdinQueue()
             self.tasks[ident] = asyncio.ensure_future(self._run(ident, request))
             return
+        self.server.spare.activity()
         queue = self.stdin.get(ident)
         if queue is None:
             if ident in self._ended_execs:  # sent before the client heard of the exit
@@ -124,6 +137,7 @@ class ClientLink:
             log.exception("request %s failed", request.op)
             reply = {"ok": False, "error": f"internal error: {printable(repr(exc))}"}
         finally:
+            self.server.spare.activity(request.op)      # idle time counts from a request's end
             self.tasks.pop(ident, None)
             queue = self.stdin.pop(ident, None)
             if queue is not None:
@@ -159,6 +173,7 @@ class ClientLink:
         if self.closed:
             return
         self.closed = True
+        self.server.detach(self, None)
         for task in list(self.tasks.values()):
             task.cancel()
         try:
@@ -174,6 +189,12 @@ class ClientLink:
 class Server:
     def __init__(self) -> None:
         self.domain = Domain(on_empty=self.stop)
+        try:
+            config, problem = load_config(), None
+        except ConfigError as exc:         # a bad config.toml must not stop the server
+            config, problem = Config(), str(exc)
+            log.error("%s (running with the defaults)", exc)
+        self.spare = SparePool(config, lambda: bool(self.domain.sessions), problem)
         self.handlers = Handlers(self)
         self.clients: Set[ClientLink] = set()
         self.stopped = asyncio.Event()
@@ -217,11 +238,14 @@ class Server:
             ready.close()
         await self.stopped.wait()
         listener.close()
+        for link in list(self.clients):
+            self.detach(link, "the server is exiting")
         try:
             path.unlink()
         except FileNotFoundError:
             pass
         await self.domain.shutdown()
+        await self.spare.close()            # no QEMU outlives the server
         for link in list(self.clients):
             link.fail("the server is exiting")
         log.info("cctui server %d exiting", os.getpid())

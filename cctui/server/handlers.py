@@ -41,7 +41,8 @@ class Handlers:
         return await self._ops[request.op](link, ident, request.args)
 
     async def ls(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
-        return {"ok": True, "server_pid": os.getpid(), "sessions": self.domain.describe()}
+        return {"ok": True, "server_pid": os.getpid(), "sessions": self.domain.describe(),
+                "spare": self.server.spare.describe()}
 
     async def kill_server(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
         asyncio.get_event_loop().call_soon(self.server.stop)
