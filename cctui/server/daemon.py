@@ -20,7 +20,7 @@ import signal
 import socket
 import struct
 from collections import deque
-from typing import IO, Deque, Dict, Optional, Set, Tuple
+from typing import IO, Deque, Dict, List, Optional, Set, Tuple
 
 from guest_pty_agent.protocol import ProtocolError
 
@@ -195,9 +195,52 @@ class Server:
             config, problem = Config(), str(exc)
             log.error("%s (running with the defaults)", exc)
         self.spare = SparePool(config, lambda: bool(self.domain.sessions), problem)
+        self.domain.size_override = self.size_for
         self.handlers = Handlers(self)
         self.clients: Set[ClientLink] = set()
         self.stopped = asyncio.Event()
+
+    # -- attachments ------------------------------------------------------------------------------
+    def attachments(self, session: Optional[Session] = None) -> List[Attachment]:
+        return [link.attachment for link in self.clients if link.attachment is not None
+                and link.attachment.active and (session is None or link.attachment.session is session)]
+
+    def attached_count(self, session: Session) -> int:
+        return len(self.attachments(session))
+
+    def attach(self, link: ClientLink, session: Session, rows: int, cols: int) -> Attachment:
+        """Attach ``link`` to ``session`` (replacing its earlier attachment)."""
+        self.detach(link, "replaced by a new attach")
+        attachment = Attachment(link, self.domain, session, rows, cols, self.attached_count)
+        link.attachment = attachment
+        attachment.start()
+        self.domain.layout_changed(session)         # the others' client count
+        return attachment
+
+    def detach(self, link: ClientLink, reason: Optional[str]) -> None:
+        attachment = link.attachment
+        if attachment is None:
+            return
+        link.attachment = None
+        attachment.end(reason)
+        self.resize_panes(attachment.session, set(attachment.sizes))
+        self.domain.layout_changed(attachment.session)
+
+    def size_for(self, pane: Pane) -> Optional[Tuple[int, int]]:
+        """tmux's "smallest": the least rows and the least cols any attached client
+        reported for this pane; None when none did."""
+        sizes = [a.sizes[pane.ident] for a in self.attachments(pane.session) if pane.ident in a.sizes]
+        if not sizes:
+            return None
+        return min(r for r, _ in sizes), min(c for _, c in sizes)
+
+    def resize_panes(self, session: Session, idents: Set[str]) -> None:
+        """Apply the smallest rule to these panes (none reported: a pane keeps its size)."""
+        for pane in session.panes():
+            if pane.ident in idents:
+                size = self.size_for(pane)
+                if size is not None:
+                    pane.resize(*size)
 
     def stop(self) -> None:
         self.stopped.set()

@@ -7,6 +7,18 @@ named; windows take the lowest free index from 0; a pane's index is its place in
 its window's layout. A pane whose command exits stays (with its exit status)
 until killed; a session ends when its last pane is killed or on kill-session,
 and powers its VMs off.
+
+Attached clients watch through ``Domain.observers``: after every pump a pane
+takes its model's dirty rows (the server is their only consumer) and stamps
+them with a new version, so each attachment sends only rows newer than the
+ones it sent. A pane's size is its share of the window unless attached clients
+reported sizes for it (``Domain.size_override``, the "smallest" rule).
+
+VM images: a name or path boots QEMU (``aio.boot``). ``"local"`` is a
+development backend, only when this server's environment has
+``CCTUI_ALLOW_LOCAL_IMAGE=1``: the guest agent as a child process of the
+server (``aio.connect_local``), no VM and no isolation at all, so tests of the
+server run in seconds.
 """
 from __future__ import annotations
 
@@ -14,13 +26,15 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Set, Tuple
 
 from .. import aio
 from ..api.instance import AsyncInstance, InstanceState
 from ..errors import Error
 from ..guest_text import printable
+from ..terminal import TerminalModel
 from ..tui.pane_process import PaneProcess, PaneState
 from .layout import SplitTree
 from .target import Target, TargetError
@@ -29,17 +43,42 @@ log = logging.getLogger(__name__)
 PUMP_BUDGET = 0.02          # seconds of emulation per pane before other work runs
 
 
+LOCAL_IMAGE = "local"
+LOCAL_IMAGE_ENV = "CCTUI_ALLOW_LOCAL_IMAGE"
+
+
 class DomainError(Exception):
     """A request that names something missing or asks the impossible; its text goes to the client."""
+
+
+class Observer(Protocol):
+    """What an attachment hears: rows changed, the layout (or its meta) may have changed,
+    a session ended."""
+
+    def screen_changed(self, pane: "Pane") -> None: ...
+
+    def layout_changed(self, session: "Session") -> None: ...
+
+    def session_ended(self, session: "Session") -> None: ...
 
 
 class Pane:
     """One pane: a PaneProcess on a VM, pumped as output arrives, with text waiters."""
 
     def __init__(self, ident: str, vm: AsyncInstance, vm_ready: asyncio.Event,
-                 argv: Optional[List[str]], rows: int, cols: int) -> None:
+                 argv: Optional[List[str]], rows: int, cols: int,
+                 session: Optional["Session"] = None, domain: Optional["Domain"] = None) -> None:
         self.ident = ident
+        self.session = session
+        self.domain = domain
         self.vm = vm
+        # row change tracking (see the module docstring); a new generation means "send it whole"
+        self.generation = 0
+        self.version = 0
+        self.row_versions: List[int] = []
+        self._tracked: Optional[object] = None
+        self._tracked_size = (0, 0)
+        self._meta: Tuple[object, ...] = ()
         self._vm_ready = vm_ready
         self.settled = asyncio.Event()      # its command runs, or could not start
         self._pump_due = False
@@ -70,12 +109,52 @@ class Pane:
             return
         if self.process.pump(PUMP_BUDGET):
             self._output()
+        self.track()
         self._check_waiters()
 
     def _changed(self, process: PaneProcess) -> None:
         if process.state is not PaneState.STARTING:
             self.settled.set()
+        self.track()
+        if self.domain is not None and self.session is not None:
+            self.domain.layout_changed(self.session)
         self._check_waiters()
+
+    def track(self) -> None:
+        """Take the model's changes (``take``); observers hear of them."""
+        model = self.take()
+        if self.domain is None or self.session is None:
+            return
+        self.domain.screen_changed(self)
+        meta = (model.title, self.process.guest_title, self.process.cwd)
+        if meta != self._meta:          # titles and cwd show in LAYOUT
+            self._meta = meta
+            self.domain.layout_changed(self.session)
+
+    def take(self) -> TerminalModel:
+        """Take the model's dirty rows and stamp them with a new version; a new model
+        (a rerun) or a new size starts a new generation (clients get it whole)."""
+        model = self.process.model
+        size = (model.rows, model.cols)
+        self.version += 1
+        if model is not self._tracked or size != self._tracked_size:
+            self._tracked, self._tracked_size = model, size
+            self.generation += 1
+            self.row_versions = [self.version] * size[0]
+            model.dirty.clear()
+        else:
+            dirty = model.dirty
+            versions = self.row_versions
+            for y in dirty:
+                if 0 <= y < size[0]:
+                    versions[y] = self.version
+            dirty.clear()
+        return model
+
+    def resize(self, rows: int, cols: int) -> None:
+        if (rows, cols) != (self.process.rows, self.process.cols):
+            self.process.resize(rows, cols)
+            self.track()
 
     async def run(self) -> None:
         """Wait for the VM, then run the command (as the TUI's panes do)."""
@@ -85,6 +164,16 @@ class Pane:
                 self.process.vm_lost(str(self.vm.error or self.vm.status_detail or self.vm.state))
                 return
             await self.process.start()
+        except Exception as exc:       # a bug below must not take the server down
+            log.exception("pane %s crashed", self.ident)
+            self.process.crashed(repr(exc))
+        finally:
+            self.settled.set()
+            self._check_waiters()
+
+    async def rerun(self) -> None:
+        try:
+            await self.process.rerun()
         except Exception as exc:       # a bug below must not take the server down
             log.exception("pane %s crashed", self.ident)
             self.process.crashed(repr(exc))
@@ -139,6 +228,7 @@ class Pane:
 class Window:
     def __init__(self, index: int) -> None:
         self.index = index
+        self.name = ""                      # rename-window's; empty: the active pane's title
         self.layout = SplitTree()
         self.panes: Dict[str, Pane] = {}
         self.active: Optional[str] = None
@@ -154,10 +244,14 @@ class Window:
             raise DomainError(f"window {self.index} has no pane {index} (it has {len(ordered)})")
         return ordered[index]
 
-    def fit(self, rows: int, cols: int) -> None:
-        """Size every pane's terminal (and its guest pty) to its share of the window."""
+    def fit(self, rows: int, cols: int,
+            override: Optional[Callable[["Pane"], Optional[Tuple[int, int]]]] = None) -> None:
+        """Size every pane's terminal (and its guest pty) to its share of the window,
+        or to what ``override`` says (attached clients' sizes)."""
         for ident, rect in self.layout.rects(cols, rows).items():
-            self.panes[ident].process.resize(rect.height, rect.width)
+            pane = self.panes[ident]
+            size = override(pane) if override is not None else None
+            pane.resize(*(size or (rect.height, rect.width)))
 
 
 class Session:
@@ -191,6 +285,21 @@ class Domain:
         self.sessions: Dict[str, Session] = {}
         self._on_empty = on_empty
         self._pane_ids = itertools.count()
+        self.observers: Set[Observer] = set()
+        self.size_override: Optional[Callable[[Pane], Optional[Tuple[int, int]]]] = None
+
+    # -- observers --------------------------------------------------------------------------
+    def screen_changed(self, pane: Pane) -> None:
+        for observer in list(self.observers):
+            observer.screen_changed(pane)
+
+    def layout_changed(self, session: Session) -> None:
+        for observer in list(self.observers):
+            observer.layout_changed(session)
+
+    def fit(self, session: Session, window: Window) -> None:
+        window.fit(session.rows, session.cols, self.size_override)
+        self.layout_changed(session)
 
     # -- lookups ---------------------------------------------------------------------------
     def session(self, name: str) -> Session:
@@ -200,9 +309,33 @@ class Domain:
         return session
 
     def resolve(self, target: Target) -> Tuple[Session, Window, Pane]:
+        if target.pane_id is not None:
+            return self.find_pane(target.pane_id)
         session = self.session(target.session)
         window = session.window_at(target.window)
         return session, window, window.pane_at(target.pane)
+
+    def find_pane(self, ident: str) -> Tuple[Session, Window, Pane]:
+        for session in self.sessions.values():
+            for window in session.windows:
+                pane = window.panes.get(ident)
+                if pane is not None:
+                    return session, window, pane
+        raise DomainError(f"can't find pane: {ident}")
+
+    def session_of(self, target: Target) -> Session:
+        """The session a target names (a pane id: that pane's session)."""
+        if target.pane_id is not None:
+            return self.find_pane(target.pane_id)[0]
+        return self.session(target.session)
+
+    def window_of(self, target: Target) -> Tuple[Session, Window]:
+        """The window a target names (a pane id: that pane's window)."""
+        if target.pane_id is not None:
+            session, window, _ = self.find_pane(target.pane_id)
+            return session, window
+        session = self.session(target.session)
+        return session, session.window_at(target.window)
 
     # -- creation -------------------------------------------------------------------------------
     async def new_session(self, name: Optional[str], image: str, argv: Optional[List[str]],
@@ -211,16 +344,10 @@ class Domain:
             name = next(str(n) for n in itertools.count() if str(n) not in self.sessions)
         elif name in self.sessions:
             raise DomainError(f"duplicate session: {name}")
+        self._check_image(image)
         session = Session(name, rows, cols)
         self.sessions[name] = session
-        vm = AsyncInstance(name="vm1", image=image)
-        session.vms[vm.name] = vm
-        session.vm_ready[vm.name] = asyncio.Event()
-        session.vm_shares[vm.name] = {key: boot_options.get(key, default) for key, default
-                                      in (("net", "off"), ("ports", []), ("volumes", []))}
-        vm.add_listener(lambda inst: self._vm_changed(session, inst))
-        session.boot_tasks.append(asyncio.ensure_future(
-            self._boot(vm, session.vm_ready[vm.name], image, boot_options)))
+        vm = self.start_vm(session, image, boot_options)
         pane = self._new_window(session, vm, argv)
         await pane.settled.wait()
         if self.sessions.get(name) is not session:
@@ -231,9 +358,34 @@ class Domain:
             raise DomainError(f"session {name}: {error}")
         return session
 
+    @staticmethod
+    def _check_image(image: str) -> None:
+        if image == LOCAL_IMAGE and os.environ.get(LOCAL_IMAGE_ENV) != "1":
+            raise DomainError(f"image {LOCAL_IMAGE!r} is a development backend (the guest agent "
+                              f"as a host process, no isolation): the server needs {LOCAL_IMAGE_ENV}=1")
+
+    def start_vm(self, session: Session, image: str, options: Dict[str, object]) -> AsyncInstance:
+        """Create the session's next VM (vm1, vm2...) and boot it in the background; its
+        panes wait for ``session.vm_ready[name]``. The one place a session's VM is made."""
+        self._check_image(image)
+        name = next(f"vm{n}" for n in itertools.count(1) if f"vm{n}" not in session.vms)
+        vm = AsyncInstance(name=name, image=image)
+        session.vms[vm.name] = vm
+        session.vm_ready[vm.name] = asyncio.Event()
+        session.vm_shares[vm.name] = {key: options.get(key, default) for key, default
+                                      in (("net", "off"), ("ports", []), ("volumes", []))}
+        vm.add_listener(lambda inst: self._vm_changed(session, inst))
+        session.boot_tasks.append(asyncio.ensure_future(
+            self._boot(vm, session.vm_ready[vm.name], image, options)))
+        self.layout_changed(session)
+        return vm
+
     async def _boot(self, vm: AsyncInstance, ready: asyncio.Event, image: str, options: Dict[str, object]) -> None:
         try:
-            await aio.boot(image, instance=vm, **options)   # type: ignore[arg-type]
+            if image == LOCAL_IMAGE:
+                await aio.connect_local(instance=vm)
+            else:
+                await aio.boot(image, instance=vm, **options)   # type: ignore[arg-type]
         except Error:
             pass            # the instance is FAILED with the reason; its panes say it
         except Exception as exc:
@@ -243,6 +395,7 @@ class Domain:
             ready.set()
 
     def _vm_changed(self, session: Session, vm: AsyncInstance) -> None:
+        self.layout_changed(session)
         if vm.state is not InstanceState.BOOTING:
             session.vm_ready[vm.name].set()
         else:
@@ -257,7 +410,8 @@ class Domain:
 
     def _new_pane(self, session: Session, vm: AsyncInstance, argv: Optional[List[str]],
                   rows: int, cols: int) -> Pane:
-        pane = Pane(f"%{next(self._pane_ids)}", vm, session.vm_ready[vm.name], argv, rows, cols)
+        pane = Pane(f"%{next(self._pane_ids)}", vm, session.vm_ready[vm.name], argv, rows, cols,
+                    session, self)
         pane.task = asyncio.ensure_future(pane.run())
         return pane
 
@@ -271,11 +425,12 @@ class Domain:
         window.layout.add(pane.ident)
         window.panes[pane.ident] = pane
         window.active = pane.ident
+        self.layout_changed(session)
         return pane
 
     async def new_window(self, target: Target, argv: Optional[List[str]]) -> Tuple[Session, Window, Pane]:
-        session = self.session(target.session)
-        _, _, beside = self.resolve(Target(target.session))
+        session = self.session_of(target)
+        _, _, beside = self.resolve(Target(session.name))
         pane = self._new_window(session, beside.vm, argv)
         window = session.window_at(None)
         await pane.settled.wait()
@@ -289,7 +444,29 @@ class Domain:
         window.layout.add(pane.ident, beside.ident, direction)
         window.panes[pane.ident] = pane
         window.active = pane.ident
-        window.fit(session.rows, session.cols)
+        self.fit(session, window)
+        await pane.settled.wait()
+        return session, window, pane
+
+    async def respawn(self, target: Target) -> Pane:
+        """Run an ended pane's command again (the TUI's ctrl+b r)."""
+        session, _, pane = self.resolve(target)
+        if pane.process.state in (PaneState.RUNNING, PaneState.STARTING):
+            raise DomainError(f"pane {pane.ident} is still {pane.process.state}")
+        if pane.vm.state is not InstanceState.RUNNING:
+            raise DomainError(f"pane {pane.ident}: its VM {pane.vm.name} is {pane.vm.state}")
+        pane.settled.clear()
+        pane.task = asyncio.ensure_future(pane.rerun())
+        await pane.settled.wait()
+        return pane
+
+    async def new_vm(self, target: Target, image: str, argv: Optional[List[str]],
+                     options: Dict[str, object]) -> Tuple[Session, Window, Pane]:
+        """Boot another VM in the session and open a window with a pane on it."""
+        session = self.session_of(target)
+        vm = self.start_vm(session, image, options)
+        pane = self._new_window(session, vm, argv)
+        window = session.window_at(None)
         await pane.settled.wait()
         return session, window, pane
 
@@ -302,19 +479,42 @@ class Domain:
         if window.active == pane.ident:
             window.active = window.layout.panes()[0] if window.panes else None
         if window.panes:
-            window.fit(session.rows, session.cols)
+            self.fit(session, window)
             return
+        await self._drop_window(session, window)
+
+    async def kill_window(self, target: Target) -> None:
+        session, window = self.window_of(target)
+        for pane in window.panes.values():
+            pane.kill()
+        window.panes.clear()
+        window.layout = SplitTree()
+        await self._drop_window(session, window)
+
+    async def _drop_window(self, session: Session, window: Window) -> None:
         session.windows.remove(window)
         if not session.windows:
             await self.end_session(session)
-        elif session.current == window.index:
+            return
+        if session.current == window.index:
             session.current = session.windows[0].index
+        self.layout_changed(session)
+
+    def kill_vm(self, session: Session, name: str) -> None:
+        """Power one VM off; its panes stay, saying the VM is gone (the listener does)."""
+        vm = session.vms.get(name)
+        if vm is None:
+            raise DomainError(f"session {session.name} has no VM {name} (it has {', '.join(session.vms)})")
+        session.boot_tasks.append(asyncio.ensure_future(_close(vm)))
+        self.layout_changed(session)
 
     async def end_session(self, session: Session) -> None:
         """Kill its panes, power its VMs off; the last session's end ends the server."""
         if self.sessions.get(session.name) is not session:
             return
         del self.sessions[session.name]
+        for observer in list(self.observers):
+            observer.session_ended(session)
         for pane in session.panes():
             pane.kill()
         for task in session.boot_tasks:
@@ -352,4 +552,4 @@ async def _close(vm: AsyncInstance) -> None:
         log.warning("closing %s: %s", vm.name, exc)
 
 
-__all__ = ["Domain", "DomainError", "Pane", "Session", "Window", "TargetError"]
+__all__ = ["Domain", "DomainError", "Observer", "Pane", "Session", "Window", "TargetError"]

@@ -41,9 +41,11 @@ class LocalBackend:
         return None
 
 
-async def connect_local(name: Optional[str] = None) -> AsyncInstance:
-    """An instance whose agent is a local process: for tests and development only."""
-    inst = AsyncInstance(name=name or "local", image="local")
+async def connect_local(name: Optional[str] = None,
+                        instance: Optional[AsyncInstance] = None) -> AsyncInstance:
+    """An instance whose agent is a local process: for tests and development only
+    (``instance``: a booting one to attach the agent to, as ``aio.boot`` takes one)."""
+    inst = instance or AsyncInstance(name=name or "local", image="local")
     inst.accel, inst.accel_reason, inst.transport = "none", "local agent process", "unix socket"
     proc, (reader, writer) = await spawn_local_agent()
 
