@@ -32,6 +32,8 @@ OPTIONS: Dict[str, object] = {"accel": "auto", "memory_mb": 1024, "cpus": 2, "tr
                               "net": "off", "ports": [], "volumes": []}
 BACKOFF_FIRST = 10.0        # seconds before retrying a failed spare boot, doubled each time
 BACKOFF_MAX = 600.0
+# Requests that only look (a script polling ls) do not count as a user at work.
+QUIET_OPS = frozenset({"ls", "capture-pane", "wait-text"})
 
 
 def matches(image: str, options: Dict[str, object]) -> bool:
@@ -69,8 +71,11 @@ class SparePool:
         self.closed = False
 
     # -- when to boot ------------------------------------------------------------------------
-    def activity(self) -> None:
-        """A client did something: the idle clock restarts (cheap: one store per frame)."""
+    def activity(self, op: str = "") -> None:
+        """A client did something (a request ``op``, or input): the idle clock restarts
+        (cheap: a store per frame)."""
+        if op in QUIET_OPS:
+            return
         self._last_activity = time.monotonic()
         self._arm()
 
