@@ -29,10 +29,11 @@ def connect_local() -> Instance:
     return Instance(runtime.run(connect()))
 
 
-def connect(session: str, vm: Optional[str] = None) -> Instance:
+def connect(session: str, vm: Optional[str] = None, ssh: Optional[str] = None) -> Instance:
     """An Instance on a VM that the cctui server runs for ``session`` (default: its first VM).
 
+    ``ssh`` ([USER@]HOST): that server runs on HOST, reached with ``ssh HOST cctui proxy``.
     Closing it hangs up; the VM and the session go on (``cctui kill-session`` ends them).
     """
     from .server.remote import connect_async
-    return Instance(runtime.run(connect_async(session, vm)))
+    return Instance(runtime.run(connect_async(session, vm, ssh=ssh)))

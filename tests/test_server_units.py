@@ -84,7 +84,7 @@ def test_cctui_new_takes_docker_flags_and_sends_them_resolved(tmp_path, monkeypa
             sent.append((op, fields))
             return {"ok": True}
 
-    monkeypatch.setattr(commands, "connect", lambda start=False: Conn())
+    monkeypatch.setattr(commands, "connect", lambda start=False, ssh=None: Conn())
     (tmp_path / "share").mkdir()
     monkeypatch.chdir(tmp_path)
     args = _parser().parse_args(["new", "-d", "--net", "-p", "8080:80", "-v", "share:/x:ro",

@@ -36,6 +36,10 @@ class ServerGone(Error):
     """The server hung up: it exited, was killed, or refused this client."""
 
 
+class ServerClosed(ServerGone):
+    """The connection ended: the server (or, over ssh, ssh or the remote proxy) hung up."""
+
+
 class RequestFailed(Error):
     """The server answered a request with an error."""
 
@@ -48,19 +52,47 @@ class ExecStartFailed(RequestFailed):
         self.code = code
 
 
-def connect(start: bool = False) -> "Connection":
-    """A connection to this user's server; ``start`` starts one when none runs."""
+def connect(start: bool = False, ssh: Optional[str] = None) -> "Connection":
+    """A connection to this user's server; ``start`` starts one when none runs.
+
+    ``ssh`` ([USER@]HOST): the server on that host, through ``ssh HOST cctui proxy``."""
+    if ssh is not None:
+        return _connect_ssh(ssh, start)
+    conn = Connection(server_socket(start))
+    conn.handshake()
+    return conn
+
+
+def server_socket(start: bool = False) -> socket.socket:
+    """A socket to this user's server, before HELLO (``cctui proxy`` relays it as it is)."""
     path = paths.socket_path()
     try:
-        sock = _dial(path)
+        return _dial(path)
     except (FileNotFoundError, ConnectionRefusedError):
         if not start:
             stale = path.exists()
             raise NoServer(f"no server running on {path}" + (
                 " (a stale socket: its server died; the next `cctui new` replaces it)" if stale else ""))
-        sock = _start_server(path)
+        return _start_server(path)
+
+
+def _connect_ssh(host: str, start: bool) -> "Connection":
+    """HELLO through ssh within a deadline; a failure names the host and what ssh said."""
+    from .ssh import HELLO_TIMEOUT, open_ssh_socket
+    sock = open_ssh_socket(host, start=start)
     conn = Connection(sock)
-    conn.handshake()
+    sock.settimeout(HELLO_TIMEOUT)
+    began = time.monotonic()
+    try:
+        conn.handshake()
+    except ServerClosed as exc:        # ssh failed, or what it ran is no cctui proxy, or too slow
+        failure = sock.failure(exc, timed_out=time.monotonic() - began >= HELLO_TIMEOUT)
+        conn.close()
+        raise failure from None
+    except ServerGone as exc:          # a server answered, but not as this client needs
+        conn.close()
+        raise ServerGone(f"over ssh to {host}: {exc}") from None
+    sock.settimeout(None)
     return conn
 
 
@@ -145,7 +177,7 @@ class Connection:
                 data = b""
             if not data:
                 who = f" (pid {self.server_pid})" if self.server_pid else ""
-                raise ServerGone(f"the cctui server{who} closed the connection: it exited or was killed")
+                raise ServerClosed(f"the cctui server{who} closed the connection: it exited or was killed")
             try:
                 self._frames.extend(self._decoder.feed(data))
             except ProtocolError as exc:

@@ -18,7 +18,7 @@ from ..errors import Error
 from .client import ExecStartFailed, connect
 
 COMMANDS = ("server", "new", "ls", "send-keys", "capture-pane", "split-window", "new-window",
-            "kill-pane", "kill-session", "kill-server", "exec", "wait-text")
+            "kill-pane", "kill-session", "kill-server", "exec", "wait-text", "proxy")
 HISTORY_START = -(1 << 30)          # capture-pane -S -: the oldest scrollback line
 
 
@@ -34,12 +34,16 @@ def add_parsers(sub: Any, vm_options: Callable[[argparse.ArgumentParser, bool], 
     new.add_argument("-s", dest="name", default=None, help="session name (default: the lowest free number)")
     new.add_argument("-x", dest="cols", type=int, default=80, help="columns (default 80)")
     new.add_argument("-y", dest="rows", type=int, default=24, help="rows (default 24)")
+    new.add_argument("--ssh", metavar="[USER@]HOST", default=None,
+                     help="the server on HOST, through `ssh HOST cctui proxy` (see README: Over SSH)")
     vm_options(new, False)
     net_options(new, False)
     new.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD...: the first pane's command")
 
     ls = sub.add_parser("ls", help="list sessions, their VMs and panes (state, exit status)")
     ls.add_argument("--json", action="store_true")
+    ls.add_argument("--ssh", metavar="[USER@]HOST", default=None,
+                    help="the server on HOST, through `ssh HOST cctui proxy` (see README: Over SSH)")
 
     keys = sub.add_parser("send-keys", help="type keys into a pane (tmux key names: Enter, C-c, Up, ...)")
     keys.add_argument("-t", dest="target", required=True, help="SESSION[:WINDOW[.PANE]]")
@@ -75,7 +79,14 @@ def add_parsers(sub: Any, vm_options: Callable[[argparse.ArgumentParser, bool], 
                                      "exits with its status")
     ex.add_argument("-t", dest="target", required=True, help="SESSION")
     ex.add_argument("--vm", default=None, help="which of the session's VMs (default: its first)")
+    ex.add_argument("--ssh", metavar="[USER@]HOST", default=None,
+                    help="the server on HOST, through `ssh HOST cctui proxy` (see README: Over SSH)")
     ex.add_argument("argv", nargs=argparse.REMAINDER)
+
+    proxy = sub.add_parser("proxy", help="relay stdin/stdout to this user's server (what `--ssh HOST` "
+                                         "runs on HOST)")
+    proxy.add_argument("--no-start", dest="start", action="store_false",
+                       help="do not start a server when none runs")
 
     wait = sub.add_parser("wait-text", help="wait until TEXT shows on a pane's screen")
     wait.add_argument("-t", dest="target", required=True)
@@ -127,7 +138,7 @@ def _new(args: argparse.Namespace) -> int:
     # host directory goes resolved (the server runs in /)
     ports = [str(p) for p in parse_ports(args.publish)]
     volumes = [str(v) for v in parse_volumes(args.volume)]
-    with connect(start=True) as conn:
+    with connect(start=True, ssh=args.ssh) as conn:
         # --transport reaches this process as CCTUI_TRANSPORT (cli.py); the session carries it
         transport = os.environ.get("CCTUI_TRANSPORT") or "auto"
         conn.request("new", name=args.name, image=image, argv=_argv(args.argv), accel=args.accel,
@@ -137,7 +148,7 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    with connect() as conn:
+    with connect(ssh=args.ssh) as conn:
         reply = conn.request("ls")
     sessions: List[Dict[str, Any]] = reply["sessions"]
     if args.json:
@@ -222,9 +233,14 @@ def _exec(args: argparse.Namespace) -> int:
     if not argv:
         _say("exec needs a command: cctui exec -t SESSION -- CMD...")
         return 2
-    with connect() as conn:
+    with connect(ssh=args.ssh) as conn:
         return conn.exec(args.target, argv, args.vm, sys.stdin.fileno() if sys.stdin else None,
                          sys.stdout.buffer, sys.stderr.buffer)
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    from .proxy import main
+    return main(start=args.start)
 
 
 def _wait_text(args: argparse.Namespace) -> int:
@@ -237,5 +253,5 @@ _COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
     "server": _server, "new": _new, "ls": _ls, "send-keys": _send_keys, "capture-pane": _capture,
     "split-window": _split, "new-window": _new_window, "kill-pane": _kill("kill-pane"),
     "kill-session": _kill("kill-session"), "kill-server": _kill_server, "exec": _exec,
-    "wait-text": _wait_text,
+    "wait-text": _wait_text, "proxy": _proxy,
 }

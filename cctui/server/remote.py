@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from guest_pty_agent.protocol import MAX_PAYLOAD
 
@@ -23,6 +23,9 @@ from ..session import AgentSession
 from . import paths
 from .client import NoServer, RequestFailed
 from .wire import DATA_CHUNK, VERSION, Frame, decode_json, decoder, encode, encode_json
+
+if TYPE_CHECKING:
+    from .ssh import SshSocket
 
 HANDSHAKE_TIMEOUT = 60.0
 # Runs in the guest (stdlib only): a socketpair to a fresh agent (it speaks on one
@@ -100,16 +103,29 @@ class RemoteBackend:
         return None
 
 
-async def connect_async(session: str, vm: Optional[str] = None) -> AsyncInstance:
-    """An AsyncInstance on ``vm`` (default: the session's first) of a running server's session."""
-    path = paths.socket_path()
-    try:
-        reader, writer = await asyncio.open_unix_connection(str(path))
-    except (FileNotFoundError, ConnectionRefusedError):
-        raise NoServer(f"no server running on {path}") from None
+async def connect_async(session: str, vm: Optional[str] = None, ssh: Optional[str] = None) -> AsyncInstance:
+    """An AsyncInstance on ``vm`` (default: the session's first) of a running server's session.
+
+    ``ssh`` ([USER@]HOST): the server on that host, through ``ssh HOST cctui proxy``."""
+    ssh_sock = None
+    if ssh is not None:
+        from .ssh import open_ssh_socket
+        ssh_sock = open_ssh_socket(ssh, start=False)
+        try:
+            reader, writer = await asyncio.open_connection(sock=ssh_sock)
+        except BaseException:
+            ssh_sock.close()
+            raise
+    else:
+        path = paths.socket_path()
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise NoServer(f"no server running on {path}") from None
     frames = _Frames(reader)
     try:
-        info = await _handshake(writer, frames, session, vm)
+        info = await (_handshake(writer, frames, session, vm) if ssh_sock is None
+                      else _handshake_ssh(ssh_sock, writer, frames, session, vm))
         writer.write(encode_json(Frame.REQUEST, 2, {"op": "exec", "target": session, "vm": info["name"],
                                                     "argv": ["/proc/1/exe", "-S", "-c", RELAY]}))
         ftype, _, payload = await _reply(frames, 2)
@@ -144,11 +160,27 @@ async def connect_async(session: str, vm: Optional[str] = None) -> AsyncInstance
     return inst
 
 
+async def _handshake_ssh(sock: "SshSocket", writer: asyncio.StreamWriter, frames: _Frames, session: str,
+                         vm: Optional[str]) -> Dict[str, Any]:
+    """``_handshake`` within ssh's deadline; a hang-up before HELLO names the host and what ssh said."""
+    from .ssh import HELLO_TIMEOUT
+    hello = asyncio.Event()
+    try:
+        return await asyncio.wait_for(_handshake(writer, frames, session, vm, hello), HELLO_TIMEOUT)
+    except (NotRunning, asyncio.TimeoutError) as exc:
+        if hello.is_set():
+            raise
+        timed_out = isinstance(exc, asyncio.TimeoutError)
+        raise await asyncio.get_running_loop().run_in_executor(None, sock.failure, exc, timed_out) from None
+
+
 async def _handshake(writer: asyncio.StreamWriter, frames: _Frames, session: str,
-                     vm: Optional[str]) -> Dict[str, Any]:
+                     vm: Optional[str], hello: Optional[asyncio.Event] = None) -> Dict[str, Any]:
     """HELLO, then find the VM in ``ls``: it must be a running host-image VM."""
     writer.write(encode_json(Frame.HELLO, 0, {"version": VERSION}))
     ftype, _, payload = await frames.next()
+    if hello is not None:
+        hello.set()
     if ftype != Frame.HELLO or decode_json(payload).get("version") != VERSION:
         raise Error("the cctui server speaks another protocol version")
     writer.write(encode_json(Frame.REQUEST, 1, {"op": "ls"}))
