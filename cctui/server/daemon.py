@@ -20,19 +20,20 @@ import signal
 import socket
 import struct
 from collections import deque
-from typing import IO, Deque, Dict, Optional, Set
+from typing import IO, Deque, Dict, List, Optional, Set, Tuple
 
 from guest_pty_agent.protocol import ProtocolError
 
 from ..config import Config, ConfigError, load_config
 from ..guest_text import printable
 from . import paths
-from .domain import Domain, DomainError
+from .attach import Attachment
+from .domain import Domain, DomainError, Pane, Session
 from .execs import StdinQueue
 from .handlers import Handlers
 from .spare import SparePool
 from .target import TargetError
-from .wire import (CLIENT_TYPES, MAX_CLIENT_PAYLOAD, VERSION, Frame, decode_json, decoder,
+from .wire import (CLIENT_TYPES, DATA_CHUNK, MAX_CLIENT_PAYLOAD, VERSION, Frame, decode_json, decoder,
                    Request, encode_json, validate_hello, validate_request)
 
 log = logging.getLogger("cctui.server")
@@ -55,6 +56,7 @@ class ClientLink:
         self.stdin: Dict[int, StdinQueue] = {}
         self._room = asyncio.Event()        # set when a request finishes (see IN_FLIGHT_LIMIT)
         self._ended_execs: Deque[int] = deque(maxlen=64)
+        self.attachment: Optional[Attachment] = None
 
     def peer_uid(self) -> Optional[int]:
         sock = self.writer.get_extra_info("socket")
@@ -97,6 +99,13 @@ class ClientLink:
             return
         if ftype == Frame.HELLO:
             raise ProtocolError("HELLO twice")
+        if ftype == Frame.INPUT:
+            if self.attachment is None:
+                raise ProtocolError("INPUT on a link that is not attached")
+            if len(payload) > DATA_CHUNK:
+                raise ProtocolError(f"INPUT of {len(payload)} bytes: at most {DATA_CHUNK}")
+            self.attachment.input(ident, payload)
+            return
         if ftype == Frame.REQUEST:
             request = validate_request(decode_json(payload))
             self.server.spare.activity(request.op)      # a user at work: no spare boots now
@@ -164,6 +173,7 @@ class ClientLink:
         if self.closed:
             return
         self.closed = True
+        self.server.detach(self, None)
         for task in list(self.tasks.values()):
             task.cancel()
         try:
@@ -185,9 +195,53 @@ class Server:
             config, problem = Config(), str(exc)
             log.error("%s (running with the defaults)", exc)
         self.spare = SparePool(config, lambda: bool(self.domain.sessions), problem)
+        self.domain.spare = self.spare      # start_vm takes it for a VM of its kind
+        self.domain.size_override = self.size_for
         self.handlers = Handlers(self)
         self.clients: Set[ClientLink] = set()
         self.stopped = asyncio.Event()
+
+    # -- attachments ------------------------------------------------------------------------------
+    def attachments(self, session: Optional[Session] = None) -> List[Attachment]:
+        return [link.attachment for link in self.clients if link.attachment is not None
+                and link.attachment.active and (session is None or link.attachment.session is session)]
+
+    def attached_count(self, session: Session) -> int:
+        return len(self.attachments(session))
+
+    def attach(self, link: ClientLink, session: Session, rows: int, cols: int) -> Attachment:
+        """Attach ``link`` to ``session`` (replacing its earlier attachment)."""
+        self.detach(link, "replaced by a new attach")
+        attachment = Attachment(link, self.domain, session, rows, cols, self.attached_count)
+        link.attachment = attachment
+        attachment.start()
+        self.domain.layout_changed(session)         # the others' client count
+        return attachment
+
+    def detach(self, link: ClientLink, reason: Optional[str]) -> None:
+        attachment = link.attachment
+        if attachment is None:
+            return
+        link.attachment = None
+        attachment.end(reason)
+        self.resize_panes(attachment.session, set(attachment.sizes))
+        self.domain.layout_changed(attachment.session)
+
+    def size_for(self, pane: Pane) -> Optional[Tuple[int, int]]:
+        """tmux's "smallest": the least rows and the least cols any attached client
+        reported for this pane; None when none did."""
+        sizes = [a.sizes[pane.ident] for a in self.attachments(pane.session) if pane.ident in a.sizes]
+        if not sizes:
+            return None
+        return min(r for r, _ in sizes), min(c for _, c in sizes)
+
+    def resize_panes(self, session: Session, idents: Set[str]) -> None:
+        """Apply the smallest rule to these panes (none reported: a pane keeps its size)."""
+        for pane in session.panes():
+            if pane.ident in idents:
+                size = self.size_for(pane)
+                if size is not None:
+                    pane.resize(*size)
 
     def stop(self) -> None:
         self.stopped.set()
@@ -228,6 +282,8 @@ class Server:
             ready.close()
         await self.stopped.wait()
         listener.close()
+        for link in list(self.clients):
+            self.detach(link, "the server is exiting")
         try:
             path.unlink()
         except FileNotFoundError:

@@ -37,6 +37,7 @@ from ..guest_text import printable
 from ..terminal import TerminalModel
 from ..tui.pane_process import PaneProcess, PaneState
 from .layout import SplitTree
+from .spare import SparePool
 from .target import Target, TargetError
 
 log = logging.getLogger(__name__)
@@ -287,6 +288,7 @@ class Domain:
         self._pane_ids = itertools.count()
         self.observers: Set[Observer] = set()
         self.size_override: Optional[Callable[[Pane], Optional[Tuple[int, int]]]] = None
+        self.spare: Optional[SparePool] = None      # the server's warm spare VM, if it keeps one
 
     # -- observers --------------------------------------------------------------------------
     def screen_changed(self, pane: Pane) -> None:
@@ -369,14 +371,22 @@ class Domain:
         panes wait for ``session.vm_ready[name]``. The one place a session's VM is made."""
         self._check_image(image)
         name = next(f"vm{n}" for n in itertools.count(1) if f"vm{n}" not in session.vms)
-        vm = AsyncInstance(name=name, image=image)
+        vm = self.spare.take(image, options) if self.spare is not None else None
+        spare = vm is not None
+        if vm is None:
+            vm = AsyncInstance(name=name, image=image)
+        else:
+            vm.name = name                      # a warm spare of this kind: booted already
         session.vms[vm.name] = vm
         session.vm_ready[vm.name] = asyncio.Event()
         session.vm_shares[vm.name] = {key: options.get(key, default) for key, default
                                       in (("net", "off"), ("ports", []), ("volumes", []))}
         vm.add_listener(lambda inst: self._vm_changed(session, inst))
-        session.boot_tasks.append(asyncio.ensure_future(
-            self._boot(vm, session.vm_ready[vm.name], image, options)))
+        if spare:
+            session.vm_ready[vm.name].set()
+        else:
+            session.boot_tasks.append(asyncio.ensure_future(
+                self._boot(vm, session.vm_ready[vm.name], image, options)))
         self.layout_changed(session)
         return vm
 
