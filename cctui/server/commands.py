@@ -130,14 +130,15 @@ def _new(args: argparse.Namespace) -> int:
         _say("attaching is not there yet: use `cctui new -d`, then send-keys/capture-pane/exec")
         return 2
     image = args.image
-    if image != "host" and os.path.exists(image):
+    if image != "host" and os.path.exists(image) and not args.ssh:
         image = os.path.abspath(image)      # the server runs in /
     from ..vm.network import parse_ports
     from ..vm.volumes import parse_volumes
     # checked here first, so a bad value names itself before a server starts; a volume's
-    # host directory goes resolved (the server runs in /)
+    # host directory goes resolved (the server runs in /). Over ssh the paths are the
+    # server's: they go as given, and its own check names a missing one.
     ports = [str(p) for p in parse_ports(args.publish)]
-    volumes = [str(v) for v in parse_volumes(args.volume)]
+    volumes = list(args.volume) if args.ssh else [str(v) for v in parse_volumes(args.volume)]
     with connect(start=True, ssh=args.ssh) as conn:
         # --transport reaches this process as CCTUI_TRANSPORT (cli.py); the session carries it
         transport = os.environ.get("CCTUI_TRANSPORT") or "auto"
