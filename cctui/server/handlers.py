@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List
 
 from ..tui.pane_process import PaneState
 from ..vm.network import net_mode, parse_ports
@@ -16,6 +16,8 @@ from .capture import capture_lines
 from .domain import DomainError, Pane, Session, Window
 from .execs import run_exec
 from .keynames import encode_keys
+from .layout import SplitTree
+from .screen_codec import encode_row
 from .target import Target
 from .wire import DATA_CHUNK, Frame, Request, encode
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from .daemon import ClientLink, Server
 
 Reply = Dict[str, Any]
+SEARCH_MATCHES = 10_000         # matches in one search reply
 
 
 class Handlers:
@@ -35,6 +38,11 @@ class Handlers:
             "kill-pane": self.kill_pane, "kill-session": self.kill_session,
             "send-keys": self.send_keys, "capture-pane": self.capture_pane,
             "wait-text": self.wait_text, "exec": self.exec,
+            "attach": self.attach, "detach": self.detach, "pane-size": self.pane_size,
+            "history": self.history, "search": self.search, "kill-window": self.kill_window,
+            "rename-window": self.rename_window, "select-window": self.select_window,
+            "select-pane": self.select_pane, "respawn-pane": self.respawn_pane,
+            "set-layout": self.set_layout, "new-vm": self.new_vm, "kill-vm": self.kill_vm,
         }
 
     async def handle(self, link: "ClientLink", ident: int, request: Request) -> Reply:
@@ -42,23 +50,21 @@ class Handlers:
 
     async def ls(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
         return {"ok": True, "server_pid": os.getpid(), "sessions": self.domain.describe(),
-                "spare": self.server.spare.describe()}
+                "spare": self.server.spare.describe(), "clients": self._clients()}
+
+    def _clients(self) -> List[Dict[str, Any]]:
+        """Attached clients (tmux's list-clients): session, unsent bytes, times stalled."""
+        return [{"session": a.session.name, "unsent": a.link.writer.transport.get_write_buffer_size(),
+                 "stalls": a.stalls, "sizes": {k: list(v) for k, v in a.sizes.items()}}
+                for a in self.server.attachments()]
 
     async def kill_server(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
         asyncio.get_event_loop().call_soon(self.server.stop)
         return {"ok": True}
 
     async def new(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
-        try:        # the host directories must exist here (wire.py checked the spelling)
-            volumes = [str(v) for v in parse_volumes(args["volumes"])]
-        except VolumeError as exc:
-            raise DomainError(str(exc)) from None
-        ports = args["ports"]
-        net = net_mode(args["net"], parse_ports(ports))
-        options = {"accel": args["accel"], "memory_mb": args["memory"], "cpus": args["cpus"],
-                   "transport": args["transport"], "net": net, "ports": ports, "volumes": volumes}
-        session = await self.domain.new_session(args["name"], args["image"], args["argv"], options,
-                                                args["rows"], args["cols"])
+        session = await self.domain.new_session(args["name"], args["image"], args["argv"],
+                                                _boot_options(args), args["rows"], args["cols"])
         return {"ok": True, "session": session.name}
 
     async def new_window(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
@@ -74,7 +80,7 @@ class Handlers:
         return {"ok": True}
 
     async def kill_session(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
-        await self.domain.end_session(self.domain.session(args["target"].session))
+        await self.domain.end_session(self.domain.session_of(args["target"]))
         return {"ok": True}
 
     async def send_keys(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
@@ -112,7 +118,7 @@ class Handlers:
         return {"ok": True}
 
     async def exec(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
-        session = self.domain.session(args["target"].session)
+        session = self.domain.session_of(args["target"])
         name = args["vm"] or next(iter(session.vms))
         vm = session.vms.get(name)
         if vm is None:
@@ -120,6 +126,119 @@ class Handlers:
                               f"(it has {', '.join(session.vms)})")
         await session.vm_ready[name].wait()
         return await run_exec(link, ident, vm, args["argv"], link.stdin[ident])
+
+
+    # -- attach (wire version 2) ------------------------------------------------------------------
+    async def attach(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        session = self.domain.session_of(args["target"])
+        self.server.attach(link, session, args["rows"], args["cols"])
+        return {"ok": True, "session": session.name}
+
+    async def detach(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        if link.attachment is None:
+            raise DomainError("this client is not attached")
+        # DETACHED goes after this reply (sent in the same step that ends this handler)
+        asyncio.get_event_loop().call_soon(self.server.detach, link, "the client detached")
+        return {"ok": True}
+
+    async def pane_size(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        """The size this client shows the pane at; the pane takes the smallest over clients.
+        A pane that is gone (a race with kill) or of another session is ignored."""
+        attachment = link.attachment
+        if attachment is None:
+            raise DomainError("pane-size needs an attached client")
+        pane = attachment.pane(args["pane"])
+        if pane is not None:
+            attachment.sizes[pane.ident] = (args["rows"], args["cols"])
+            self.server.resize_panes(attachment.session, {pane.ident})
+        return {"ok": True}
+
+    async def history(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        """Scrollback rows by absolute number (``pushed - len + i`` is row i's)."""
+        _, _, pane = self.domain.find_pane(args["pane"])
+        model = pane.process.model
+        length, pushed = model.history_len, model.history_pushed
+        oldest = pushed - length
+        start = max(args["start"], oldest)
+        end = min(args["start"] + args["count"], pushed)
+        rows = [encode_row(model.history_line(a - oldest)) for a in range(start, end)]
+        return {"ok": True, "epoch": model.history_epoch, "pushed": pushed, "len": length,
+                "start": start, "rows": rows}
+
+    async def search(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        _, _, pane = self.domain.find_pane(args["pane"])
+        model = pane.process.model
+        hits = model.search(args["text"], args["case"])[:SEARCH_MATCHES]
+        return {"ok": True, "history_len": model.history_len,
+                "matches": [[m.row, m.start, m.end] for m in hits]}
+
+    async def kill_window(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        await self.domain.kill_window(args["target"])
+        return {"ok": True}
+
+    async def rename_window(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        session, window = self.domain.window_of(args["target"])
+        window.name = args["name"]
+        self.domain.layout_changed(session)
+        return {"ok": True}
+
+    async def select_window(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        """The session's current window: one for every client, as in tmux."""
+        session, window = self.domain.window_of(args["target"])
+        session.current = window.index
+        self.domain.layout_changed(session)
+        return {"ok": True}
+
+    async def select_pane(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        """The window's active pane (shared); its window becomes the current one."""
+        session, window, pane = self.domain.resolve(args["target"])
+        window.active = pane.ident
+        session.current = window.index
+        self.domain.layout_changed(session)
+        return {"ok": True}
+
+    async def respawn_pane(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        pane = await self.domain.respawn(args["target"])
+        reply: Reply = {"ok": True, "id": pane.ident}
+        if pane.process.state is PaneState.FAILED:
+            reply["warning"] = pane.process.error
+        return reply
+
+    async def set_layout(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        """New weights (a divider dragged): the same panes, any split shape."""
+        session, window = self.domain.window_of(args["target"])
+        tree = SplitTree()
+        tree.root = args["layout"]
+        if sorted(tree.panes()) != sorted(window.panes):
+            raise DomainError(f"the layout must name exactly window {window.index}'s panes "
+                              f"({', '.join(window.layout.panes())})")
+        window.layout = tree
+        self.domain.fit(session, window)
+        return {"ok": True}
+
+    async def new_vm(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        session, window, pane = await self.domain.new_vm(args["target"], args["image"], args["argv"],
+                                                         _boot_options(args))
+        reply = _pane_reply(session, window, pane)
+        reply["vm"] = pane.vm.name
+        return reply
+
+    async def kill_vm(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
+        self.domain.kill_vm(self.domain.session_of(args["target"]), args["vm"])
+        return {"ok": True}
+
+
+def _boot_options(args: Dict[str, Any]) -> Dict[str, object]:
+    """new's and new-vm's VM options; the host directories must exist here (wire.py
+    checked the spelling)."""
+    try:
+        volumes = [str(v) for v in parse_volumes(args["volumes"])]
+    except VolumeError as exc:
+        raise DomainError(str(exc)) from None
+    ports = args["ports"]
+    return {"accel": args["accel"], "memory_mb": args["memory"], "cpus": args["cpus"],
+            "transport": args["transport"], "net": net_mode(args["net"], parse_ports(ports)),
+            "ports": ports, "volumes": volumes}
 
 
 def _pane_reply(session: Session, window: Window, pane: Pane) -> Reply:
