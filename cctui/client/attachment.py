@@ -150,21 +150,22 @@ class Attachment:
     async def request(self, op: str, **fields: Any) -> Dict[str, Any]:
         """One request; its ok REPLY. RequestFailed with the server's text on ok=false,
         ServerGone if the connection is gone or goes before the reply."""
-        if self.lost is not None:
-            raise ServerGone(self.lost)
-        if self._closed:
-            raise ServerGone("the attachment was closed")
+        return await self.start_request(op, **fields)
+
+    def start_request(self, op: str, **fields: Any) -> "asyncio.Future[Dict[str, Any]]":
+        """Send a request now (so requests go out in the order they were made); the future
+        gets its ok REPLY or the exception :meth:`request` raises."""
+        future: "asyncio.Future[Dict[str, Any]]" = asyncio.get_running_loop().create_future()
+        if self.lost is not None or self._closed:
+            future.set_exception(ServerGone(self.lost or "the attachment was closed"))
+            return future
         ident = next(self._ids)
         if ident > 0xFFFFFFFF:          # a u32 on the wire; ids in flight are few and young
             self._ids = count(2)
             ident = 1
-        future: "asyncio.Future[Dict[str, Any]]" = asyncio.get_running_loop().create_future()
         self._replies[ident] = future
         self._send(frames.encode_json(frames.REQUEST, ident, {"op": op, **fields}))
-        reply = await future
-        if not reply["ok"]:
-            raise RequestFailed(printable(reply.get("error", f"{op} failed"), LABEL_LIMIT))
-        return reply
+        return future
 
     def send_input(self, pane_id: str, data: bytes) -> None:
         """Typed bytes to pane ``%N`` (INPUT frames of at most DATA_CHUNK); dropped once the
@@ -270,9 +271,13 @@ class Attachment:
         if not isinstance(ok, bool):
             raise ProtocolError("a REPLY's 'ok' must be true or false")
         if not ok:
-            reply["error"] = text(reply.get("error", "failed"), "a REPLY's error")
-        if not future.done():
+            reply["error"] = text(reply.get("error", "the request failed"), "a REPLY's error")
+        if future.done():
+            return
+        if ok:
             future.set_result(reply)
+        else:
+            future.set_exception(RequestFailed(printable(reply["error"], LABEL_LIMIT)))
 
     def _layout(self, frame: LayoutFrame) -> None:
         named = {info.name for info in frame.vms}

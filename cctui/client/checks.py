@@ -22,7 +22,7 @@ from ..terminal.pyte_compat import Char
 from ..tui.pane_process import PaneState
 
 SIZE_LIMIT = 1000               # rows or columns of a pane
-TEXT_LIMIT = 4096               # any string field
+TEXT_LIMIT = 64 * 1024          # any string field (shown cut: printable() to its own limit)
 COUNT_LIMIT = 1 << 53           # row counters (JSON's exact integers)
 ENV_ENTRIES = 512
 ENV_BYTES = 64 * 1024
@@ -76,9 +76,9 @@ def opt_number(value: Any, what: str) -> Optional[float]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0 <= value < 1e12:
-        raise ProtocolError(f"{what} must be a non-negative number or null")
-    return float(value)
+            or not -1e12 < value < 1e12:
+        raise ProtocolError(f"{what} must be a number or null")
+    return max(0.0, float(value))       # a wall clock stepped back: no negative durations
 
 
 def pane_id(value: Any, what: str) -> str:
@@ -164,7 +164,7 @@ def parse_screen(value: Any) -> ScreenUpdate:
     x = int_in(cursor[0], 0, cols, "SCREEN cursor x")      # x == cols: after the last column
     cy = int_in(cursor[1], 0, rows - 1, "SCREEN cursor y")
     hidden = flag(cursor[2], "SCREEN cursor hidden")
-    title = printable(text(field(obj, "title", "SCREEN"), "SCREEN title"), LABEL_LIMIT)
+    title = printable(text(field(obj, "title", "SCREEN"), "SCREEN title"), 4096)
     modes = parse_modes(field(obj, "modes", "SCREEN"))
     history = obj_of(field(obj, "history", "SCREEN"), "SCREEN history")
     hlen = int_in(field(history, "len", "SCREEN history"), 0, COUNT_LIMIT, "SCREEN history len")
@@ -268,11 +268,11 @@ def parse_meta(value: Any) -> PaneMeta:
         return printable(text(get(name), f"META {name}"), limit)
 
     return PaneMeta(
-        vm=label("vm", 64), title=label("title"), guest_title=label("guest_title"),
+        vm=label("vm"), title=label("title"), guest_title=label("guest_title"),
         state=_state(get("state")),
         exit_code=opt_int(get("exit_code"), -(1 << 31), 1 << 31, "META exit_code"),
         exit_signal=opt_int(get("exit_signal"), 0, 1024, "META exit_signal"),
-        error=label("error"), cwd=label("cwd", TEXT_LIMIT), env=_env(get("env")),
+        error=label("error"), cwd=label("cwd", 4096), env=_env(get("env")),
         current_command=label("current_command", 32),
         fg_pid=opt_int(get("fg_pid"), 0, 1 << 31, "META fg_pid"),
         running_label=label("running_label"), runs=int_in(get("runs"), 0, COUNT_LIMIT, "META runs"),
@@ -297,7 +297,7 @@ def parse_vm(value: Any) -> VmInfo:
     except ValueError:
         raise ProtocolError(f"vm state {state!r} is not an instance state") from None
     error = field(obj, "error", "a LAYOUT vm")
-    return VmInfo(name=printable(text(field(obj, "name", "a LAYOUT vm"), "vm name", 64), 64),
+    return VmInfo(name=printable(text(field(obj, "name", "a LAYOUT vm"), "vm name"), LABEL_LIMIT),
                   image=printable(text(field(obj, "image", "a LAYOUT vm"), "vm image"), LABEL_LIMIT),
                   state=vm_state,
                   detail=printable(text(field(obj, "detail", "a LAYOUT vm"), "vm detail"), LABEL_LIMIT),

@@ -22,7 +22,7 @@ INPUT = int(wire.Frame.INPUT)
 LAYOUT = int(wire.Frame.LAYOUT)
 SCREEN = int(wire.Frame.SCREEN)
 DETACHED = int(wire.Frame.DETACHED)
-SERVER_TYPES: FrozenSet[int] = frozenset(int(t) for t in wire.Frame) - {int(t) for t in wire.CLIENT_TYPES}
+SERVER_TYPES: FrozenSet[int] = frozenset(int(t) for t in wire.Frame) - {int(t) for t in wire.CLIENT_TYPES - {wire.Frame.HELLO}}
 VERSION = wire.VERSION
 DATA_CHUNK = wire.DATA_CHUNK
 

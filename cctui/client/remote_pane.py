@@ -17,6 +17,7 @@ from typing import Any, Callable, Coroutine, Deque, Dict, List, Optional, Protoc
 from guest_pty_agent.protocol import ProtocolError
 
 from ..errors import Error
+from ..guest_text import LABEL_LIMIT, printable
 from ..server.client import ServerGone
 from ..terminal.model import Match
 from ..tui.pane_process import FRAME_BUDGET, PaneState
@@ -32,6 +33,8 @@ class Link(Protocol):
     """What a pane needs of its attachment."""
 
     async def request(self, op: str, **fields: Any) -> Dict[str, Any]: ...
+
+    def start_request(self, op: str, **fields: Any) -> "asyncio.Future[Dict[str, Any]]": ...
 
     def send_input(self, pane_id: str, data: bytes) -> None: ...
 
@@ -113,7 +116,7 @@ class RemotePane:
     @property
     def guest_title(self) -> str:
         """The title the guest set (OSC 0/2): SCREEN's when one came, else META's."""
-        return self.model.title or self._guest_title
+        return printable(self.model.title, LABEL_LIMIT) if self.model.title else self._guest_title
 
     @property
     def duration(self) -> Optional[float]:
@@ -200,7 +203,12 @@ class RemotePane:
             self._sizing = False
 
     def kill(self) -> None:
-        self._spawn(self._quiet("kill-pane", target=self.ident))
+        """Sent at once (a rerun asked for next goes after it); a refusal is logged."""
+        self.link.start_request("kill-pane", target=self.ident).add_done_callback(self._logged)
+
+    def _logged(self, future: "asyncio.Future[Dict[str, Any]]") -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.info("pane %s: request failed: %s", self.ident, future.exception())
 
     async def rerun(self) -> None:
         """Run the pane's command again (the server's respawn-pane); a refusal is logged."""
