@@ -71,6 +71,7 @@ class Attachment:
         self._size = (rows, cols)
         self._orphans: Dict[str, RemoteVm] = {}    # VMs a pane names that LAYOUT's vms lacks
         self._tasks: Set["asyncio.Task[Any]"] = set()
+        self._layout_seen = asyncio.Event()     # set by each LAYOUT and when the connection ends
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -80,7 +81,8 @@ class Attachment:
                    on_lost: Optional[Callable[[str], None]] = None) -> "Attachment":
         """Attach to ``session`` at ``rows`` x ``cols``: over ``sock`` (connected, e.g. an SSH
         relay), else to this user's local server, started on demand. The callbacks given
-        here are set before the first LAYOUT is read (which may come before this returns).
+        here are set before the first LAYOUT is read; it has been when this returns, so
+        ``layout``, ``panes`` and ``vms`` are filled (full SCREENs may still be on their way).
 
         Raises ServerGone (no handshake, connection lost), RequestFailed (the server refused
         the attach: no such session) or cctui Error (the server would not start)."""
@@ -115,10 +117,19 @@ class Attachment:
             reply = await self.request("attach", target=session, rows=max(2, rows), cols=max(2, cols))
             name = reply.get("session", session)
             self.session = printable(name, 256) if isinstance(name, str) else session
+            await asyncio.wait_for(self._first_layout(), HELLO_TIMEOUT)
         except BaseException:
             await self.close()
             raise
         return self
+
+    async def _first_layout(self) -> None:
+        """The LAYOUT that follows the attach REPLY: panes and VMs exist once open returns."""
+        while self.layout is None:
+            if self.lost is not None or self._closed or self._task is None or self._task.done():
+                raise ServerGone(self.lost or "the cctui server sent no LAYOUT after attach")
+            self._layout_seen.clear()
+            await self._layout_seen.wait()
 
     async def _handshake(self) -> None:
         self._writer.write(frames.encode_json(frames.HELLO, 0, {"version": frames.VERSION}))
@@ -198,6 +209,7 @@ class Attachment:
         if self._closed:
             return
         self._closed = True
+        self._layout_seen.set()
         self._fail_replies("the attachment was closed")
         task = self._task
         if task is not None and task is not asyncio.current_task():
@@ -303,6 +315,7 @@ class Attachment:
                          if any(p.instance is v for p in self.panes.values())}
         self.layout = frame.layout
         self.session = frame.layout.session
+        self._layout_seen.set()
         self._call(self.on_layout, frame.layout)
 
     def _orphan(self, name: str) -> RemoteVm:
@@ -317,6 +330,7 @@ class Attachment:
         if self.lost is not None or self._closed:
             return
         self.lost = reason
+        self._layout_seen.set()
         self._fail_replies(reason)
         task = self._task
         if task is not None and task is not asyncio.current_task() and not task.done():
