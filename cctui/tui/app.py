@@ -233,6 +233,11 @@ class CctuiApp(App):
         self.env_panel.display = False
         self._fit_panels(self.size.width)
         self.set_interval(0.5, self._tick)
+        await self.start_session()
+        self._refresh_all()
+
+    async def start_session(self) -> None:
+        """This app's own VMs: adopt the given instances or boot one, and open the first pane."""
         for inst in self._adopt:
             self._track(inst)
         if self._adopt:
@@ -241,7 +246,6 @@ class CctuiApp(App):
             inst = self.boot_vm(self.image, net=self.net, ports=self.ports,
                                 volumes=self.volumes)
             await self.open_pane(inst, self._first_command)
-        self._refresh_all()
 
     # -- themes --------------------------------------------------------------------
     def _load_themes(self) -> None:
@@ -687,9 +691,18 @@ class CctuiApp(App):
         await self.shutdown_owned_vms()
         self.exit(0)
 
+    async def action_detach(self) -> None:
+        """Only a client of the server can detach; this app runs its VMs itself."""
+        self.notify("this TUI runs its own VMs (no server): ctrl+b q quits, and `cctui` "
+                    "without --local gives sessions you can detach from", severity="warning", timeout=6)
+
     async def on_unmount(self) -> None:
+        await self.end_session()
+
+    async def end_session(self) -> None:
+        """The app is closing: its panes' commands end and the VMs it booted power off."""
         for frame in self.all_frames():
-            frame.process.kill()   # closing the app ends its panes' commands
+            frame.process.kill()
         await self.shutdown_owned_vms()
 
     async def shutdown_owned_vms(self) -> None:

@@ -72,7 +72,8 @@ ACTIONS: List[KeyAction] = [
     KeyAction(("t",), "next_theme", "Next theme (the palette lists them all)", "View"),
     KeyAction(("colon", ":"), "palette", "Command palette (every action)", "App"),
     KeyAction(("question_mark", "?"), "help", "This help", "App"),
-    KeyAction(("q",), "quit", "Quit (powers the VMs off)", "App"),
+    KeyAction(("d",), "detach", "Detach: the session and its VMs go on (cctui attach)", "App"),
+    KeyAction(("q",), "quit", "Quit: end the session, power its VMs off", "App"),
 ]
 
 

@@ -37,3 +37,11 @@ class VmChanged(Message):
     def __init__(self, vm_name: str) -> None:
         super().__init__()
         self.vm_name = vm_name
+
+
+class DividerMoved(Message):
+    """A divider drag ended in a window: an attached client tells the server the weights."""
+
+    def __init__(self, window_number: int) -> None:
+        super().__init__()
+        self.window_number = window_number

@@ -57,7 +57,8 @@ class PaneFrame(Vertical):
     """
 
     def __init__(self, pane_id: str, number: int, process: PaneProcess, painter: Painter) -> None:
-        super().__init__(id=pane_id)
+        # a server's pane ids are tmux's ("%3"), not Textual identifiers
+        super().__init__(id=pane_id if not pane_id.startswith("%") else f"pane-{pane_id[1:]}")
         self.pane_id = pane_id
         self.number = number
         self.process = process

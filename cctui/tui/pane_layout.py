@@ -13,6 +13,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from .layout_tree import Divider, LayoutTree
+from .messages import DividerMoved
 from .pane_frame import PaneFrame
 
 
@@ -142,3 +143,4 @@ class PaneLayout(Widget):
         if self._drag is not None:
             self._drag = None
             self.release_mouse()
+            self.post_message(DividerMoved(self.number))
