@@ -178,6 +178,17 @@ def test_pump_applies_queued_screens_in_order_and_a_full_one_drops_those_before(
     assert pane.model.display == model.display
 
 
+def test_a_view_hooked_after_screens_came_is_told_of_them_at_once() -> None:
+    pane = RemotePane("%1", RecordingLink(), RemoteVm("vm1"))
+    told: List[int] = []
+    pane.on_output = lambda: told.append(1)
+    assert told == []                       # nothing queued: nothing to say
+    pane.queue_screen(parse_screen(screen_payload(model_of(b"prompt$ "))))
+    late: List[int] = []
+    pane.on_output = lambda: late.append(1)
+    assert late == [1]
+
+
 def test_more_than_64_queued_screens_are_applied_without_waiting_for_pump() -> None:
     pane = RemotePane("%1", RecordingLink(), RemoteVm("vm1"))
     model = TerminalModel(4, 10)

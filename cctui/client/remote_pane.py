@@ -60,7 +60,7 @@ class RemotePane:
         self.model = RemoteModel(rows, cols)
         self.model.fetch_history = self._fetch_history
         self._queue: Deque[ScreenUpdate] = deque()
-        self.on_output: Callable[[], None] = _nothing
+        self._on_output: Callable[[], None] = _nothing
         self.on_change: Callable[["RemotePane"], None] = _nothing
         self.yielding = False               # the server paces floods; kept for the view
         self.last_input = 0.0               # monotonic time of the user's last type()
@@ -134,6 +134,25 @@ class RemotePane:
             log.exception("pane %s: change listener raised", self.ident)
 
     # -- SCREEN --------------------------------------------------------------------------
+    @property
+    def on_output(self) -> Callable[[], None]:
+        """Called when a SCREEN payload was queued (the view schedules a pump)."""
+        return self._on_output
+
+    @on_output.setter
+    def on_output(self, callback: Callable[[], None]) -> None:
+        """Set by the app once it made the pane's view; screens that came before (the full
+        ones after attach) are announced to it at once."""
+        self._on_output = callback
+        if self._queue:
+            self._told()
+
+    def _told(self) -> None:
+        try:
+            self._on_output()
+        except Exception:
+            log.exception("pane %s: output listener raised", self.ident)
+
     def queue_screen(self, update: ScreenUpdate) -> None:
         """A checked SCREEN payload arrived: queued for pump; the view is told."""
         if self.gone:
@@ -143,10 +162,7 @@ class RemotePane:
         self._queue.append(update)
         while len(self._queue) > QUEUE_LIMIT:
             self.model.apply_update(self._queue.popleft())
-        try:
-            self.on_output()
-        except Exception:
-            log.exception("pane %s: output listener raised", self.ident)
+        self._told()
 
     @property
     def has_pending(self) -> bool:
