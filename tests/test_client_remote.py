@@ -137,6 +137,47 @@ def test_search_covers_the_screen_and_cached_history() -> None:
     assert remote.search("needle") == model.search("needle")
 
 
+def _history_reply(model: TerminalModel, start: int, count: int, epoch: int) -> Dict[str, Any]:
+    oldest = model.history_pushed - model.history_len
+    first, end = max(start, oldest), min(start + count, model.history_pushed)
+    return {"ok": True, "epoch": epoch, "pushed": model.history_pushed, "len": model.history_len,
+            "start": first, "rows": [encode_row(model.history_line(a - oldest)) for a in range(first, end)]}
+
+
+def test_a_reply_asked_before_an_epoch_change_is_dropped_and_the_new_request_counts() -> None:
+    model = model_of(b"".join(b"old %d\r\n" % i for i in range(30)), rows=5, cols=20)
+    remote = RemoteModel()
+    asked: List[Tuple[int, int]] = []
+    remote.fetch_history = lambda start, count: asked.append((start, count))
+    remote.apply(screen_payload(model, epoch=0))
+    remote.history_line(0)
+    remote.apply(screen_payload(model, epoch=1))           # rows renumbered: the cache starts over
+    remote.history_line(0)
+    assert asked == [(0, CHUNK), (0, CHUNK)]
+    assert remote.take_history(0, CHUNK, _history_reply(model, 0, CHUNK, 0), asked_epoch=0) is None
+    assert remote.history_text(0) == "" and len(asked) == 2   # still waiting for the second: not asked again
+    assert remote.take_history(0, CHUNK, _history_reply(model, 0, CHUNK, 1), asked_epoch=1) is not None
+    assert [remote.history_text(i) for i in range(model.history_len)] == \
+        [model.history_text(i) for i in range(model.history_len)]
+
+
+def test_rows_evicted_from_the_cache_are_fetched_again_when_read() -> None:
+    model = model_of(b"".join(b"r%d\r\n" % i for i in range(450)), rows=5, cols=20)
+    remote = RemoteModel()
+    remote.history.max_rows = CHUNK             # room for one chunk
+    asked: List[Tuple[int, int]] = []
+    remote.fetch_history = lambda start, count: asked.append((start, count))
+    remote.apply(screen_payload(model))
+    oldest = model.history_pushed - model.history_len
+    remote.history_line(0)
+    remote.take_history(*asked[-1], _history_reply(model, *asked[-1], model.history_epoch))
+    remote.history_line(CHUNK * 2 - oldest)     # another chunk pushes the first one out
+    remote.take_history(*asked[-1], _history_reply(model, *asked[-1], model.history_epoch))
+    assert len(remote.history) <= CHUNK
+    assert remote.history_text(0) == ""         # evicted: blank and asked for again
+    assert asked[-1] == (oldest // CHUNK * CHUNK, CHUNK) and len(asked) == 3
+
+
 # -- RemotePane without a server: queue, pump, meta -----------------------------------------
 class RecordingLink:
     def __init__(self) -> None:

@@ -180,16 +180,19 @@ class RemoteModel:
         row = self._cached(i)
         return "" if row is None else "".join(c.data for c in _natural(row)).rstrip()
 
-    def take_history(self, start: int, count: int, reply: Any) -> Optional[HistoryChunk]:
-        """A history REPLY for the chunk at ``start``: check (ProtocolError), store, tell the view.
-
-        Returns the chunk, or None when it was dropped (another epoch by now)."""
+    def take_history(self, start: int, count: int, reply: Any,
+                     asked_epoch: Optional[int] = None) -> Optional[HistoryChunk]:
+        """A history REPLY for the chunk at ``start``, asked for in ``asked_epoch`` (default:
+        this one): check (ProtocolError), store, tell the view. Returns the chunk, or None
+        when it was dropped (asked before the cache was reset, or the server's epoch moved
+        on: the chunk is asked again once a SCREEN brings that epoch)."""
         chunk = parse_history_reply(reply, start, count)
         number = start // CHUNK
-        if number not in self.history.in_flight:
-            return None                 # the cache was reset since (a new epoch)
+        asked = self.epoch if asked_epoch is None else asked_epoch
+        if asked != self.epoch or number not in self.history.in_flight:
+            return None                 # a request from before a reset: a newer one may be out
         if chunk.epoch != self.epoch:
-            self.history.in_flight.discard(number)      # asked again once our epoch catches up
+            self.history.in_flight.discard(number)
             return None
         self.history.store(chunk.start, chunk.rows)
         self.history.answered(number)
@@ -200,9 +203,9 @@ class RemoteModel:
                 log.exception("on_history listener raised")
         return chunk
 
-    def history_failed(self, start: int) -> None:
+    def history_failed(self, start: int, asked_epoch: Optional[int] = None) -> None:
         """The chunk's request failed: not asked again in this epoch (no request loop)."""
-        if start // CHUNK in self.history.in_flight:
+        if (asked_epoch is None or asked_epoch == self.epoch) and start // CHUNK in self.history.in_flight:
             self.history.failed(start // CHUNK)
 
     def search(self, text: str, case_sensitive: bool = False) -> List[Match]:

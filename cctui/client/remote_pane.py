@@ -253,16 +253,17 @@ class RemotePane:
         self._spawn(self._history(start, count))
 
     async def _history(self, start: int, count: int) -> None:
+        epoch = self.model.epoch
         try:
             reply = await self.link.request("history", pane=self.ident, start=start, count=count)
         except Error as exc:
             log.info("pane %s: history %d+%d not fetched: %s", self.ident, start, count, exc)
-            self.model.history_failed(start)
+            self.model.history_failed(start, epoch)
             return
         try:
-            self.model.take_history(start, count, reply)
+            self.model.take_history(start, count, reply, epoch)
         except ProtocolError as exc:
-            self.model.history_failed(start)
+            self.model.history_failed(start, epoch)
             self.link.broken(f"history reply: {exc}")
 
     def _broke(self, reason: str) -> Any:
