@@ -16,17 +16,12 @@ import signal
 import struct
 import termios
 
-try:
-    from ptyprocess import PtyProcess
-except ImportError:          # a bare guest Python (-S, no site-packages): use os.forkpty
-    PtyProcess = None        # type: ignore[assignment,misc]
-
 from .protocol import BAD_DIR, BAD_USER, NOT_FOUND, OTHER, PERMISSION
 from .validate import StartSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:            # typing costs the guest ~0.3 s of start-up under TCG
-    from typing import Dict, NoReturn, Optional, Tuple
+    from typing import Any, Dict, NoReturn, Optional, Tuple
     Credentials = Tuple[Optional[str], int, int]   # (name for initgroups, uid, gid)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -41,20 +36,53 @@ class StartError(Exception):
         self.message = message
 
 
-if PtyProcess is not None:
-    class _QuietPty(PtyProcess):
-        """ptyprocess's finaliser sleeps and signals the child; here the loop owns the
-        fd and the reaping, so dropping the object only closes the fd."""
+_PTY_CLASS: list = []           # [the pty class, or None without ptyprocess], once loaded
+_WARMING: list = []             # [True] once warm_up started its thread
 
-        closed: bool                     # PtyProcess's (it has no type hints)
 
-        def __del__(self) -> None:
-            if not self.closed:
-                self.closed = True
-                try:
-                    self.fileobj.close()
-                except OSError:
-                    pass
+def pty_class() -> Any:
+    """ptyprocess's PtyProcess with a quiet finaliser, or None (a bare guest Python,
+    -S without site-packages: os.forkpty then). Imported on first use, not at start-up:
+    ptyprocess pulls in shutil, bz2 and lzma, a fifth of a second before the HELLO
+    under TCG. ``warm_up`` loads it in the background once the HELLO is out."""
+    if not _PTY_CLASS:
+        try:
+            from ptyprocess import PtyProcess
+        except ImportError:
+            _PTY_CLASS.append(None)
+        else:
+            class _QuietPty(PtyProcess):
+                """ptyprocess's finaliser sleeps and signals the child; here the loop owns
+                the fd and the reaping, so dropping the object only closes the fd."""
+
+                closed: bool                     # PtyProcess's (it has no type hints)
+
+                def __del__(self) -> None:
+                    if not self.closed:
+                        self.closed = True
+                        try:
+                            self.fileobj.close()
+                        except OSError:
+                            pass
+            _PTY_CLASS.append(_QuietPty)
+    return _PTY_CLASS[0]
+
+
+def warm_up() -> None:
+    """Import what running a command needs, in a thread, after the HELLO: the first
+    START then finds it loaded (or waits on the import lock for the rest of it)."""
+    if _PTY_CLASS or _WARMING:
+        return
+    _WARMING.append(True)
+    import _thread
+    _thread.start_new_thread(_warm, ())
+
+
+def _warm() -> None:
+    try:
+        pty_class()
+    except Exception:      # the first START imports again and reports the error there
+        pass
 
 
 class Spawned:
@@ -265,10 +293,10 @@ def _nonblocking(fd: int) -> int:
     return fd
 
 
-def _spawn_tty(path: str, spec: StartSpec, creds: Optional[Credentials]) -> Spawned:
+def _spawn_tty(path: str, spec: StartSpec, creds: Optional[Credentials], pty: Any) -> Spawned:
     errr, errw = os.pipe()
     try:
-        proc = _QuietPty.spawn([path] + spec.argv[1:], env=spec.env,
+        proc = pty.spawn([path] + spec.argv[1:], env=spec.env,
                                dimensions=(spec.rows, spec.cols), pass_fds=(errw,),
                                preexec_fn=_pty_preexec(creds, spec.dir, errw))
     except OSError as exc:
@@ -353,7 +381,11 @@ def spawn(spec: StartSpec) -> Spawned:
     check_dir(spec.dir)
     creds = resolve_user(spec.user)
     if spec.tty:
-        if PtyProcess is None:
+        try:
+            pty = pty_class()
+        except Exception as exc:     # a broken ptyprocess: say so on this START
+            raise StartError(OTHER, f"cannot load ptyprocess: {exc!r}") from None
+        if pty is None:
             return _spawn_forkpty(path, spec, creds)
-        return _spawn_tty(path, spec, creds)
+        return _spawn_tty(path, spec, creds, pty)
     return _spawn_pipes(path, spec, creds)

@@ -2,7 +2,6 @@
 or a vsock listener. Each `connect` returns a non-blocking fd for one session."""
 from __future__ import annotations
 
-import glob
 import os
 import time
 
@@ -64,6 +63,7 @@ class VirtioTransport:
         self._opened = False
 
     def _find(self) -> Optional[str]:
+        import glob             # only here: it pulls in re and fnmatch at start-up
         for path in sorted(glob.glob("/sys/class/virtio-ports/*/name")):
             try:
                 with open(path) as f:

@@ -316,3 +316,55 @@ def test_kernel_hz_comes_from_the_config_beside_the_image(tmp_path: Path) -> Non
     assert kernel_hz(kernel) == 250
     (tmp_path / "config-6.1.0-test").write_text("CONFIG_HZ=0\n")
     assert kernel_hz(kernel) is None
+
+
+LAZY = ("ptyprocess", "shutil", "bz2", "lzma", "glob")
+
+_HELLO_THEN_WARM = r"""
+import json, os, selectors, socket, sys
+from tests.helpers.wait import wait_until
+import guest_pty_agent.__main__, guest_pty_agent.transport, guest_pty_agent.power
+from guest_pty_agent.loop import Loop
+from guest_pty_agent.session import Session
+host, guest = socket.socketpair()
+session = Session(guest.fileno(), Loop())          # pushes the HELLO
+at_hello = [m for m in LAZY if m in sys.modules]
+session._on_channel(selectors.EVENT_WRITE)         # writes it, then warms up
+hello = host.recv(65536)
+wait_until(lambda: "ptyprocess" in sys.modules and "shutil" in sys.modules, timeout=60,
+           what="the warm-up thread to import ptyprocess")
+print(json.dumps({"at_hello": at_hello, "hello_bytes": len(hello)}))
+"""
+
+
+def test_agent_says_hello_before_importing_ptyprocess_then_warms_up() -> None:
+    """Readiness does not wait for what only running a command needs: ptyprocess
+    (shutil, bz2, lzma) is imported by a thread once the HELLO is written."""
+    import json
+    import subprocess
+    import sys
+    import guest_pty_agent
+    import ptyprocess
+    roots = [str(Path(__file__).resolve().parent.parent)] + [
+        str(Path(str(m.__file__)).parent.parent) for m in (guest_pty_agent, ptyprocess)]
+    done = subprocess.run([sys.executable, "-S", "-c", f"LAZY = {LAZY!r}\n" + _HELLO_THEN_WARM],
+                          capture_output=True, text=True, check=True, timeout=120,
+                          env={"PYTHONPATH": os.pathsep.join(roots)})
+    result = json.loads(done.stdout)
+    assert result["at_hello"] == []
+    assert result["hello_bytes"] > 0
+
+
+def test_a_broken_ptyprocess_is_a_clear_start_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lazy import's failure reaches the START that needed it, not a crash."""
+    from guest_pty_agent import execs
+    from guest_pty_agent.protocol import OTHER
+    from guest_pty_agent.validate import start_spec
+
+    def broken() -> None:
+        raise RuntimeError("ptyprocess is broken")
+    monkeypatch.setattr(execs, "pty_class", broken)
+    spec = start_spec({"argv": ["true"], "env": {"PATH": "/usr/bin:/bin"}, "tty": True})
+    with pytest.raises(execs.StartError) as info:
+        execs.spawn(spec)
+    assert info.value.kind == OTHER and "ptyprocess is broken" in str(info.value)
