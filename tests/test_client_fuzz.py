@@ -115,3 +115,44 @@ def test_meta_payloads_raise_only_protocol_error(payload: Any) -> None:
 def test_history_and_search_replies_raise_only_protocol_error(payload: Any) -> None:
     _only_protocol_errors(lambda p: parse_history_reply(p, 0, 200), payload)
     _only_protocol_errors(parse_search_reply, payload)
+
+
+class _NullWriter:
+    """Stands for the socket's writer: the dispatch under test sends nothing back."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _frame_payloads() -> st.SearchStrategy[bytes]:
+    import json
+    valid = [_base_screen(), _base_layout(), {"reason": "bye"}, {"ok": True}, {"error": "x"}]
+    return st.one_of(st.binary(max_size=64),
+                     st.sampled_from(valid).map(lambda o: json.dumps(o).encode()),
+                     st.one_of(_mutated(_base_screen), _mutated(_base_layout), json_values)
+                     .map(lambda o: json.dumps(o).encode()))
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, 16), st.integers(0, 3), _frame_payloads()), max_size=6))
+def test_attachment_dispatch_of_any_frames_raises_only_protocol_error(
+        frames: List[Any]) -> None:
+    from cctui.client import Attachment
+    att = Attachment("s", None, _NullWriter(), 5, 12)  # type: ignore[arg-type]
+    lost: List[str] = []
+    att.on_lost = lost.append
+    for ftype, ident, payload in frames:
+        try:
+            att._dispatch(ftype, ident, payload)
+        except ProtocolError:
+            return
+        if att.lost is not None:
+            assert lost == [att.lost]
+            return
+    for pane in att.panes.values():
+        while pane.pump(budget=0.0):
+            pass
+        assert all(len(pane.model.line(y)) == pane.model.cols for y in range(pane.model.rows))
