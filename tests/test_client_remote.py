@@ -260,6 +260,8 @@ def test_meta_sets_what_the_panels_read_and_says_when_it_changed() -> None:
     pane.apply_meta(meta(state="running", duration=10.0))
     assert pane.duration is not None and pane.duration >= 10.0
     assert pane.exit_status is None
+    pane.apply_meta(meta(state="exited", exit_signal=9))
+    assert pane.exit_status == (None, 9)
     with pytest.raises(ProtocolError, match="state"):
         pane.apply_meta(meta(state="dancing"))
 
@@ -340,7 +342,7 @@ def test_layout_creates_updates_and_removes_panes_and_vms() -> None:
 
 def test_history_rows_are_fetched_once_per_chunk_and_match_the_server_model() -> None:
     async def scenario() -> None:
-        model = model_of(b"".join(b"\x1b[3%dmhistory row %d\x1b[0m\r\n" % (i % 8, i) for i in range(700)),
+        model = model_of(b"".join(b"\x1b[3%dmhistory row %d \xe4\xb8\xad e\xcc\x81\x1b[0m\r\n" % (i % 8, i) for i in range(700)),
                          rows=6, cols=30)
         att, server, _ = await attached(*one_pane(model))
         pane = await until(lambda: att.panes.get("%1"), 10, "pane")

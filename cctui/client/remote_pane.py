@@ -70,7 +70,7 @@ class RemotePane:
         self._guest_title = ""
         self.state = PaneState.STARTING
         self.error = ""
-        self.exit_status: Optional[Tuple[int, Optional[int]]] = None
+        self.exit_status: Optional[Tuple[Optional[int], Optional[int]]] = None
         self.cwd = ""
         self.env: Dict[str, str] = {}
         self.current_command = ""
@@ -103,7 +103,7 @@ class RemotePane:
         if meta.exit_code is None and meta.exit_signal is None:
             self.exit_status = None
         else:
-            self.exit_status = (meta.exit_code if meta.exit_code is not None else 0, meta.exit_signal)
+            self.exit_status = (meta.exit_code, meta.exit_signal)     # as Command.exit_status
         self.cwd, self.env = meta.cwd, meta.env
         self.current_command, self.fg_pid = meta.current_command, meta.fg_pid
         self.running_label, self.runs = meta.running_label, meta.runs
