@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         "A terminal multiplexer for QEMU VMs. With no command: open the TUI."))
     _vm_options(parser, True)
     _net_options(parser, True)
+    parser.add_argument("--local", action="store_true", default=False,
+                        help="run the VMs inside the TUI's own process (no server: they end with it)")
     sub = parser.add_subparsers(dest="command")
     doctor = sub.add_parser("doctor", help="report what this host can do and what is missing")
     doctor.add_argument("--boot", action="store_true",
@@ -64,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                                       "`cctui tui -- htop` starts its first pane on a command")
     _vm_options(tui, False)
     _net_options(tui, False)
+    tui.add_argument("--local", action="store_true", default=argparse.SUPPRESS,
+                     help="run the VMs inside the TUI's own process (no server: they end with it)")
     tui.add_argument("argv", nargs=argparse.REMAINDER)
     from .server.commands import add_parsers
     add_parsers(sub, _vm_options, _net_options)
@@ -103,9 +107,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .server.commands import COMMANDS, run as run_server_command
     if args.command in COMMANDS:
         return run_server_command(args)
-    from .tui.app import run_app
     command = getattr(args, "argv", None) or []
     command = command[1:] if command[:1] == ["--"] else command
+    if not args.local:      # a new server session, attached: ctrl+b d leaves it running
+        from .server.commands import run as run_server_command
+        args.command, args.detached, args.name, args.rows, args.cols, args.ssh = \
+            "new", False, None, None, None, None
+        return run_server_command(args)
+    from .tui.app import run_app
     return run_app(image=args.image, accel=args.accel, memory_mb=args.memory, cpus=args.cpus,
                    command=command, net=args.net, ports=args.publish, volumes=args.volume)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -17,7 +18,7 @@ from guest_pty_agent.protocol import ProtocolError
 from ..errors import Error
 from .client import ExecStartFailed, connect
 
-COMMANDS = ("server", "new", "ls", "send-keys", "capture-pane", "split-window", "new-window",
+COMMANDS = ("server", "new", "attach", "ls", "send-keys", "capture-pane", "split-window", "new-window",
             "kill-pane", "kill-session", "kill-server", "exec", "wait-text", "proxy")
 HISTORY_START = -(1 << 30)          # capture-pane -S -: the oldest scrollback line
 
@@ -29,16 +30,23 @@ def add_parsers(sub: Any, vm_options: Callable[[argparse.ArgumentParser, bool], 
                                            "on demand; there is no need to)")
     server.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
 
-    new = sub.add_parser("new", help="start a session (detached with -d) on a new VM")
-    new.add_argument("-d", dest="detached", action="store_true", help="do not attach (required for now)")
+    new = sub.add_parser("new", help="start a session on a new VM and attach to it (-d: don't)")
+    new.add_argument("-d", dest="detached", action="store_true",
+                     help="do not attach; return once the first command runs")
     new.add_argument("-s", dest="name", default=None, help="session name (default: the lowest free number)")
-    new.add_argument("-x", dest="cols", type=int, default=80, help="columns (default 80)")
-    new.add_argument("-y", dest="rows", type=int, default=24, help="rows (default 24)")
+    new.add_argument("-x", dest="cols", type=int, default=None, help="columns (default: this terminal's, or 80)")
+    new.add_argument("-y", dest="rows", type=int, default=None, help="rows (default: this terminal's, or 24)")
     new.add_argument("--ssh", metavar="[USER@]HOST", default=None,
                      help="the server on HOST, through `ssh HOST cctui proxy` (see README: Over SSH)")
     vm_options(new, False)
     net_options(new, False)
     new.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD...: the first pane's command")
+
+    attach = sub.add_parser("attach", help="show a session in the TUI (ctrl+b d detaches again)")
+    attach.add_argument("-t", dest="target", default=None,
+                        help="SESSION (default: the most recently created)")
+    attach.add_argument("--ssh", metavar="[USER@]HOST", default=None,
+                        help="the server on HOST, through `ssh HOST cctui proxy` (see README: Over SSH)")
 
     ls = sub.add_parser("ls", help="list sessions, their VMs and panes (state, exit status)")
     ls.add_argument("--json", action="store_true")
@@ -126,9 +134,10 @@ def _server(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
-    if not args.detached:
-        _say("attaching is not there yet: use `cctui new -d`, then send-keys/capture-pane/exec")
-        return 2
+    """``cctui new``: a session; attached at once (its VM boots in view) unless ``-d``."""
+    size = shutil.get_terminal_size((80, 24))
+    rows = args.rows or (24 if args.detached else max(2, size.lines - 2))
+    cols = args.cols or (80 if args.detached else max(2, size.columns))
     image = args.image
     if image != "host" and os.path.exists(image) and not args.ssh:
         image = os.path.abspath(image)      # the server runs in /
@@ -142,10 +151,34 @@ def _new(args: argparse.Namespace) -> int:
     with connect(start=True, ssh=args.ssh) as conn:
         # --transport reaches this process as CCTUI_TRANSPORT (cli.py); the session carries it
         transport = os.environ.get("CCTUI_TRANSPORT") or "auto"
-        conn.request("new", name=args.name, image=image, argv=_argv(args.argv), accel=args.accel,
-                     transport=transport, memory=args.memory, cpus=args.cpus, rows=args.rows,
-                     cols=args.cols, net=args.net, ports=ports, volumes=volumes)
-    return 0
+        reply = conn.request("new", name=args.name, image=image, argv=_argv(args.argv), accel=args.accel,
+                             transport=transport, memory=args.memory, cpus=args.cpus, rows=rows,
+                             cols=cols, net=args.net, ports=ports, volumes=volumes,
+                             wait=bool(args.detached))
+    if args.detached:
+        return 0
+    return _attach_to(str(reply["session"]), args.ssh)
+
+
+def _attach(args: argparse.Namespace) -> int:
+    target = args.target
+    if target is None:          # tmux takes the most recently used session; ours: the newest
+        with connect(ssh=args.ssh) as conn:
+            sessions = conn.request("ls")["sessions"]
+        if not sessions:
+            _say("no sessions: `cctui` or `cctui new` starts one")
+            return 1
+        target = max(sessions, key=lambda s: s["created"])["name"]
+    return _attach_to(target.split(":")[0], args.ssh)
+
+
+def _attach_to(session: str, ssh: Optional[str]) -> int:
+    from ..tui.attached_app import run_attached
+    sock = None
+    if ssh is not None:
+        from .ssh import open_ssh_socket
+        sock = open_ssh_socket(ssh, start=False)
+    return run_attached(session, sock=sock)
 
 
 def _ls(args: argparse.Namespace) -> int:
@@ -251,7 +284,7 @@ def _wait_text(args: argparse.Namespace) -> int:
 
 
 _COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
-    "server": _server, "new": _new, "ls": _ls, "send-keys": _send_keys, "capture-pane": _capture,
+    "server": _server, "new": _new, "attach": _attach, "ls": _ls, "send-keys": _send_keys, "capture-pane": _capture,
     "split-window": _split, "new-window": _new_window, "kill-pane": _kill("kill-pane"),
     "kill-session": _kill("kill-session"), "kill-server": _kill_server, "exec": _exec,
     "wait-text": _wait_text, "proxy": _proxy,

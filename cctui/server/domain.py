@@ -341,7 +341,10 @@ class Domain:
 
     # -- creation -------------------------------------------------------------------------------
     async def new_session(self, name: Optional[str], image: str, argv: Optional[List[str]],
-                          boot_options: Dict[str, object], rows: int, cols: int) -> Session:
+                          boot_options: Dict[str, object], rows: int, cols: int,
+                          wait: bool = True) -> Session:
+        """A session with one window on a new VM. ``wait``: return once its command runs
+        (scripts); without, at once (the TUI attaches and shows the boot)."""
         if name is None:
             name = next(str(n) for n in itertools.count() if str(n) not in self.sessions)
         elif name in self.sessions:
@@ -351,6 +354,8 @@ class Domain:
         self.sessions[name] = session
         vm = self.start_vm(session, image, boot_options)
         pane = self._new_window(session, vm, argv)
+        if not wait:
+            return session
         await pane.settled.wait()
         if self.sessions.get(name) is not session:
             raise DomainError(f"session {name} was killed while it started")

@@ -64,7 +64,8 @@ class Handlers:
 
     async def new(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
         session = await self.domain.new_session(args["name"], args["image"], args["argv"],
-                                                _boot_options(args), args["rows"], args["cols"])
+                                                _boot_options(args), args["rows"], args["cols"],
+                                                wait=args["wait"])
         return {"ok": True, "session": session.name}
 
     async def new_window(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:

@@ -292,6 +292,28 @@ class AttachedApp(CctuiApp):
         if shared != message.pane_id:
             self._send("select-pane", target=message.pane_id)
 
+    def action_search(self) -> None:
+        """As CctuiApp's, but the server searches: it holds the whole scrollback."""
+        frame = self.current_frame()
+        if frame is None:
+            return
+        pane = frame.process
+
+        async def found(text: Optional[str]) -> None:
+            if text is None:
+                return
+            try:
+                hits = await pane.search_remote(text) if text else []   # type: ignore[attr-defined]
+            except (Error, OSError) as exc:
+                self.notify(f"search: {printable(str(exc))}", severity="error", markup=False)
+                return
+            count = frame.view.show_matches(text, [(m.row, m.start, m.end) for m in hits])
+            frame.update_title()
+            if not count:
+                self.notify(f"not found: {text}", timeout=2, markup=False)
+            frame.view.focus()
+        self.push_screen(SearchDialog(frame.view.search_text), found)
+
     # -- leaving -------------------------------------------------------------------------------
     async def action_detach(self) -> None:
         if self.attachment is not None:

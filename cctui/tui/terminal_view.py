@@ -327,8 +327,14 @@ class TerminalView(Widget, can_focus=True):
 
     def search(self, text: str) -> int:
         """Highlight ``text`` everywhere and jump to the newest hit; returns the hit count."""
+        return self.show_matches(text, [(m.row, m.start, m.end) for m in self.model.search(text)]
+                                 if text else [])
+
+    def show_matches(self, text: str, matches: List[Tuple[int, int, int]]) -> int:
+        """Highlight hits found elsewhere (an attached client asks the server, which
+        holds the whole scrollback) and jump to the newest."""
         self.search_text = text
-        self.matches = [(m.row, m.start, m.end) for m in self.model.search(text)] if text else []
+        self.matches = matches
         self.match_index = len(self.matches)
         if not self.copy_mode:
             self.copy_mode = True
