@@ -3,8 +3,8 @@
 Units (no VM): config.toml parsing and its errors, which requests may take the
 spare. VM tests (marked vm): a server with ``spare = 1`` boots a spare once idle
 and hands it to the next plain ``cctui new`` (the session's VM has the spare's
-QEMU pid, and its pane runs); ``spare = 0`` boots none; killing the server leaves
-no QEMU of the spare. Each server runs in a private CCTUI_SOCKET_DIR and reads a
+QEMU pid, and its pane runs); ``spare = 0`` boots none; neither the server's end
+nor its SIGKILL leaves a QEMU of the spare. Each server runs in a private CCTUI_SOCKET_DIR and reads a
 private CCTUI_CONFIG_DIR.
 """
 from __future__ import annotations
@@ -175,7 +175,7 @@ def spare_server() -> Iterator[Server]:
 
 
 @pytest.mark.vm
-def test_new_session_takes_the_ready_spare_and_server_kill_leaves_no_qemu(spare_server: Server) -> None:
+def test_new_session_takes_the_ready_spare_and_the_last_session_ends_it(spare_server: Server) -> None:
     server = spare_server
     server.cli("new", "-d", "-s", "a", "--", "sh")
     server.pid = server.ls()["server_pid"]
@@ -200,11 +200,29 @@ def test_new_session_takes_the_ready_spare_and_server_kill_leaves_no_qemu(spare_
     server.cli("new", "-d", "-s", "c", "--memory", "512", "--", "sh")
     assert server.session_vm("c")["qemu_pid"] != next_spare["qemu_pid"]
     assert server.spare()["qemu_pid"] == next_spare["qemu_pid"]
-    # The server's end powers the spare off too.
-    server.cli("kill-server")
+    # The spare does not keep the server up: its last session's end ends both.
+    for name in ("a", "b", "c"):
+        server.cli("kill-session", "-t", name)
     assert wait_exit(server.pid, 30)
     server.pid = None
     wait_until(lambda: not alive(next_spare["qemu_pid"]), timeout=10, what="the spare's QEMU to exit")
+
+
+@pytest.mark.vm
+def test_sigkill_of_the_server_takes_the_spare_with_it() -> None:
+    server = Server("spare = 1\nspare_idle = 0\n")
+    try:
+        server.cli("new", "-d", "-s", "a", "--", "sh")
+        server.pid = server.ls()["server_pid"]
+        ready = wait_until(lambda: (lambda s: s if s["state"] == "ready" else None)(server.spare()),
+                           timeout=240, interval=0.5, what="the spare VM to be ready")
+        assert isinstance(ready, dict) and alive(ready["qemu_pid"])
+        os.kill(server.pid, 9)
+        assert wait_exit(server.pid, 30)
+        server.pid = None
+        wait_until(lambda: not alive(ready["qemu_pid"]), timeout=10, what="the spare's QEMU to die")
+    finally:
+        server.close()
 
 
 @pytest.mark.vm
