@@ -146,7 +146,7 @@ class AttachedApp(CctuiApp):
         def changed(_pane: RemotePane) -> None:
             self.post_message(PaneChanged(frame.pane_id))
         pane.on_change = changed
-        pane.model.on_history = frame.view.redraw
+        pane.model.on_history = frame.view.rows_arrived
 
     # -- requests ------------------------------------------------------------------------------
     async def _request(self, op: str, **fields: object) -> Optional[Dict[str, object]]:

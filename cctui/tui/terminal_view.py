@@ -98,6 +98,11 @@ class TerminalView(Widget, can_focus=True):
         self._cache.clear()
         self.refresh()
 
+    def rows_arrived(self) -> None:
+        """Scrollback rows came from the server (an attached client): repaint, keeping
+        where the user scrolled to (``redraw`` would go back to the bottom)."""
+        self._invalidate()
+
     # -- output --------------------------------------------------------------------
     class OutputReady(Message):
         """Guest bytes are waiting (posted from the engine's context, handled in ours)."""
