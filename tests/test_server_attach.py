@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from functools import partial
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -537,3 +537,34 @@ def test_new_op_validators_accept_or_raise_protocol_error(op: str, fields: Dict[
         return
     assert req.op == op
     json.dumps({k: v for k, v in req.args.items() if k not in ("target", "layout")})
+
+
+def test_a_screen_too_big_for_one_frame_is_split_first_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No VM: a pane's model alone, encoded with a small frame limit."""
+    import asyncio
+
+    from cctui.server import attach as attach_module
+    from cctui.server.domain import Pane
+    pane = Pane("%7", None, asyncio.Event(), ["sh"], 24, 80)   # type: ignore[arg-type]
+    pane.process.model.feed(b"".join(b"row %d \x1b[31mred\x1b[0m\r\n" % i for i in range(30)))
+    monkeypatch.setattr(attach_module, "SCREEN_FRAME_LIMIT", 600)
+    frames = list(attach_module.screen_frames(pane, None))
+    assert len(frames) > 1
+    copy: Optional[PaneCopy] = None
+    decoder = wire.decoder(framing.MAX_PAYLOAD)
+    for i, (frame, carried) in enumerate(frames):
+        ((ftype, ident, payload),) = list(decoder.feed(frame))
+        assert (ftype, ident) == (Frame.SCREEN, 7) and len(payload) <= 600 + 200
+        msg = wire.decode_json(payload)
+        assert msg["full"] is (i == 0) and [y for y, _ in msg["lines"]] == carried
+        if copy is None:
+            copy = PaneCopy(msg["rows"], msg["cols"])
+        for y, row in msg["lines"]:
+            copy.lines[y] = decode_row(row, copy.cols)
+    assert copy is not None
+    from cctui.server.capture import capture
+    assert copy.text() == capture(pane.process.model)
+    # nothing changed since: the next round carries no rows
+    sent = (pane.generation, pane.version)
+    ((_, carried),) = list(attach_module.screen_frames(pane, sent))
+    assert carried == []

@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ..guest_text import printable
 from .domain import Domain, Pane, Session
@@ -88,9 +88,12 @@ def layout_message(session: Session, clients: int) -> Dict[str, Any]:
             "panes": panes, "vms": vms, "clients": clients, "size_rule": SIZE_RULE}
 
 
-def screen_frames(pane: Pane, sent: Optional[Tuple[int, int]]) -> List[bytes]:
-    """SCREEN frames for what ``pane`` changed since ``sent`` (its generation, version);
-    the whole screen when the generation differs. Split when too big for one frame."""
+def screen_frames(pane: Pane, sent: Optional[Tuple[int, int]],
+                  owed: Iterable[int] = ()) -> Iterator[Tuple[bytes, List[int]]]:
+    """SCREEN frames, each with the rows it carries, for what ``pane`` changed since
+    ``sent`` (its generation, version) plus the rows ``owed`` from a cut-short round; the
+    whole screen when the generation differs. Made one at a time: a sender that stops
+    early makes no more (a huge screen is several frames, the first one full)."""
     model = pane.take()
     full = sent is None or sent[0] != pane.generation
     rows, cols = model.rows, model.cols
@@ -98,7 +101,9 @@ def screen_frames(pane: Pane, sent: Optional[Tuple[int, int]]) -> List[bytes]:
         ys = list(range(rows))
     else:
         since = sent[1] if sent is not None else 0
-        ys = [y for y, version in enumerate(pane.row_versions) if version > since]
+        wanted = {y for y in owed if y < rows}
+        wanted.update(y for y, version in enumerate(pane.row_versions) if version > since)
+        ys = sorted(wanted)
     cursor = model.cursor
     base = {
         "rows": rows, "cols": cols,
@@ -111,21 +116,27 @@ def screen_frames(pane: Pane, sent: Optional[Tuple[int, int]]) -> List[bytes]:
         "history": {"len": model.history_len, "pushed": model.history_pushed,
                     "epoch": model.history_epoch},
     }
-    lines = [[y, encode_row(model.line(y))] for y in ys]
+    head = json.dumps(base, separators=(",", ":"))[:-1]
     ident = pane_number(pane.ident)
-    frames: List[bytes] = []
 
-    def put(part: List[Any], first: bool) -> None:
-        payload = json.dumps(dict(base, full=full and first, lines=part), separators=(",", ":")).encode()
-        if len(payload) > SCREEN_FRAME_LIMIT and len(part) > 1:
-            half = len(part) // 2
-            put(part[:half], first)
-            put(part[half:], False)
-            return
-        frames.append(encode(Frame.SCREEN, ident, payload))
+    def frame(first: bool, parts: List[str]) -> bytes:
+        flag = "true" if full and first else "false"
+        payload = f'{head},"full":{flag},"lines":[{",".join(parts)}]}}'.encode()
+        return encode(Frame.SCREEN, ident, payload)
 
-    put(lines, True)
-    return frames
+    parts: List[str] = []
+    carried: List[int] = []
+    size = len(head) + 64
+    first = True
+    for y in ys:
+        part = json.dumps([y, encode_row(model.line(y))], separators=(",", ":"))
+        if parts and size + len(part) > SCREEN_FRAME_LIMIT:
+            yield frame(first, parts), carried
+            first, parts, carried, size = False, [], [], len(head) + 64
+        parts.append(part)
+        carried.append(y)
+        size += len(part) + 1
+    yield frame(first, parts), carried
 
 
 class Attachment:
@@ -142,6 +153,7 @@ class Attachment:
         self._clients = clients
         self._sent: Dict[str, Tuple[int, int]] = {}
         self._owed: Set[str] = set()
+        self._rows_owed: Dict[str, Set[int]] = {}   # rows of a round cut short by a full buffer
         self._layout_owed = True
         self._last_flush = 0.0
         self._last_layout = 0.0
@@ -219,8 +231,17 @@ class Attachment:
             if pane is None:
                 self._sent.pop(ident, None)
                 continue
-            for frame in screen_frames(pane, self._sent.get(ident)):
+            owed = self._rows_owed.pop(ident, set())
+            frames = screen_frames(pane, self._sent.get(ident), owed)
+            ys: List[int] = []
+            for frame, carried in frames:
+                if ys and self._buffered() > ATTACH_BUFFER:     # cut short: the rest later
+                    rest = set(range(pane.process.model.rows)) - set(ys)
+                    self._rows_owed[ident] = rest
+                    self._owed.add(ident)
+                    break
                 self.link.send(frame)
+                ys.extend(carried)
             self._sent[ident] = (pane.generation, pane.version)
             if self.link.closed or not self.active:
                 return
