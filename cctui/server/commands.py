@@ -187,14 +187,18 @@ def _ls(args: argparse.Namespace) -> int:
     sessions: List[Dict[str, Any]] = reply["sessions"]
     if args.json:
         print(json.dumps({"server_pid": reply.get("server_pid"), "sessions": sessions,
-                          "spare": reply.get("spare")}, indent=1))
+                          "spare": reply.get("spare"), "clients": reply.get("clients", [])}, indent=1))
         return 0
+    clients: List[Dict[str, Any]] = reply.get("clients", [])
     for s in sessions:
         created = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(s["created"]))
         vms = ", ".join(f"{vm['name']} {vm['state']}"
                         + ("" if vm.get("net", "off") == "off" else f" net={vm['net']}")
                         for vm in s["vms"])
-        print(f"{s['name']}: {len(s['windows'])} windows (created {created}) [{s['cols']}x{s['rows']}] {vms}")
+        attached = [c for c in clients if c.get("session") == s["name"]]
+        shown = f" ({len(attached)} attached, size rule: smallest)" if attached else ""
+        print(f"{s['name']}: {len(s['windows'])} windows (created {created}) [{s['cols']}x{s['rows']}] "
+              f"{vms}{shown}")
         for w in s["windows"]:
             for p in w["panes"]:
                 status = p["state"]
