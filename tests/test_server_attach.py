@@ -287,7 +287,9 @@ def test_output_made_while_detached_shows_on_the_next_attach(server: str, main_p
         b.ok("wait-text", target=main_pane, text="while-detached")
         a.read(0.2)
         assert a.screen_frames[main_pane] == frames, "a detached client got a SCREEN"
+        a.send(wire.encode(Frame.INPUT, int(main_pane[1:]), b"late-key"))    # racing the detach
         assert a.ok("ls")["sessions"], "the link stays usable after detach"
+        assert not a.errors and "late-key" not in a.capture(main_pane)
         attach(a, "main")
         assert "while-detached" in a.screens[main_pane].text()
         a.settled_copy(main_pane)

@@ -155,6 +155,7 @@ class Attachment:
         self._owed: Set[str] = set()
         self._rows_owed: Dict[str, Set[int]] = {}   # rows of a round cut short by a full buffer
         self._layout_owed = True
+        self._layout_panes: Set[str] = set()       # the panes the last LAYOUT named
         self._last_flush = 0.0
         self._last_layout = 0.0
         self._timer: Optional[asyncio.Handle] = None
@@ -212,7 +213,12 @@ class Attachment:
         if self._layout_timer is not None:
             self._layout_timer.cancel()
             self._layout_timer = None
-        self.link.send(encode_json(Frame.LAYOUT, 0, layout_message(self.session, self._clients(self.session))))
+        message = layout_message(self.session, self._clients(self.session))
+        self._layout_panes = set(message["panes"])
+        for gone in set(self._sent) - self._layout_panes:      # killed panes: forget them
+            self._sent.pop(gone, None)
+            self._rows_owed.pop(gone, None)
+        self.link.send(encode_json(Frame.LAYOUT, 0, message))
 
     def _flush(self) -> None:
         self._timer = None
@@ -221,9 +227,10 @@ class Attachment:
         if self._buffered() > ATTACH_BUFFER:
             self._stall()
             return
-        self._last_flush = time.monotonic()
-        if self._layout_owed:           # a new pane is in LAYOUT before its first SCREEN
-            self._send_layout()
+        now = self._last_flush = time.monotonic()
+        if self._layout_owed and (now - self._last_layout >= LAYOUT_INTERVAL
+                                  or not self._owed <= self._layout_panes):
+            self._send_layout()         # a new pane is in LAYOUT before its first SCREEN
         panes = {pane.ident: pane for pane in self.session.panes()}
         for ident in sorted(self._owed, key=pane_number):
             self._owed.discard(ident)

@@ -57,6 +57,7 @@ class ClientLink:
         self._room = asyncio.Event()        # set when a request finishes (see IN_FLIGHT_LIMIT)
         self._ended_execs: Deque[int] = deque(maxlen=64)
         self.attachment: Optional[Attachment] = None
+        self.was_attached = False
 
     def peer_uid(self) -> Optional[int]:
         sock = self.writer.get_extra_info("socket")
@@ -100,11 +101,13 @@ class ClientLink:
         if ftype == Frame.HELLO:
             raise ProtocolError("HELLO twice")
         if ftype == Frame.INPUT:
-            if self.attachment is None:
-                raise ProtocolError("INPUT on a link that is not attached")
             if len(payload) > DATA_CHUNK:
                 raise ProtocolError(f"INPUT of {len(payload)} bytes: at most {DATA_CHUNK}")
-            self.attachment.input(ident, payload)
+            if self.attachment is not None:
+                self.server.spare.activity()        # typing: a user at work
+                self.attachment.input(ident, payload)
+            elif not self.was_attached:     # keys racing a detach or a session's end: dropped
+                raise ProtocolError("INPUT on a link that is not attached")
             return
         if ftype == Frame.REQUEST:
             request = validate_request(decode_json(payload))
@@ -214,6 +217,7 @@ class Server:
         self.detach(link, "replaced by a new attach")
         attachment = Attachment(link, self.domain, session, rows, cols, self.attached_count)
         link.attachment = attachment
+        link.was_attached = True
         attachment.start()
         self.domain.layout_changed(session)         # the others' client count
         return attachment
