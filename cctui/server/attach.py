@@ -128,8 +128,15 @@ def screen_frames(pane: Pane, sent: Optional[Tuple[int, int]],
     carried: List[int] = []
     size = len(head) + 64
     first = True
+    cache = pane.row_cache        # every attachment sends the same rows: encode each once
+    versions = pane.row_versions
     for y in ys:
-        part = json.dumps([y, encode_row(model.line(y))], separators=(",", ":"))
+        hit = cache.get(y)
+        if hit is not None and hit[0] == versions[y]:
+            part = hit[1]
+        else:
+            part = json.dumps([y, encode_row(model.line(y))], separators=(",", ":"))
+            cache[y] = (versions[y], part)
         if parts and size + len(part) > SCREEN_FRAME_LIMIT:
             yield frame(first, parts), carried
             first, parts, carried, size = False, [], [], len(head) + 64

@@ -77,6 +77,7 @@ class Pane:
         self.generation = 0
         self.version = 0
         self.row_versions: List[int] = []
+        self.row_cache: Dict[int, Tuple[int, str]] = {}     # y -> (version, its SCREEN line JSON)
         self._tracked: Optional[object] = None
         self._tracked_size = (0, 0)
         self._meta: Tuple[object, ...] = ()
@@ -142,6 +143,7 @@ class Pane:
             self._tracked, self._tracked_size = model, size
             self.generation += 1
             self.row_versions = [self.version] * size[0]
+            self.row_cache.clear()
             model.dirty.clear()
         else:
             dirty = model.dirty
