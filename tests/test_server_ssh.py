@@ -25,6 +25,9 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 import cctui
+from cctui.server import client
+from cctui.server import ssh as ssh_module
+from cctui.server.ssh import SshError
 from cctui.server.wire import VERSION, Frame, decode_json, decoder, encode_json
 from helpers.net import free_port
 from helpers.wait import wait_until
@@ -55,6 +58,9 @@ def remote_command(socket_dir: str, *extra: str) -> str:
 @pytest.fixture(scope="module")
 def sshd() -> Iterator[Sshd]:
     assert os.path.exists(SSHD), f"{SSHD} is missing: ./quickstart installs openssh-server"
+    # SHLVL=1: the login shell is not the first, so bash does not source the user's ~/.bashrc
+    # for ssh: the "remote" runs only the test's command (a dotfile that hangs, or a
+    # ~/.bashrc step cut short when a test kills ssh, stays out of it).
     root = Path(tempfile.mkdtemp(prefix="cctui-ssh-"))
     state = Sshd(root)
     port, closed_port = free_port(), free_port()
@@ -75,6 +81,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 PermitRootLogin prohibit-password
+SetEnv SHLVL=1
 """)
     user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
     common = (f"  HostName 127.0.0.1\n  User {user}\n  IdentitiesOnly yes\n  BatchMode yes\n"
@@ -193,6 +200,33 @@ def test_proxy_that_cannot_reach_a_server_says_so_on_stderr(tmp_path: Path) -> N
     assert done.stderr.startswith(b"cctui proxy: ") and b"others may enter it" in done.stderr
 
 
+def use(sshd: Sshd, monkeypatch: pytest.MonkeyPatch, **override: str) -> None:
+    """This process's environment as the CLI's (in-process clients read it)."""
+    for name in ("CCTUI_SOCKET_DIR", "CCTUI_SSH_OPTIONS", "CCTUI_SSH_REMOTE"):
+        monkeypatch.setenv(name, override.get(name, sshd.env[name]))
+
+
+def test_connect_over_ssh_with_a_refused_key_raises_naming_the_host(sshd: Sshd,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    use(sshd, monkeypatch)
+    with pytest.raises(SshError, match=r"ssh to cctui-wrong-key failed: .*Permission denied"):
+        cctui.connect("r", ssh="cctui-wrong-key")
+    wait_until(lambda: not ssh_children(), timeout=15, what="ssh to be reaped")
+
+
+@pytest.mark.parametrize("way", ["cli", "library"])
+def test_a_remote_that_never_answers_hits_the_deadline_and_ssh_is_killed(
+        sshd: Sshd, monkeypatch: pytest.MonkeyPatch, way: str) -> None:
+    use(sshd, monkeypatch, CCTUI_SSH_REMOTE="sh -c 'exec cat >/dev/null' remote")  # reads, never says HELLO
+    monkeypatch.setattr(ssh_module, "HELLO_TIMEOUT", 2.0)
+    with pytest.raises(SshError, match="no answer from cctui over ssh to cctui-test within 2s"):
+        if way == "cli":
+            client.connect(ssh=HOST)
+        else:
+            cctui.connect("r", ssh=HOST)
+    wait_until(lambda: not ssh_children(), timeout=15, what="ssh to be killed and reaped")
+
+
 # -- a real VM on the "remote" server, one for the module --
 
 @pytest.fixture(scope="module")
@@ -238,8 +272,7 @@ def test_exec_over_ssh_streams_and_exits_with_the_status(sshd: Sshd, remote_sess
 @pytest.mark.vm
 def test_connect_over_ssh_runs_a_command_and_reaps_ssh(sshd: Sshd, remote_session: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CCTUI_SOCKET_DIR", "CCTUI_SSH_OPTIONS", "CCTUI_SSH_REMOTE"):
-        monkeypatch.setenv(name, sshd.env[name])
+    use(sshd, monkeypatch)
     instance = cctui.connect(remote_session, ssh=HOST)
     try:
         assert ssh_children(), "no ssh carries the connection"

@@ -167,7 +167,7 @@ class Connection:
                 self.sock.sendall(frame)
         except OSError as exc:
             who = f" (pid {self.server_pid})" if self.server_pid else ""
-            raise ServerGone(f"the cctui server{who} closed the connection: {exc.strerror or exc}") from None
+            raise ServerClosed(f"the cctui server{who} closed the connection: {exc.strerror or exc}") from None
 
     def _next(self) -> Tuple[int, int, bytes]:
         while not self._frames:

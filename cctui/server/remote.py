@@ -167,7 +167,7 @@ async def _handshake_ssh(sock: "SshSocket", writer: asyncio.StreamWriter, frames
     hello = asyncio.Event()
     try:
         return await asyncio.wait_for(_handshake(writer, frames, session, vm, hello), HELLO_TIMEOUT)
-    except (NotRunning, asyncio.TimeoutError) as exc:
+    except (NotRunning, ConnectionError, asyncio.TimeoutError) as exc:
         if hello.is_set():
             raise
         timed_out = isinstance(exc, asyncio.TimeoutError)

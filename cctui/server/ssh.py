@@ -7,7 +7,8 @@ and the asyncio code use it exactly as they use the local unix socket.
 
 ``CCTUI_SSH_REMOTE`` (a shell command string run on the remote host, default
 ``cctui proxy``) names the remote command, e.g. ``~/cctui/.venv/bin/cctui proxy``
-when cctui is not on the remote PATH. ``CCTUI_SSH_OPTIONS`` (split as a shell
+when cctui is not on the remote PATH; `` --no-start`` is appended to it when the
+client must not start a server there (``ls``, ``exec``, ``connect``). ``CCTUI_SSH_OPTIONS`` (split as a shell
 splits it) adds ssh options, e.g. ``-p 2222 -i ~/.ssh/vmhost -F ~/.ssh/cctui``;
 they come before ours, and ssh keeps the first value of an option, so they win.
 """
