@@ -459,6 +459,8 @@ def test_window_pane_and_vm_ops_show_in_layout_and_ls(server: str) -> None:
         c.until(lambda: len(c.layout()["windows"]) == 2 and c.layout()["current"] == 1, "window 1")
         c.ok("rename-window", target="ops:1", name="builds")
         c.until(lambda: c.layout()["windows"][1]["name"] == "builds", "the new name")
+        (ops,) = [s for s in c.ok("ls")["sessions"] if s["name"] == "ops"]
+        assert ops["windows"][1]["name"] == "builds"
         c.ok("select-window", target="ops:0")
         c.until(lambda: c.layout()["current"] == 0, "window 0 current")
         split = c.ok("split-window", target="ops:0", horizontal=True, argv=["cat"])["id"]

@@ -19,7 +19,7 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from cctui.server.wire import Frame, decoder, encode, encode_json
+from cctui.server.wire import VERSION, Frame, decoder, encode, encode_json
 from helpers.wait import wait_until
 
 pytestmark = pytest.mark.vm
@@ -68,7 +68,7 @@ def raw_client(hello: bool = True) -> socket.socket:
     sock.connect(os.path.join(ENV["CCTUI_SOCKET_DIR"], "default"))
     sock.settimeout(60)
     if hello:
-        sock.sendall(encode_json(Frame.HELLO, 0, {"version": 1}))
+        sock.sendall(encode_json(Frame.HELLO, 0, {"version": VERSION}))
         assert read_frames(sock, 1)[0][0] == Frame.HELLO
     return sock
 

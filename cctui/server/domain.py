@@ -555,7 +555,7 @@ class Domain:
                          "detail": printable(vm.status_detail), "qemu_pid": vm.qemu_pid,
                          "accel": vm.accel, "transport": vm.transport,
                          **session.vm_shares.get(vm.name, {})} for vm in session.vms.values()],
-                "windows": [{"index": w.index, "active": w.index == session.current,
+                "windows": [{"index": w.index, "name": w.name, "active": w.index == session.current,
                              "panes": [p.describe(i, p.ident == w.active) for i, p in enumerate(w.ordered())]}
                             for w in session.windows],
             })
