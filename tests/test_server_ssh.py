@@ -10,6 +10,7 @@ sees no server at all: whatever works went through ssh.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -280,3 +281,46 @@ def test_connect_over_ssh_runs_a_command_and_reaps_ssh(sshd: Sshd, remote_sessio
     finally:
         instance.close()
     wait_until(lambda: not ssh_children(), timeout=15, what="ssh to exit and be reaped")
+
+
+@pytest.mark.vm
+def test_attach_over_ssh_shows_the_remote_pane_and_detaches(sshd: Sshd, remote_session: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TUI through ``ssh HOST cctui proxy``: the remote pane is drawn, keys reach it,
+    ctrl+b d leaves it running there, and ssh is reaped."""
+    from cctui.tui.attached_app import AttachedApp
+    from helpers.tui import drawn, frames
+    from helpers.wait import until
+    use(sshd, monkeypatch)
+    remote_env = dict(os.environ, CCTUI_SOCKET_DIR=sshd.remote_dir)
+
+    async def scenario() -> str:
+        app = AttachedApp(remote_session, sock=ssh_module.open_ssh_socket(HOST, start=False))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(lambda: bool(frames(app)), 60, "the remote pane")
+            (frame,) = frames(app)
+            await pilot.press(*"echo over-ssh-$((6*7))", "enter")
+            await until(lambda: "over-ssh-42" in drawn(frame), 60, "the echo drawn")
+            await pilot.press("ctrl+b", "d")
+            await until(lambda: bool(app.exit_message), 30, "the detach")
+        return app.exit_message
+
+    message = asyncio.run(asyncio.wait_for(scenario(), 240))
+    assert message.startswith(f"[detached (from session {remote_session})")
+    capture = cli(remote_env, "capture-pane", "-p", "-t", remote_session)
+    assert b"over-ssh-42" in capture.stdout            # the remote session kept it
+    wait_until(lambda: not ssh_children(), timeout=15, what="ssh to exit and be reaped")
+
+
+def test_attach_over_ssh_with_a_refused_key_says_why(sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cctui.tui.attached_app import AttachedApp
+    use(sshd, monkeypatch)
+
+    async def scenario() -> str:
+        app = AttachedApp("r", sock=ssh_module.open_ssh_socket("cctui-wrong-key", start=False))
+        async with app.run_test(size=(100, 30)):
+            pass
+        return app.exit_message
+
+    message = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert "cctui-wrong-key" in message and "Permission denied" in message, message

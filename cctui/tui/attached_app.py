@@ -19,8 +19,10 @@ from typing import Dict, List, Optional
 from ..client import Attachment, LayoutState, RemotePane
 from ..errors import Error
 from ..guest_text import printable
+from ..server.client import RequestFailed, ServerGone
 from ..server.layout import Split
 from ..server.screen_codec import encode_layout
+from ..server.ssh import HELLO_TIMEOUT, SshSocket
 from .app import CctuiApp
 from .dialogs import BootChoice, BootDialog, NewPaneDialog, SearchDialog
 from .keymap import Keymap
@@ -49,8 +51,7 @@ class AttachedApp(CctuiApp):
     async def start_session(self) -> None:
         """Attach to the server's session instead of booting anything here."""
         try:
-            attachment = await Attachment.open(self.session_name, max(2, self.size.height - 2),
-                                               max(2, self.size.width), sock=self._sock)
+            attachment = await self._open()
         except (Error, OSError) as exc:
             self.exit_message = f"cctui: can't attach to {self.session_name}: {printable(str(exc))}"
             self.exit(1)
@@ -63,6 +64,22 @@ class AttachedApp(CctuiApp):
         attachment.on_lost = self._lost
         if attachment.layout is not None:
             self._layout_arrived(attachment.layout)
+
+    async def _open(self) -> Attachment:
+        """Attach; over ssh within its deadline, a failure naming the host and what ssh said."""
+        opening = Attachment.open(self.session_name, max(2, self.size.height - 2),
+                                  max(2, self.size.width), sock=self._sock)
+        if not isinstance(self._sock, SshSocket):
+            return await opening
+        sock = self._sock
+        try:
+            return await asyncio.wait_for(opening, HELLO_TIMEOUT)
+        except RequestFailed:
+            raise                   # the server answered: no such session, say
+        except (ServerGone, OSError, asyncio.TimeoutError) as exc:
+            timed_out = isinstance(exc, asyncio.TimeoutError)
+            raise await asyncio.get_running_loop().run_in_executor(
+                None, sock.failure, exc, timed_out) from None
 
     def _layout_arrived(self, state: LayoutState) -> None:
         if not self._layout_due:
