@@ -7,6 +7,7 @@ check compares with the server's own capture-pane or ls.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -22,7 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cctui.server import wire
+from cctui.server import paths, wire
 from cctui.server.attach import ATTACH_BUFFER
 from cctui.server.screen_codec import decode_layout, decode_row
 from cctui.server.target import Target
@@ -176,9 +177,9 @@ def ls_panes(client: Client, session: str) -> Dict[str, Dict[str, Any]]:
     raise AssertionError(f"no session {session}")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """A server in its own socket directory, allowed the local image; its socket path."""
+@contextlib.contextmanager
+def running_server() -> Iterator[Tuple[str, subprocess.Popen]]:
+    """A server in its own socket directory, allowed the local image: its socket path."""
     where = tempfile.mkdtemp(prefix="cctui-attach-")
     env = dict(os.environ, CCTUI_SOCKET_DIR=where, CCTUI_ALLOW_LOCAL_IMAGE="1")
     read_end, write_end = os.pipe()
@@ -190,15 +191,7 @@ def server() -> Iterator[str]:
     try:
         assert select.select([read_end], [], [], 30)[0], "the server did not start"
         assert os.read(read_end, 64).strip() == b"ok"
-        old = os.environ.get("CCTUI_SOCKET_DIR")
-        os.environ["CCTUI_SOCKET_DIR"] = where
-        from cctui.server import paths
-        path = str(paths.socket_path())
-        if old is None:
-            os.environ.pop("CCTUI_SOCKET_DIR")
-        else:
-            os.environ["CCTUI_SOCKET_DIR"] = old
-        yield path
+        yield os.path.join(where, paths.SOCKET_NAME), proc
     finally:
         os.close(read_end)
         proc.terminate()
@@ -208,6 +201,12 @@ def server() -> Iterator[str]:
             proc.kill()
         log.close()
         shutil.rmtree(where, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with running_server() as (path, _):
+        yield path
 
 
 @pytest.fixture
@@ -366,6 +365,21 @@ def test_a_client_that_stops_reading_is_skipped_with_bounded_memory(server: str)
     finally:
         a.close()
         slow.close()
+
+
+def test_kill_server_detaches_attached_clients_first() -> None:
+    with running_server() as (path, proc):
+        c = Client(path)
+        try:
+            new_session(c, "only", "exec cat")
+            attach(c, "only")
+            c.ok("kill-server")
+            c.until(lambda: c.eof, "the hang-up")
+            assert c.detached == ["the server is exiting"]
+            assert c.errors == ["the server is exiting"]
+            assert proc.wait(30) == 0
+        finally:
+            c.close()
 
 
 # -- history -------------------------------------------------------------------------------------
