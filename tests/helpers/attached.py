@@ -157,3 +157,44 @@ async def until_async(predicate: Any, timeout: float = 30.0, what: str = "") -> 
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
         await asyncio.sleep(0.1)
+
+
+# -- plain attachments (no app): a RemoteModel compared with the server's -----------------------
+def pump(pane: Any) -> None:
+    """Apply every SCREEN the pane has queued (what the view's flush does)."""
+    while pane.pump():
+        pass
+
+
+def remote_capture(model: Any, start: Optional[int] = None, end: Optional[int] = None,
+                   escapes: bool = False) -> str:
+    """capture-pane's text made from a client's RemoteModel (the server's own formatter,
+    which reads only rows, history_len, line and history_line)."""
+    from cctui.server.capture import capture as format_capture
+    return format_capture(model, start, end, escapes)
+
+
+async def settled(pane: Any, target: str, escapes: bool = True, timeout: float = 60) -> str:
+    """Wait until the pane's RemoteModel prints as the server's capture-pane (escapes too);
+    return that capture."""
+    last: List[str] = ["", ""]
+
+    async def same() -> bool:
+        pump(pane)
+        last[0] = await acapture(target, escapes=escapes)
+        pump(pane)
+        last[1] = remote_capture(pane.model, escapes=escapes)
+        return last[0] == last[1]
+    try:
+        await until_async(same, timeout, f"{target}'s RemoteModel to equal capture-pane")
+    except AssertionError:
+        raise AssertionError(f"remote:\n{last[1]!r}\ncapture:\n{last[0]!r}") from None
+    return last[0]
+
+
+def history_complete(model: Any) -> bool:
+    """Every scrollback row is in the client's cache (reading a missing one asks for its chunk)."""
+    missing = [i for i in range(model.history_len) if model.history.peek(model.absolute(i)) is None]
+    for i in missing:
+        model.history_text(i)
+    return not missing
