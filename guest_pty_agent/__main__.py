@@ -77,15 +77,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parse(argv)
     boot_marks.add_from_arg(args.boot_marks)
     from . import power, transport
-    from .agent import Agent
     chan: transport.FdTransport | transport.VsockTransport | transport.VirtioTransport
     try:
+        # Listen first: the host's connection completes in the listen backlog while
+        # the rest of the agent is imported, instead of after it.
         if args.fd is not None:
             chan = transport.FdTransport(args.fd)
         elif args.vsock_port is not None:
             chan = transport.VsockTransport(args.vsock_port)
         else:
             chan = transport.VirtioTransport(args.virtio_port or "")
+        from .agent import Agent
         return Agent(chan, args.init).run()
     except transport.TransportError as exc:
         print(f"guest_pty_agent: {exc}", file=sys.stderr)

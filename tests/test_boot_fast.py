@@ -13,7 +13,7 @@ from cctui.agent_frames import boot_marks as host_marks
 from cctui.errors import HypervisorUnavailable
 from cctui.vm import pvh
 from cctui.vm.boot_files import boot_files
-from cctui.vm.profile import FAST_APPEND, QBOOT, BootProfile
+from cctui.vm.profile import FAST_APPEND, KERNEL_TRIM, QBOOT, BootProfile
 from cctui.vm.qemu import QemuConfig
 from guest_pty_agent import boot_marks as guest_marks
 
@@ -125,8 +125,11 @@ def _argv(profile: BootProfile) -> list:
 def test_levers_reach_the_qemu_command_line() -> None:
     fast, base = _argv(BootProfile()), _argv(BootProfile.baseline())
     append = fast[fast.index("-append") + 1].split()
-    assert all(p in append for p in FAST_APPEND)
-    assert not any(p in base[base.index("-append") + 1].split() for p in FAST_APPEND)
+    assert all(p in append for p in FAST_APPEND + KERNEL_TRIM)
+    assert not any(p in base[base.index("-append") + 1].split() for p in FAST_APPEND + KERNEL_TRIM)
+    assert "rodata=off" in KERNEL_TRIM
+    untrimmed = _argv(BootProfile.parse("-kernel_trim"))
+    assert not any(p in untrimmed[untrimmed.index("-append") + 1].split() for p in KERNEL_TRIM)
     assert ("-bios" in fast) == QBOOT.exists() and "-bios" not in base
 
 
@@ -368,3 +371,92 @@ def test_a_broken_ptyprocess_is_a_clear_start_error(monkeypatch: pytest.MonkeyPa
     with pytest.raises(execs.StartError) as info:
         execs.spawn(spec)
     assert info.value.kind == OTHER and "ptyprocess is broken" in str(info.value)
+
+
+class _NamesKernel:
+    """resolve_modules as names only (no dependencies): what the lists are made of."""
+
+    def resolve_modules(self, wanted: list) -> list:
+        return [Path(f"{name}.ko") for name in wanted]
+
+
+def test_module_lanes_leave_virtio_console_to_virtio_serial() -> None:
+    from cctui.vm.initramfs import module_lists, net_modules, serial_modules
+    kernel = _NamesKernel()
+    core, vsock = module_lists(kernel, BootProfile())  # type: ignore[arg-type]
+    names = [p.stem for p in core]
+    assert "virtio_console" not in names and {"9p", "overlay", "virtio_pci"} <= set(names)
+    assert [p.stem for p in serial_modules(kernel, BootProfile())] == ["virtio_console"]  # type: ignore[arg-type]
+    assert [p.stem for p in vsock] == ["vmw_vsock_virtio_transport"]
+    assert [p.stem for p in net_modules(kernel, BootProfile())] == ["virtio_net"]  # type: ignore[arg-type]
+    off = BootProfile.parse("-module_lanes")
+    core, _ = module_lists(kernel, off)  # type: ignore[arg-type]
+    assert "virtio_console" in [p.stem for p in core] and serial_modules(kernel, off) == []  # type: ignore[arg-type]
+
+
+def _cpio_files(data: bytes) -> dict:
+    """name -> content of a newc archive (what the kernel unpacks), bounded by its size."""
+    files, at = {}, 0
+    while at + 110 <= len(data):
+        fields = [int(data[at + 6 + 8 * i:at + 14 + 8 * i], 16) for i in range(13)]
+        size, namesize = fields[6], fields[11]
+        name = data[at + 110:at + 110 + namesize - 1].decode()
+        at += 110 + namesize
+        at += -at % 4
+        files[name] = data[at:at + size]
+        at += size + (-size % 4)
+        if name == "TRAILER!!!":
+            break
+    return files
+
+
+BOOT_FILES_PROFILE = BootProfile(python_files=True)
+
+
+@pytest.fixture(scope="module")
+def built_initramfs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The default profile's initramfs for the host kernel, built once in a private cache."""
+    from cctui.vm.initramfs import initramfs_for
+    from cctui.vm.kernel import find_kernel
+    try:
+        kernel = find_kernel()          # from the usual cache: fetched once per machine
+    except HypervisorUnavailable as exc:
+        pytest.skip(f"no kernel to build an initramfs for: {exc}")
+    os.environ["CCTUI_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        path = initramfs_for(kernel, BOOT_FILES_PROFILE)
+        return {"path": path, "files": _cpio_files(path.read_bytes()), "kernel": kernel}
+    finally:
+        os.environ.pop("CCTUI_CACHE_DIR", None)
+
+
+def test_initramfs_carries_libpython_and_the_agents_extension_modules(built_initramfs: dict) -> None:
+    from cctui.vm.guest_python import shared_library
+    files = built_initramfs["files"]
+    library = shared_library()
+    if library is None:
+        pytest.skip("a static Python: no libpython to carry")
+    index, _, target = files["py/binds"].decode().strip().partition(" ")
+    assert target == str(library)
+    carried = files[f"py/{index}"]
+    assert carried[:4] == b"\x7fELF" and len(carried) < library.stat().st_size   # stripped
+    for name in ("math", "select", "_socket", "_json"):
+        assert any(n.startswith(f"agent/{name}.cpython") and n.endswith(".so") for n in files)
+    init = files["init"].decode()
+    assert 'mount --bind "/py/$n" "/newroot$path"' in init
+    assert "load $VSOCK &" in init and "\nwait" in init
+
+
+def test_initramfs_is_rebuilt_when_the_hosts_python_changes(
+        built_initramfs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cctui.vm import initramfs
+    monkeypatch.setenv("CCTUI_CACHE_DIR", str(built_initramfs["path"].parent.parent))
+    assert initramfs.initramfs_for(built_initramfs["kernel"], BOOT_FILES_PROFILE) == built_initramfs["path"]
+    extension = tmp_path / "new.cpython-311-x86_64-linux-gnu.so"
+    extension.write_bytes(b"one")
+    real = initramfs.dynload_files
+    monkeypatch.setattr(initramfs, "dynload_files", lambda: real() + [extension])
+    first = initramfs.initramfs_for(built_initramfs["kernel"], BOOT_FILES_PROFILE)
+    assert first != built_initramfs["path"]
+    extension.write_bytes(b"an upgrade")
+    assert initramfs.initramfs_for(built_initramfs["kernel"], BOOT_FILES_PROFILE) != first

@@ -7,7 +7,7 @@ import pytest
 
 import cctui
 from cctui.cli import main as cli_main
-from cctui.vm.profile import QBOOT
+from cctui.vm.profile import KERNEL_TRIM, QBOOT
 
 pytestmark = pytest.mark.vm    # boots real VMs: `-m "not vm"` skips the slow tier
 
@@ -24,6 +24,7 @@ def test_default_boot_uses_the_levers_and_reports_its_marks() -> None:
         assert argv[argv.index("-kernel") + 1].endswith(".elf")          # PVH vmlinux
         assert ("-bios" in argv) == QBOOT.exists()
         assert argv[argv.index("-initrd") + 1].endswith(".cpio")          # not gzipped
+        assert vm._core.session is not None
         marks = vm._core.session.hello["boot"]
         names = ["init", "modules", "mounts", "python", "ready"]
         assert list(marks) == names
@@ -35,6 +36,14 @@ def test_default_boot_uses_the_levers_and_reports_its_marks() -> None:
         modules = vm.command("cat", "/proc/modules").output().decode()
         assert "9pnet_virtio" in modules
         assert ("vmw_vsock_virtio_transport" in modules) == (vm.transport != "virtio-serial")
+        # Module lanes: virtio_console only for the virtio-serial transport.
+        assert ("virtio_console" in modules) == (vm.transport == "virtio-serial")
+        append = argv[argv.index("-append") + 1].split()
+        assert all(p in append for p in KERNEL_TRIM)
+        # The agent greeted before importing ptyprocess; its first tty command still runs.
+        on_a_pty = vm.command("tty")
+        on_a_pty._core.set_tty(24, 80, reports=False)
+        assert b"/dev/pts/" in on_a_pty.output()
 
 
 def test_baseline_profile_still_boots(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,3 +73,15 @@ def test_microvm_boots(monkeypatch: pytest.MonkeyPatch) -> None:
         loaded = [line.split()[0] for line in vm.command("cat", "/proc/modules").output().decode().splitlines()]
         assert "virtio_mmio" in loaded and "virtio_pci" not in loaded
         assert vm.command("ls", "/usr/bin/python3").output() == b"/usr/bin/python3\n"
+
+
+def test_python_files_lever_serves_libpython_and_extensions_from_ram(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CCTUI_BOOT", "+python_files")
+    with cctui.boot() as vm:
+        mounts = vm.command("cat", "/proc/self/mountinfo").output().decode()
+        assert any("libpython" in line.split()[4] and " rootfs " in line
+                   for line in mounts.splitlines())
+        maps = vm.command("cat", "/proc/1/maps").output().decode()
+        assert "/.cctui/agent/select.cpython" in maps
+        assert vm.command("sh", "-c", "echo ok").output() == b"ok\n"

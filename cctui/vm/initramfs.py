@@ -23,11 +23,11 @@ import guest_pty_agent
 from ..errors import HypervisorUnavailable
 from ..paths import cache_dir
 from . import cpio
-from .guest_python import base_python
+from .guest_python import base_python, dynload_files, identity, shared_library, stripped
 from .kernel import CORE_MODULES, VSOCK_MODULES, Kernel, read_module
 from .network import GATEWAY, GUEST_ADDRESS, NAMESERVER
 from .profile import BootProfile
-from .stdlib_zip import stdlib_zip
+from .stdlib_zip import stdlib_bundle
 
 BUSYBOX_CANDIDATES = ["/bin/busybox", "/usr/bin/busybox"]
 AGENT_PORT_NAME = "cctui.agent"
@@ -50,19 +50,31 @@ IMAGE=""
 NET=""
 VOLS=""
 CHANNEL="--virtio-port __PORT__"
-ORDERS=/modules/order
-for arg in $($B cat /proc/cmdline); do
+SERIAL=/modules/order.serial
+VSOCK=""
+NETMODS=""
+read -r CMDLINE < /proc/cmdline
+for arg in $CMDLINE; do
   case "$arg" in
     cctui.python=*) PY="${arg#cctui.python=}" ;;
-    cctui.vsock=*) CHANNEL="--vsock-port ${arg#cctui.vsock=}"; ORDERS="$ORDERS /modules/order.vsock" ;;
+    cctui.vsock=*) CHANNEL="--vsock-port ${arg#cctui.vsock=}"; VSOCK=/modules/order.vsock; SERIAL="" ;;
     cctui.image=1) IMAGE=1 ;;
-    cctui.net=1) NET=1; ORDERS="$ORDERS /modules/order.net" ;;
+    cctui.net=1) NET=1; NETMODS=/modules/order.net ;;
     cctui.vol=*) VOLS="$VOLS ${arg#cctui.vol=}" ;;
   esac
 done
-for m in $($B cat $ORDERS 2>/dev/null); do
-  $B insmod /modules/$m || fail "insmod $m failed"
-done
+load() {
+  for m in $($B cat "$@" 2>/dev/null); do
+    $B insmod /modules/$m || fail "insmod $m failed"
+  done
+}
+load /modules/order $SERIAL
+# Lanes: the vsock modules load in the background while the root is mounted (only
+# the agent's listen needs them; the init waits for them before starting it).
+if [ -n "$VSOCK" ]; then
+  if [ __LANES__ = 1 ]; then load $VSOCK & else load $VSOCK; fi
+fi
+[ -n "$NETMODS" ] && load $NETMODS
 if [ -n "$NET" ]; then
   # QEMU's user-mode network, set statically (no DHCP wait): see cctui/vm/network.py.
   $B ip link set lo up
@@ -78,6 +90,12 @@ $B mkdir -p /rw/upper /rw/work
 $B mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot \
   || fail "cannot mount the overlay"
 $B mkdir -p /newroot/.cctui /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run
+if [ -f /py/binds ]; then
+  # The interpreter's library from guest RAM instead of 9p (see guest_python.py).
+  while read -r n path; do
+    $B mount --bind "/py/$n" "/newroot$path" || echo "cctui-init: $path stays on 9p" > /dev/ttyS0
+  done < /py/binds
+fi
 $B cp -a /agent /newroot/.cctui/agent
 $B mount --move /proc /newroot/proc
 $B mount --move /sys /newroot/sys
@@ -122,6 +140,7 @@ for v in $VOLS; do
     || fail "cannot mount the volume $dir"
 done
 $B hostname cctui
+wait     # the background module lane
 [ -x "/newroot$PY" ] || fail "no python at $PY in the image root"
 export PYTHONPATH=/.cctui/agent:/.cctui/agent/stdlib.zip PYTHONDONTWRITEBYTECODE=1 HOME=/root
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -162,14 +181,35 @@ def _bytecode(path: Path, relative: str) -> Optional[bytes]:
         return Path(target).read_bytes()
 
 
+SERIAL_MODULES = ["virtio_console"]      # the virtio-serial agent port's driver
+
+
+def _core_names(profile: BootProfile) -> List[str]:
+    """With module lanes, virtio_console is left to the virtio-serial transport."""
+    bus = "virtio_mmio" if profile.microvm else "virtio_pci"
+    if profile.module_lanes and profile.lean_modules:
+        return [bus] + [m for m in CORE_MODULES if m not in SERIAL_MODULES]
+    return [bus] + CORE_MODULES
+
+
 def module_lists(kernel: Kernel, profile: BootProfile) -> Tuple[List[Path], List[Path]]:
     """(always loaded, loaded only with vsock): lean profiles skip vsock on virtio-serial."""
     bus = "virtio_mmio" if profile.microvm else "virtio_pci"
     everything = kernel.resolve_modules([bus] + CORE_MODULES + VSOCK_MODULES)
     if not profile.lean_modules:
         return everything, []
-    core = kernel.resolve_modules([bus] + CORE_MODULES)
-    return core, [p for p in everything if p not in core]
+    core = kernel.resolve_modules(_core_names(profile))
+    serial = serial_modules(kernel, profile)
+    return core, [p for p in everything if p not in core and p not in serial]
+
+
+def serial_modules(kernel: Kernel, profile: BootProfile) -> List[Path]:
+    """Loaded only on virtio-serial (with module lanes): vsock boots skip them."""
+    if not (profile.module_lanes and profile.lean_modules):
+        return []
+    bus = "virtio_mmio" if profile.microvm else "virtio_pci"
+    core = kernel.resolve_modules(_core_names(profile))
+    return [p for p in kernel.resolve_modules([bus] + SERIAL_MODULES) if p not in core]
 
 
 NET_MODULES = ["virtio_net"]
@@ -180,9 +220,29 @@ def net_modules(kernel: Kernel, profile: BootProfile) -> List[Path]:
     modules every boot loads (module_lists) are left out of this list."""
     core, vsock = module_lists(kernel, profile)
     bus = "virtio_mmio" if profile.microvm else "virtio_pci"
-    loaded = set(core) | set(vsock)
+    loaded = set(core) | set(vsock) | set(serial_modules(kernel, profile))
     return [p for p in kernel.resolve_modules([bus] + CORE_MODULES + NET_MODULES)
             if p not in loaded]
+
+
+def _extensions(paths: List[str]) -> List[Tuple[str, bytes]]:
+    """The agent's extension modules, stripped, for the top of its PYTHONPATH (where
+    the interpreter finds them before lib-dynload). Without strip: none."""
+    found = []
+    for path in paths:
+        data = stripped(Path(path))
+        if data is not None:
+            found.append((os.path.basename(path), data))
+    return found
+
+
+def _library_entries(library: Path) -> List[tuple]:
+    """libpython, stripped, and the line that has the init bind-mount it at its path."""
+    data = stripped(library)
+    if data is None or "\n" in str(library) or " " in str(library):
+        return []
+    return [("dir", "py"), ("file", "py/0", data, 0o755),
+            ("file", "py/binds", f"0 {library}\n".encode(), 0o644)]
 
 
 def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path:
@@ -197,13 +257,18 @@ def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path
     init = (INIT_SCRIPT.replace("__TAG__", ROOT_TAG).replace("__PORT__", AGENT_PORT_NAME)
             .replace("__ITAG__", IMAGE_TAG).replace("__IMAGE__", IMAGE_MOUNT)
             .replace("__ADDR__", GUEST_ADDRESS).replace("__GW__", GATEWAY)
-            .replace("__DNS__", NAMESERVER))
+            .replace("__DNS__", NAMESERVER)
+            .replace("__LANES__", "1" if profile.module_lanes else "0"))
     python = base_python()
     digest = hashlib.sha256()
     digest.update(init.encode())
     digest.update(str(busybox.stat().st_size).encode())
     digest.update(f"{kernel.image}|{kernel.modules_dir}|{sys.implementation.cache_tag}".encode())
     digest.update(f"{python}|{sys.version}|{profile}".encode())
+    library = shared_library()
+    # Rebuilt when the host's Python changes: its binary, libpython, lib-dynload.
+    digest.update(repr(identity([Path(python)] + ([library] if library else [])
+                                + dynload_files())).encode())
     for name, _, source in sources:
         digest.update(name.encode() + source)
     suffix = ".cpio" if profile.raw_initramfs else ".cpio.gz"
@@ -218,18 +283,23 @@ def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path
         pyc = _bytecode(path, name)
         if pyc is not None:
             agent_files.append((importlib.util.cache_from_source(name), pyc))
-    if profile.stdlib_zip:
+    python_entries: List[tuple] = []
+    if profile.stdlib_zip or profile.python_files:
         roots = [str(Path(str(p.__file__)).parent.parent) for p in (guest_pty_agent, ptyprocess)]
-        zipped = stdlib_zip(python, roots)
-        if zipped is not None:
-            agent_files.append(("stdlib.zip", zipped))
+        bundle = stdlib_bundle(python, roots)
+        if bundle is not None and profile.stdlib_zip:
+            agent_files.append(("stdlib.zip", bundle[0]))
+        if bundle is not None and profile.python_files:
+            agent_files += _extensions(bundle[1])
+    if profile.python_files and library is not None:
+        python_entries = _library_entries(library)
     entries: List[tuple] = [("dir", "bin"), ("dir", "modules"), ("dir", "agent"),
                             ("file", "bin/busybox", busybox.read_bytes(), 0o755),
                             ("link", "bin/sh", "busybox"),
-                            ("file", "init", init.encode(), 0o755)]
+                            ("file", "init", init.encode(), 0o755)] + python_entries
     written = set()
-    for order_name, paths in (("order", modules), ("order.vsock", vsock_modules),
-                              ("order.net", nic_modules)):
+    for order_name, paths in (("order", modules), ("order.serial", serial_modules(kernel, profile)),
+                              ("order.vsock", vsock_modules), ("order.net", nic_modules)):
         order = []
         for path in paths:
             name = path.name.split(".ko")[0] + ".ko"

@@ -32,7 +32,7 @@ from guest_pty_agent.protocol import VSOCK_PORT
 from .guest_python import base_python
 from .initramfs import AGENT_PORT_NAME, IMAGE_TAG, ROOT_TAG
 from .network import PublishedPort, qemu_net_args
-from .profile import FAST_APPEND, BootProfile
+from .profile import FAST_APPEND, KERNEL_TRIM, BootProfile
 from .volumes import Volume
 
 __all__ = ["QemuConfig", "QemuProcess", "base_python", "find_qemu"]
@@ -94,6 +94,7 @@ class QemuConfig:
         append = ["console=ttyS0", "quiet", "loglevel=3", "panic=-1", "rdinit=/init",
                   f"cctui.python={self.python}"]
         append += (FAST_APPEND if self.profile.fast_append else []) + self.extra_append
+        append += KERNEL_TRIM if self.profile.kernel_trim else []
         append += self._clock_append()
         if self.image_path is not None:
             append.append("cctui.image=1")
