@@ -11,7 +11,10 @@ Before each timed request the spare server's spare is ready, so both subjects ru
 beside the same idle VMs; the order alternates between rounds. Then the ready
 spare's QEMU CPU use over ``--idle-seconds`` (``/proc/PID/stat`` utime+stime, % of
 one core), beside the same for the first session's idle VM (a VM with a shell
-waiting: the same-run reference).
+waiting: the same-run reference). Last, keystroke echo in the spare server's first
+pane (a key sent until the shell's echo is on the screen) with nothing booting,
+while the spare boots (nice 10), and while an ordinary VM boots (nice 0) on the
+other server: does the spare's boot delay a user's keys?
 """
 from __future__ import annotations
 
@@ -23,9 +26,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Callable, Dict, List
 
 MARK = "spare-bench-ready"
 
@@ -64,6 +68,49 @@ class Server:
         return took
 
 
+def key_echoes(server: Server, count: int, still: Callable[[Any], bool]) -> List[float]:
+    """Seconds from a send-keys to its echo on the base pane's screen, ``count`` times,
+    stopping early once ``still(connection)`` turns false (the boot under test ended)."""
+    os.environ["CCTUI_SOCKET_DIR"] = server.env["CCTUI_SOCKET_DIR"]
+    from cctui.server.client import connect
+    took: List[float] = []
+    with connect() as conn:
+        for _ in range(count):
+            if not still(conn):
+                break
+            token = f"k{time.monotonic_ns() % 10**9}"
+            start = time.perf_counter()
+            conn.request("send-keys", target="base", keys=[token], literal=True)
+            conn.request("wait-text", target="base", text=token, timeout=60.0)
+            took.append(time.perf_counter() - start)
+            conn.request("send-keys", target="base", keys=["C-u"], literal=False)
+    return took
+
+
+def spare_booting(conn: Any) -> bool:
+    """On the timing connection: an ls costs no CLI start (and does not count as activity)."""
+    return bool(conn.request("ls")["spare"]["state"] == "booting")
+
+
+def keys_while(server: Server, other: Server, count: int) -> Dict[str, List[float]]:
+    """Key echo on ``server``'s base pane: quiet, during its spare's boot, during a
+    plain boot on ``other``."""
+    out: Dict[str, List[float]] = {"nothing booting": key_echoes(server, count, lambda conn: True)}
+    server.timed_new("taker")                   # takes the spare: the next boots after 1 s idle
+    deadline = time.monotonic() + 60
+    while server.ls()["spare"]["state"] != "booting" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    out["the spare booting (nice 10)"] = key_echoes(server, count, spare_booting)
+    booted = threading.Thread(target=other.timed_new, args=("plain",))
+    booted.start()
+    while not other.ls()["sessions"][-1]["name"] == "plain" and booted.is_alive():
+        time.sleep(0.05)
+    out["a plain VM booting (nice 0), other server"] = key_echoes(server, count,
+                                                                  lambda conn: booted.is_alive())
+    booted.join()
+    return out
+
+
 def wait_spare(server: Server, timeout: float = 600) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,6 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--keys", type=int, default=100, help="keystrokes timed per condition")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="cctui-bench-spare-"))
     servers = {1: Server(root, 1), 0: Server(root, 0)}
@@ -109,6 +157,7 @@ def main() -> int:
         base = servers[1].ls()["sessions"][0]["vms"][0]
         accel = base["accel"]
         cpu = idle_cpu({"spare": spare_pid, "session": int(base["qemu_pid"])}, args.idle_seconds)
+        keys = keys_while(servers[1], servers[0], args.keys)
         print()
         print(f"| new session to its command running ({accel}, median of {args.rounds}) | seconds |")
         print("|---|---|")
@@ -120,6 +169,13 @@ def main() -> int:
         print("|---|---|")
         print(f"| the spare (nice 10, nothing started in it) | {cpu['spare']:.1f} |")
         print(f"| reference: a session's VM, a shell waiting | {cpu['session']:.1f} |")
+        print()
+        print("| keystroke to its echo on the screen | keys timed | median ms | p90 ms |")
+        print("|---|---|---|---|")
+        for label, samples in keys.items():
+            ordered = sorted(samples) or [float("nan")]
+            p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
+            print(f"| {label} | {len(samples)} | {statistics.median(ordered) * 1000:.0f} | {p90 * 1000:.0f} |")
     finally:
         for server in servers.values():
             subprocess.run([sys.executable, "-m", "cctui", "kill-server"], env=server.env,

@@ -22,6 +22,7 @@ from typing import Dict, Iterator, Optional
 import pytest
 
 from cctui.config import Config, ConfigError, load_config
+from cctui.server.client import connect
 from cctui.server.spare import matches
 from helpers.wait import wait_until
 
@@ -175,7 +176,8 @@ def spare_server() -> Iterator[Server]:
 
 
 @pytest.mark.vm
-def test_new_session_takes_the_ready_spare_and_the_last_session_ends_it(spare_server: Server) -> None:
+def test_new_session_takes_the_ready_spare_and_the_last_session_ends_it(
+        spare_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     server = spare_server
     server.cli("new", "-d", "-s", "a", "--", "sh")
     server.pid = server.ls()["server_pid"]
@@ -200,12 +202,24 @@ def test_new_session_takes_the_ready_spare_and_the_last_session_ends_it(spare_se
     server.cli("new", "-d", "-s", "c", "--memory", "512", "--", "sh")
     assert server.session_vm("c")["qemu_pid"] != next_spare["qemu_pid"]
     assert server.spare()["qemu_pid"] == next_spare["qemu_pid"]
+    # The boot dialog's new-vm op (a second VM in session a) takes it too.
+    monkeypatch.setenv("CCTUI_SOCKET_DIR", server.env["CCTUI_SOCKET_DIR"])
+    with connect() as conn:
+        reply = conn.request("new-vm", target="a", argv=["sh", "-c", "echo vm-pane-$((6*7)); exec sh"])
+    assert reply["vm"] == "vm2"
+    (session_a,) = [s for s in server.ls()["sessions"] if s["name"] == "a"]
+    assert {vm["name"]: vm["qemu_pid"] for vm in session_a["vms"]} == {"vm1": first_pid,
+                                                                        "vm2": next_spare["qemu_pid"]}
+    server.cli("wait-text", "-t", reply["target"], "vm-pane-42", "--timeout", "60")
+    last = wait_until(lambda: (lambda s: s if s["state"] == "ready" else None)(server.spare()),
+                      timeout=240, interval=0.5, what="a third spare VM")
+    assert isinstance(last, dict) and last["taken"] == 2
     # The spare does not keep the server up: its last session's end ends both.
     for name in ("a", "b", "c"):
         server.cli("kill-session", "-t", name)
     assert wait_exit(server.pid, 30)
     server.pid = None
-    wait_until(lambda: not alive(next_spare["qemu_pid"]), timeout=10, what="the spare's QEMU to exit")
+    wait_until(lambda: not alive(last["qemu_pid"]), timeout=10, what="the spare's QEMU to exit")
 
 
 @pytest.mark.vm
