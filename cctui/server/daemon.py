@@ -105,7 +105,8 @@ class ClientLink:
                 raise ProtocolError(f"INPUT of {len(payload)} bytes: at most {DATA_CHUNK}")
             if self.attachment is not None:
                 self.server.spare.activity()        # typing: a user at work
-                self.attachment.input(ident, payload)
+                if self.attachment.active:          # (not after its session ended)
+                    self.attachment.input(ident, payload)
             elif not self.was_attached:     # keys racing a detach or a session's end: dropped
                 raise ProtocolError("INPUT on a link that is not attached")
             return

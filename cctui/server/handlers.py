@@ -136,7 +136,7 @@ class Handlers:
         return {"ok": True, "session": session.name}
 
     async def detach(self, link: "ClientLink", ident: int, args: Dict[str, Any]) -> Reply:
-        if link.attachment is None:
+        if link.attachment is None or not link.attachment.active:
             raise DomainError("this client is not attached")
         # DETACHED goes after this reply (sent in the same step that ends this handler)
         asyncio.get_event_loop().call_soon(self.server.detach, link, "the client detached")
@@ -146,7 +146,7 @@ class Handlers:
         """The size this client shows the pane at; the pane takes the smallest over clients.
         A pane that is gone (a race with kill) or of another session is ignored."""
         attachment = link.attachment
-        if attachment is None:
+        if attachment is None or not attachment.active:
             raise DomainError("pane-size needs an attached client")
         pane = attachment.pane(args["pane"])
         if pane is not None:
