@@ -463,11 +463,18 @@ def test_malformed_input_and_requests_disconnect_only_that_client(server: str, m
 
 
 # -- windows, panes, VMs ----------------------------------------------------------------------------
-def test_window_pane_and_vm_ops_show_in_layout_and_ls(server: str) -> None:
+def test_window_pane_and_vm_ops_show_in_layout_and_ls(server: str, main_pane: str) -> None:
     c = Client(server)
     try:
         first = new_session(c, "ops", "echo one; exec cat")
         attach(c, "ops")
+        # keys for a pane of another session are dropped: the marker typed after them
+        # into that pane (same pty, in order) arrives alone
+        c.send(wire.encode(Frame.INPUT, int(main_pane[1:]), b"other-session\r"))
+        c.ok("ls")
+        c.ok("send-keys", target=main_pane, keys=["after-other", "Enter"])
+        c.ok("wait-text", target=main_pane, text="after-other")
+        assert "other-session" not in c.capture(main_pane)
         win = c.ok("new-window", target="ops", argv=["sh", "-c", "echo short-lived"])
         second = win["id"]
         c.until(lambda: len(c.layout()["windows"]) == 2 and c.layout()["current"] == 1, "window 1")
