@@ -13,8 +13,11 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 from itertools import count
-from typing import Any, Coroutine, Iterator, List
+from typing import Any, Coroutine, Iterator, List, Optional, Set
+
+import ptyprocess
 
 import pytest
 from textual.widgets import Static
@@ -24,10 +27,11 @@ from cctui.tui.attached_app import AttachedApp
 from cctui.tui.help_screen import HelpScreen
 from cctui.tui.keymap import display_keys
 from cctui.tui.pane_process import PaneState
-from helpers.attached import (HISTORY_START, acapture, aclients, apanes, arequest, asession,
-                              new_session, private_server, request, session, trimmed, until_async)
+from helpers.attached import (HISTORY_START, acapture, aclients, apanes, arequest, asession, capture,
+                              new_session, panes, private_server, request, session, trimmed,
+                              until_async)
 from helpers.tui import SHELL, SIZE, drawn, frames, type_line
-from helpers.wait import until
+from helpers.wait import until, wait_until
 
 pytestmark = pytest.mark.usefixtures("config_dir")    # never the user's keys.toml or theme
 
@@ -248,14 +252,14 @@ def test_a_sigkilled_client_is_a_detach(name: str) -> None:
         ready = select.select([proc.stdout], [], [], 30)[0]
         line = proc.stdout.readline() if ready else b""
         assert line.split() == [b"attached", b"1"], (line, proc.poll())
-        assert until_sync(lambda: _clients_sync(name) == 1, "ls to count the client")
+        assert wait_until(lambda: _clients_sync(name) == 1, 30, what="ls to count the client")
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
-    until_sync(lambda: _clients_sync(name) == 0, "ls to drop the killed client")
+    wait_until(lambda: _clients_sync(name) == 0, 30, what="ls to drop the killed client")
     listed = request("ls")
     entry = next(s for s in listed["sessions"] if s["name"] == name)
     assert [p["state"] for w in entry["windows"] for p in w["panes"]] == ["running"]
@@ -280,11 +284,6 @@ def test_a_sigkilled_client_is_a_detach(name: str) -> None:
 
 def _clients_sync(sname: str) -> int:
     return sum(1 for c in request("ls")["clients"] if c["session"] == sname)
-
-
-def until_sync(predicate: Any, what: str) -> Any:
-    from helpers.wait import wait_until
-    return wait_until(predicate, 30, 0.1, what)
 
 
 # -- ending the session -----------------------------------------------------------------------------------
@@ -351,3 +350,84 @@ def test_help_lists_the_detach_key(name: str) -> None:
             await until(lambda: not isinstance(app.screen, HelpScreen), 30, "the help closed")
             assert app.is_running and await aclients(name) == 1
     run(scenario())
+
+
+# -- the CLI in a terminal: `cctui` and `cctui attach` under a pty -------------------------------------------
+class Terminal:
+    """``python -m cctui ARGS`` on a pty of its own; a thread drains what it draws."""
+
+    def __init__(self, *args: str) -> None:
+        env = dict(os.environ, TERM="xterm-256color")
+        self.proc = ptyprocess.PtyProcess.spawn([sys.executable, "-m", "cctui", *args], env=env,
+                                                dimensions=(30, 100))
+        self.output = bytearray()
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = self.proc.read(1 << 16)
+            except EOFError:
+                return
+            self.output.extend(data)
+
+    def ended(self) -> bool:
+        return not self.proc.isalive()
+
+    def close(self) -> None:
+        if self.proc.isalive():
+            self.proc.kill(signal.SIGKILL)
+            wait_until(self.ended, 30, what="the killed client to go")
+        self.reader.join(30)
+
+
+def _new_session_named(before: Set[str]) -> Optional[str]:
+    names = {s["name"] for s in request("ls")["sessions"]} - before
+    return next(iter(names)) if len(names) == 1 else None
+
+
+def test_cctui_makes_a_session_attaches_and_detaches(server: str) -> None:
+    """`cctui tui -- CMD` (as `cctui`, with a first command; here on the local image): a new
+    server session, attached at once; keys typed in the terminal reach its pane; ctrl+b d
+    ends the client with the detached message and leaves the session running."""
+    before = {s["name"] for s in request("ls")["sessions"]}
+    term = Terminal("tui", "--image", "local", "--", *SHELL)
+    sname = None
+    try:
+        sname = wait_until(lambda: _new_session_named(before), 30, what="the new session")
+        wait_until(lambda: _clients_sync(sname) == 1, 30, what="the client attached")
+        (pane,) = panes(sname)
+        wait_until(lambda: b"tui$" in term.output, 30, what="the app to draw the prompt")
+        term.proc.write(b"echo via-pty-$((2+3))\r")
+        wait_until(lambda: "via-pty-5" in trimmed(capture(pane)), 30, what="the typed line's output")
+        term.proc.write(b"\x02")
+        term.proc.write(b"d")
+        wait_until(term.ended, 30, what="the client to exit")
+        term.reader.join(30)
+        assert term.proc.exitstatus == 0
+        assert f"[detached (from session {sname})]".encode() in term.output
+        assert panes(sname)[pane]["state"] == "running"
+        assert _clients_sync(sname) == 0
+    finally:
+        term.close()
+        if sname is not None and session(sname) is not None:
+            request("kill-session", target=sname)
+
+
+def test_a_sigkilled_cctui_attach_is_a_detach(name: str) -> None:
+    pane = shell_session(name)
+    term = Terminal("attach", "-t", name)
+    try:
+        wait_until(lambda: _clients_sync(name) == 1, 30, what="`cctui attach` attached")
+        wait_until(lambda: b"tui$" in term.output, 30, what="the app to draw the prompt")
+        term.proc.write(b"echo from-attach-$((4+4))\r")
+        wait_until(lambda: "from-attach-8" in trimmed(capture(pane)), 30, what="the typed line's output")
+        term.proc.kill(signal.SIGKILL)
+        wait_until(term.ended, 30, what="the client to die")
+    finally:
+        term.close()
+    wait_until(lambda: _clients_sync(name) == 0, 30, what="ls to drop the killed client")
+    assert panes(name)[pane]["state"] == "running"
+    request("send-keys", target=pane, keys=["echo still-$((9+9))", "Enter"])
+    request("wait-text", target=pane, text="still-18", timeout=30)
