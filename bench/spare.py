@@ -42,6 +42,7 @@ class Server:
         self.env = dict(os.environ, CCTUI_SOCKET_DIR=str(root / f"sock{spare}"),
                         CCTUI_CONFIG_DIR=str(config))
         self.env.pop("CCTUI_TRANSPORT", None)
+        self.env.pop("CCTUI_SPARE", None)       # it would win over config.toml
         self.spare = spare
 
     def cli(self, *args: str) -> str:

@@ -8,11 +8,14 @@ It sits beside keys.toml in ``config_dir()`` (``$CCTUI_CONFIG_DIR``, else
 
 A missing file is the defaults; a bad one raises ConfigError naming the file and
 the key, so a caller that must keep running (the server) can log it and go on
-with the defaults.
+with the defaults. ``$CCTUI_SPARE`` (0 or 1), when set, wins over the file's
+``spare``: the test suite sets it to 0 so servers started by unrelated tests boot
+no spare VM in the background.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -30,6 +33,7 @@ else:  # pragma: no cover - Python < 3.11
 CONFIG_FILE = "config.toml"
 MAX_BYTES = 64 * 1024               # a settings file larger than this is not one
 SPARE_IDLE_MAX = 24 * 3600.0
+SPARE_ENV = "CCTUI_SPARE"
 
 
 class ConfigError(Exception):
@@ -47,8 +51,17 @@ def config_path() -> Path:
 
 
 def load_config(path: Optional[Path] = None) -> Config:
-    """The defaults changed by the user's config.toml, if there is one."""
-    path = path or config_path()
+    """The defaults changed by the user's config.toml, if there is one, then by $CCTUI_SPARE."""
+    config = _load_file(path or config_path())
+    override = os.environ.get(SPARE_ENV)
+    if override is None:
+        return config
+    if override not in ("0", "1"):
+        raise ConfigError(f"${SPARE_ENV} must be 0 or 1, not {_show(override)}")
+    return dataclasses.replace(config, spare=int(override))
+
+
+def _load_file(path: Path) -> Config:
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
@@ -95,4 +108,4 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-__all__ = ["CONFIG_FILE", "Config", "ConfigError", "config_path", "load_config", "parse_config"]
+__all__ = ["CONFIG_FILE", "SPARE_ENV", "Config", "ConfigError", "config_path", "load_config", "parse_config"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +20,10 @@ from helpers.wait import until, wait_until  # noqa: F401
 # can fail with "AST constructor recursion depth mismatch". Hypothesis's plugin
 # imports this lazily at the session's end; import it up front instead.
 import hypothesis.internal.observability  # noqa: E402,F401
+
+# A server started by any test boots no warm spare VM behind its back (cctui/config.py);
+# tests/test_server_spare.py turns it on for its own servers.
+os.environ.setdefault("CCTUI_SPARE", "0")
 
 
 def pytest_configure(config: pytest.Config) -> None:

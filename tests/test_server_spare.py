@@ -30,6 +30,12 @@ DEFAULTS: Dict[str, object] = {"accel": "auto", "memory_mb": 1024, "cpus": 2, "t
                                "net": "off", "ports": [], "volumes": []}
 
 
+@pytest.fixture(autouse=True)
+def spare_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """conftest.py sets CCTUI_SPARE=0 for every other test's servers; these read the file."""
+    monkeypatch.delenv("CCTUI_SPARE", raising=False)
+
+
 # -- config.toml ------------------------------------------------------------------------------
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "config.toml"
@@ -54,6 +60,15 @@ def test_config_dir_override_and_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert load_config().spare == 0
     monkeypatch.setenv("CCTUI_CONFIG_DIR", str(tmp_path / "override"))
     assert load_config().spare == 1         # the override dir has no file: defaults
+
+
+def test_spare_env_wins_over_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "spare = 1\nspare_idle = 3\n")
+    monkeypatch.setenv("CCTUI_SPARE", "0")
+    assert load_config(path) == Config(spare=0, spare_idle=3.0)
+    monkeypatch.setenv("CCTUI_SPARE", "yes")
+    with pytest.raises(ConfigError, match=r"\$CCTUI_SPARE must be 0 or 1, not 'yes'"):
+        load_config(path)
 
 
 @pytest.mark.parametrize("text, words", [
@@ -116,6 +131,7 @@ class Server:
         self.env = dict(os.environ, CCTUI_SOCKET_DIR=os.path.join(self.root, "sock"),
                         CCTUI_CONFIG_DIR=config_dir)
         self.env.pop("CCTUI_TRANSPORT", None)       # a plain `new`: the spare's kind
+        self.env.pop("CCTUI_SPARE", None)           # conftest's 0 would win over the file
         self.pid: Optional[int] = None
 
     def cli(self, *args: str, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess:
