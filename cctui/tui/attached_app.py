@@ -46,6 +46,7 @@ class AttachedApp(CctuiApp):
         self._layout_lock = asyncio.Lock()
         self._layout_due = False
         self._shown_current: Optional[int] = None
+        self._known_active: Dict[int, Optional[str]] = {}     # each window's active pane, as told
 
     # -- attaching -----------------------------------------------------------------------------
     async def start_session(self) -> None:
@@ -130,7 +131,18 @@ class AttachedApp(CctuiApp):
                 self._show_window(index)
             elif self.current_frame() is None:
                 self._show_window(self.window_index)
+            self._follow_active(state)
         self._refresh_all()
+
+    def _follow_active(self, state: LayoutState) -> None:
+        """Focus what the session made active (a split's new pane, another client's
+        select-pane), once per change: a local focus change is sent, not undone."""
+        for ws in state.windows:
+            before = self._known_active.get(ws.index)
+            self._known_active[ws.index] = ws.active
+            if (ws.active != before and ws.index == self.layout_widget.number
+                    and ws.active != self.focused_pane and ws.active in self.layout_widget.frames):
+                self.focus_pane(ws.active)
 
     def _window_numbered(self, number: int) -> Optional[PaneLayout]:
         return next((w for w in self.windows if w.number == number), None)
