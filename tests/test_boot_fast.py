@@ -445,6 +445,10 @@ def test_initramfs_carries_libpython_and_the_agents_extension_modules(built_init
     init = files["init"].decode()
     assert 'mount --bind "/py/$n" "/newroot$path"' in init
     assert "load $VSOCK &" in init and "\nwait" in init
+    # Applets run in the init's shell, by name: links in /bin for a busybox without NOFORK.
+    from cctui.vm.initramfs import INIT_APPLETS
+    for applet in INIT_APPLETS:
+        assert f"$B {applet} " not in init and files[f"bin/{applet}"] == b"busybox"
 
 
 def test_initramfs_is_rebuilt_when_the_hosts_python_changes(

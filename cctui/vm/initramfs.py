@@ -29,6 +29,7 @@ from .network import GATEWAY, GUEST_ADDRESS, NAMESERVER
 from .profile import BootProfile
 from .stdlib_zip import stdlib_bundle
 
+INIT_APPLETS = ["mkdir", "ln", "cat", "rm", "hostname"]   # called by name in the init
 BUSYBOX_CANDIDATES = ["/bin/busybox", "/usr/bin/busybox"]
 AGENT_PORT_NAME = "cctui.agent"
 ROOT_TAG = "cctui-root"
@@ -38,8 +39,11 @@ IMAGE_MOUNT = "/.cctui/image"     # where an image's root appears in the guest
 INIT_SCRIPT = r"""#!/bin/busybox sh
 # cctui guest init: modules, 9p root + tmpfs overlay, then the agent as PID 1.
 # T_* are the kernel's uptime at each step, for the agent's boot breakdown.
+# mkdir, ln, cat, rm and hostname run inside this shell (busybox's NOFORK applets; the
+# links in /bin serve a busybox built without them): an exec under TCG costs ms.
 B=/bin/busybox
-$B mkdir -p /proc /sys /dev /lower /rw /newroot
+PATH=/bin
+mkdir -p /proc /sys /dev /lower /rw /newroot
 $B mount -t proc proc /proc
 read T_INIT _ < /proc/uptime
 $B mount -t sysfs sysfs /sys
@@ -64,7 +68,7 @@ for arg in $CMDLINE; do
   esac
 done
 load() {
-  for m in $($B cat "$@" 2>/dev/null); do
+  for m in $(cat "$@" 2>/dev/null); do
     $B insmod /modules/$m || fail "insmod $m failed"
   done
 }
@@ -86,10 +90,10 @@ read T_MODULES _ < /proc/uptime
 $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose __TAG__ /lower \
   || fail "cannot mount the image root over 9p"
 $B mount -t tmpfs -o mode=0755 tmpfs /rw
-$B mkdir -p /rw/upper /rw/work
+mkdir -p /rw/upper /rw/work
 $B mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot \
   || fail "cannot mount the overlay"
-$B mkdir -p /newroot/.cctui /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run
+mkdir -p /newroot/.cctui /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run
 if [ -f /py/binds ]; then
   # The interpreter's library from guest RAM instead of 9p (see guest_python.py).
   while read -r n path; do
@@ -100,9 +104,9 @@ $B cp -a /agent /newroot/.cctui/agent
 $B mount --move /proc /newroot/proc
 $B mount --move /sys /newroot/sys
 $B mount --move /dev /newroot/dev
-$B mkdir -p /newroot/dev/pts /newroot/dev/shm
+mkdir -p /newroot/dev/pts /newroot/dev/shm
 $B mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /newroot/dev/pts
-$B ln -sf pts/ptmx /newroot/dev/ptmx 2>/dev/null
+ln -sf pts/ptmx /newroot/dev/ptmx 2>/dev/null
 $B mount -t tmpfs tmpfs /newroot/dev/shm
 $B mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 $B mount -t tmpfs -o mode=0755 tmpfs /newroot/run
@@ -110,14 +114,14 @@ if [ -n "$IMAGE" ]; then
   # The image's root: read-only 9p + its own tmpfs overlay; commands chroot into it
   # while the agent keeps running from the host root (the image needs no Python).
   I=/newroot__IMAGE__
-  $B mkdir -p /imglower /imgrw $I
+  mkdir -p /imglower /imgrw $I
   $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose __ITAG__ /imglower \
     || fail "cannot mount the image over 9p"
   $B mount -t tmpfs -o mode=0755 tmpfs /imgrw
-  $B mkdir -p /imgrw/upper /imgrw/work
+  mkdir -p /imgrw/upper /imgrw/work
   $B mount -t overlay overlay -o lowerdir=/imglower,upperdir=/imgrw/upper,workdir=/imgrw/work $I \
     || fail "cannot mount the image overlay"
-  $B mkdir -p $I/proc $I/sys $I/dev $I/tmp
+  mkdir -p $I/proc $I/sys $I/dev $I/tmp
   $B mount -t proc proc $I/proc
   $B mount -t sysfs sysfs $I/sys
   $B mount --rbind /newroot/dev $I/dev
@@ -128,18 +132,18 @@ R=/newroot
 if [ -n "$NET" ]; then
   # The root's resolv.conf may be a link into the host's /run: replace it in the overlay.
   for r in /newroot $R; do
-    $B rm -f $r/etc/resolv.conf; $B mkdir -p $r/etc
+    rm -f $r/etc/resolv.conf; mkdir -p $r/etc
     echo "nameserver __DNS__" > $r/etc/resolv.conf
   done
 fi
 for v in $VOLS; do
   # TAG:GUEST_DIR:ro|rw, mounted where commands run (the image root when there is one).
   tag=${v%%:*}; rest=${v#*:}; dir=${rest%:*}; mode=${rest##*:}
-  $B mkdir -p "$R$dir"
+  mkdir -p "$R$dir"
   $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,$mode "$tag" "$R$dir" \
     || fail "cannot mount the volume $dir"
 done
-$B hostname cctui
+hostname cctui
 wait     # the background module lane
 [ -x "/newroot$PY" ] || fail "no python at $PY in the image root"
 export PYTHONPATH=/.cctui/agent:/.cctui/agent/stdlib.zip PYTHONDONTWRITEBYTECODE=1 HOME=/root
@@ -296,6 +300,7 @@ def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path
     entries: List[tuple] = [("dir", "bin"), ("dir", "modules"), ("dir", "agent"),
                             ("file", "bin/busybox", busybox.read_bytes(), 0o755),
                             ("link", "bin/sh", "busybox"),
+                            *[("link", f"bin/{a}", "busybox") for a in INIT_APPLETS],
                             ("file", "init", init.encode(), 0o755)] + python_entries
     written = set()
     for order_name, paths in (("order", modules), ("order.serial", serial_modules(kernel, profile)),
