@@ -9,6 +9,7 @@ private CCTUI_CONFIG_DIR.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -16,15 +17,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Awaitable, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
+from cctui.api.instance import AsyncInstance
 from cctui.config import Config, ConfigError, load_config
+from cctui.errors import Error
+from cctui.server import spare as spare_module
 from cctui.server.client import connect
-from cctui.server.spare import matches
-from helpers.wait import wait_until
+from cctui.server.spare import SparePool, matches
+from helpers.wait import until, wait_until
 
 DEFAULTS: Dict[str, object] = {"accel": "auto", "memory_mb": 1024, "cpus": 2, "transport": "auto",
                                "net": "off", "ports": [], "volumes": []}
@@ -296,3 +301,70 @@ def test_bad_config_is_logged_and_the_server_runs_with_defaults() -> None:
         assert proc.stderr is not None and b"config.toml: spare must be 0 (off) or 1" in proc.stderr.read()
     finally:
         server.close()
+
+
+# -- the pool's timing and failures (no VM: the boot is replaced by one that records
+#    its calls; what QEMU does is the VM tests' business above) ---------------------------------
+def run_pool(scenario: Callable[[SparePool, List[str]], Awaitable[None]], idle: float,
+             sessions: bool = True, fail: bool = False,
+             monkeypatch: Optional[pytest.MonkeyPatch] = None) -> None:
+    calls: List[str] = []
+
+    async def boot(image: str, *, instance: AsyncInstance, **options: object) -> AsyncInstance:
+        calls.append(image)
+        assert matches(image, options)          # the spare boots exactly the kind it serves
+        if fail:
+            error = Error("no kernel here")
+            instance.boot_failed(error)
+            raise error
+        await asyncio.Event().wait()            # "booting" until closed
+        return instance
+
+    assert monkeypatch is not None
+    monkeypatch.setattr(spare_module.aio, "boot", boot)
+
+    async def main() -> None:
+        pool = SparePool(Config(spare=1, spare_idle=idle), lambda: sessions)
+        try:
+            await scenario(pool, calls)
+        finally:
+            await pool.close()
+    asyncio.run(main())
+
+
+def test_pool_boots_only_after_idle_and_not_for_looking(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario(pool: SparePool, calls: List[str]) -> None:
+        pool.activity("new")
+        for _ in range(6):                      # busy: a request every 0.1 s for 0.6 s
+            await asyncio.sleep(0.1)
+            pool.activity("send-keys")
+            pool.activity("ls")                 # looking does not count either way
+        assert calls == [] and pool.describe()["state"] == "waiting"
+        await until(lambda: calls, timeout=10, what="the spare's boot once idle")
+        assert calls == ["host"] and pool.describe()["state"] == "booting"
+    run_pool(scenario, idle=0.3, monkeypatch=monkeypatch)
+
+
+def test_pool_boots_nothing_without_a_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario(pool: SparePool, calls: List[str]) -> None:
+        pool.activity("new")
+        fired = asyncio.Event()
+        asyncio.get_event_loop().call_later(0.3, fired.set)     # well past spare_idle
+        await fired.wait()
+        assert calls == [] and pool.describe()["state"] == "waiting"
+    run_pool(scenario, idle=0.05, sessions=False, monkeypatch=monkeypatch)
+
+
+def test_failed_spare_boot_is_logged_and_retried_later(monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(pool: SparePool, calls: List[str]) -> None:
+        pool.activity("new")
+        await until(lambda: pool.describe()["failures"] == 1, timeout=10, what="the failed boot")
+        info = pool.describe()
+        assert info["state"] == "waiting" and "no kernel here" in str(info["error"])
+        assert calls == ["host"]
+        assert pool._timer is not None          # the retry is scheduled...
+        assert pool._not_before - time.monotonic() > spare_module.BACKOFF_FIRST - 1   # ...after the backoff
+    with caplog.at_level("WARNING", logger="cctui.server.spare"):
+        run_pool(scenario, idle=0.0, fail=True, monkeypatch=monkeypatch)
+    assert "spare VM failed (no kernel here); next try in 10s" in caplog.text
