@@ -82,7 +82,10 @@ def test_the_app_attaches_while_the_vm_boots_and_detaches(pane: str) -> None:
             await pilot.press("ctrl+b", "d")
             await until(lambda: not app.is_running, 30, "the app to exit")
         assert app.exit_message == f"[detached (from session {SESSION})]"
-        assert (await arequest("ls"))["sessions"][0]["windows"][0]["panes"][0]["state"] == "running"
+        (listed,) = (await arequest("ls"))["sessions"]
+        assert listed["windows"][0]["panes"][0]["state"] == "running"
+        (vm,) = listed["vms"]
+        assert vm["state"] == "running" and vm["qemu_pid"] > 0          # a real VM, not the local image
         assert await aclients(SESSION) == 0
     run(scenario())
 
