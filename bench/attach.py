@@ -1,8 +1,8 @@
 """Sessions that outlive the TUI: the client/server benchmarks (issue 11).
 
 Every server here is a fresh ``python -m cctui server`` in a temporary socket
-directory (CCTUI_SOCKET_DIR), allowed the local-agent image (no VM) where a
-row says "local image". Each row is measured beside a reference from the same run.
+directory (CCTUI_SOCKET_DIR), with no spare VM (CCTUI_SPARE=0), allowed the
+local-agent image (no VM) where a row says "local image". Each row is measured beside a reference from the same run.
 
 1. Attach: a session of 16 panes (4 windows of 2x2) on the local image, each pane
    holding a full scrollback (12 000 SGR-coloured lines printed). Timed from the
@@ -64,7 +64,7 @@ FILL_LINES = 12_000
 class Server:
     def __init__(self, where: str, proc: subprocess.Popen) -> None:
         self.where, self.proc = where, proc
-        self.env = dict(os.environ, CCTUI_SOCKET_DIR=where, CCTUI_ALLOW_LOCAL_IMAGE="1")
+        self.env = dict(os.environ, CCTUI_SOCKET_DIR=where, CCTUI_ALLOW_LOCAL_IMAGE="1", CCTUI_SPARE="0")
 
     def conn(self) -> server_client.Connection:
         return server_client.connect(start=False)
@@ -84,7 +84,7 @@ def server() -> Iterator[Server]:
     """A fresh server in its own socket directory; CCTUI_SOCKET_DIR points at it meanwhile
     (Attachment.open and server_client.connect find it there)."""
     where = tempfile.mkdtemp(prefix="cctui-bench-attach-")
-    env = dict(os.environ, CCTUI_SOCKET_DIR=where, CCTUI_ALLOW_LOCAL_IMAGE="1")
+    env = dict(os.environ, CCTUI_SOCKET_DIR=where, CCTUI_ALLOW_LOCAL_IMAGE="1", CCTUI_SPARE="0")
     read_end, write_end = os.pipe()
     log = open(os.path.join(where, "server.log"), "wb")
     proc = subprocess.Popen([sys.executable, "-m", "cctui", "server", "--ready-fd", str(write_end)],
