@@ -33,7 +33,7 @@ from textual import events  # noqa: E402
 
 from cctui.vm.machine import boot_async  # noqa: E402
 from cctui.tui.app import CctuiApp  # noqa: E402
-from cctui.tui.typing_priority import HOLD  # noqa: E402
+from cctui.server.typing_priority import HOLD  # noqa: E402
 
 SIZE = (160, 48)
 SHELL = ["env", "PS1=bench$ ", "TIMEFORMAT=real=%R", "bash", "--norc", "--noprofile"]

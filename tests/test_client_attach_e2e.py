@@ -19,7 +19,7 @@ import pytest
 
 from cctui.client import Attachment
 from cctui.server import client as server_client
-from cctui.tui.pane_process import PaneState
+from cctui.server.pane_process import PaneState
 from helpers.wait import until
 
 

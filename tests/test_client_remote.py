@@ -22,7 +22,7 @@ from cctui.server import wire
 from cctui.server.screen_codec import encode_row
 from cctui.server.client import RequestFailed, ServerGone
 from cctui.terminal import TerminalModel
-from cctui.tui.pane_process import PaneState
+from cctui.server.pane_process import PaneState
 from helpers.attach_fake import MODES, FakeServer, layout_payload, meta, screen_payload
 from helpers.wait import until
 

@@ -17,7 +17,7 @@ from cctui import AlreadyClosed, InstanceState, NotRunning, StateError
 from cctui.aio import AsyncInstance, connect_local
 import cctui.errors
 from cctui.errors import TransitionError
-from cctui.tui.pane_process import PaneProcess, PaneState
+from cctui.server.pane_process import PaneProcess, PaneState
 
 RUNNING = InstanceState.RUNNING
 
@@ -214,7 +214,7 @@ def test_a_raising_pane_listener_is_logged_and_the_run_goes_on(caplog: pytest.Lo
             with caplog.at_level(logging.ERROR, logger="cctui"):
                 await process.start()
             assert process.state is PaneState.EXITED and process.exit_status == (0, None)
-            records = [r for r in caplog.records if r.name == "cctui.tui.pane_process"]
+            records = [r for r in caplog.records if r.name == "cctui.server.pane_process"]
             states = [r.getMessage().rsplit("(state ", 1)[1].rstrip(")") for r in records]
             assert states[0] == "starting" and "running" in states and states[-1] == "exited"
             assert all(r.exc_info and str(r.exc_info[1]) == "pane listener bug" for r in records)

@@ -17,7 +17,7 @@ import pytest
 from cctui.aio import AsyncInstance
 from cctui.vm.machine import boot_async
 from cctui.tui.app import CctuiApp
-from cctui.tui.pane_process import OUTPUT_WINDOW, YIELD_WINDOW
+from cctui.server.pane_process import OUTPUT_WINDOW, YIELD_WINDOW
 from cctui.tui.terminal_view import FLOOD_FRAME, FRAME
 from helpers.tui import (SHELL, SIZE, drawn, frames, kill_one_instance_and_check_the_other, run,
                          shell_ready, type_line)

@@ -26,7 +26,7 @@ from cctui.client import Attachment
 from cctui.tui.attached_app import AttachedApp
 from cctui.tui.help_screen import HelpScreen
 from cctui.tui.keymap import display_keys
-from cctui.tui.pane_process import PaneState
+from cctui.server.pane_process import PaneState
 from helpers.attached import (HISTORY_START, acapture, aclients, apanes, arequest, asession, capture,
                               new_session, panes, private_server, request, session, trimmed,
                               until_async)

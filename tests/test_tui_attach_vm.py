@@ -17,7 +17,7 @@ import pytest
 from cctui.client import Attachment
 from cctui.server import client as server_client
 from cctui.tui.attached_app import AttachedApp
-from cctui.tui.pane_process import PaneState
+from cctui.server.pane_process import PaneState
 from helpers.attached import (acapture, aclients, arequest, history_complete, panes, private_server,
                               pump, remote_capture, request, settled, trimmed, until_async)
 from helpers.tui import SHELL, drawn, frames, type_line

@@ -13,11 +13,11 @@ from cctui.tui.copy_cursor import CopyCursor
 from cctui.tui.keymap import KeymapError, load_keymap
 from cctui.tui.keys import encode_key, encode_mouse, encode_paste
 from cctui.tui.layout_tree import LayoutTree
-from cctui.tui.pane_process import PaneProcess
+from cctui.server.pane_process import PaneProcess
 from cctui.tui.render import STYLE_CACHE_SIZE, Painter, row_strip
-from cctui.tui.slice_pacer import MIN_SLICE, START_COMPLEX_RATE, SlicePacer
+from cctui.server.slice_pacer import MIN_SLICE, START_COMPLEX_RATE, SlicePacer
 from cctui.tui.themes import TerminalColors, ThemeError, load_settings, load_themes, parse_theme, save_setting
-from cctui.tui.typing_priority import TypingPriority
+from cctui.server.typing_priority import TypingPriority
 
 
 @pytest.mark.parametrize("key,char,app,expected", [

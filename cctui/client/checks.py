@@ -19,7 +19,7 @@ from ..server.layout import Node
 from ..server.screen_codec import decode_layout, decode_row
 from ..terminal.model import CursorState, Match
 from ..terminal.pyte_compat import Char
-from ..tui.pane_process import PaneState
+from ..server.pane_process import PaneState
 
 SIZE_LIMIT = 1000               # rows or columns of a pane
 TEXT_LIMIT = 64 * 1024          # any string field (shown cut: printable() to its own limit)

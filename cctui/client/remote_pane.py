@@ -20,7 +20,7 @@ from ..errors import Error
 from ..guest_text import LABEL_LIMIT, printable
 from ..server.client import ServerGone
 from ..terminal.model import Match
-from ..tui.pane_process import FRAME_BUDGET, PaneState
+from ..server.pane_process import FRAME_BUDGET, PaneState
 from .checks import SIZE_LIMIT, PaneMeta, ScreenUpdate, parse_meta, parse_search_reply
 from .remote_model import RemoteModel
 from .remote_vm import RemoteVm

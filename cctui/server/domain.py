@@ -35,7 +35,7 @@ from ..api.instance import AsyncInstance, InstanceState
 from ..errors import Error
 from ..guest_text import printable
 from ..terminal import TerminalModel
-from ..tui.pane_process import PaneProcess, PaneState
+from .pane_process import PaneProcess, PaneState
 from .layout import SplitTree
 from .spare import SparePool
 from .target import Target, TargetError
@@ -383,14 +383,15 @@ class Domain:
         if vm is None:
             vm = AsyncInstance(name=name, image=image)
         else:
-            vm.name = name                      # a warm spare of this kind: booted already
+            vm.name = name                      # a warm spare of this kind, booted or booting
         session.vms[vm.name] = vm
         session.vm_ready[vm.name] = asyncio.Event()
         session.vm_shares[vm.name] = {key: options.get(key, default) for key, default
                                       in (("net", "off"), ("ports", []), ("volumes", []))}
         vm.add_listener(lambda inst: self._vm_changed(session, inst))
         if spare:
-            session.vm_ready[vm.name].set()
+            if vm.state is not InstanceState.BOOTING:   # else _vm_changed hears its boot end
+                session.vm_ready[vm.name].set()
         else:
             session.boot_tasks.append(asyncio.ensure_future(
                 self._boot(vm, session.vm_ready[vm.name], image, options)))

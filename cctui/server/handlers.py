@@ -9,7 +9,7 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List
 
-from ..tui.pane_process import PaneState
+from .pane_process import PaneState
 from ..vm.network import net_mode, parse_ports
 from ..vm.volumes import VolumeError, parse_volumes
 from .capture import capture_lines

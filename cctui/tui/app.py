@@ -28,12 +28,12 @@ from .layout_tree import LayoutTree
 from .messages import PaneChanged, PaneFocused, PaneTitleChanged, VmChanged
 from .pane_frame import PaneFrame, describe_state
 from .pane_layout import PaneLayout
-from .pane_process import PaneProcess, PaneState
+from ..server.pane_process import PaneProcess, PaneState
 from .panels import CwdPanel, EnvPanel, ExitPanel
 from .render import Painter
 from .status_line import StatusLine
 from .too_small import TooSmallNotice
-from .typing_priority import TypingPriority
+from ..server.typing_priority import TypingPriority
 from .themes import DEFAULT_THEME, CctuiTheme, TerminalColors, load_settings, load_themes, save_setting
 from .vm_tree import VmTree
 

@@ -29,7 +29,7 @@ from .keymap import Keymap
 from .messages import DividerMoved, PaneChanged, PaneFocused
 from .pane_frame import PaneFrame
 from .pane_layout import PaneLayout
-from .pane_process import PaneState
+from ..server.pane_process import PaneState
 
 
 class AttachedApp(CctuiApp):

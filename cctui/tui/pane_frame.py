@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from ..api.instance import InstanceState
 from ..guest_text import LABEL_LIMIT, printable
-from .pane_process import PaneProcess, PaneState
+from ..server.pane_process import PaneProcess, PaneState
 from .render import Painter
 from .terminal_view import TerminalView
 

@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Input, Static
 
-from .pane_process import PaneProcess, PaneState
+from ..server.pane_process import PaneProcess, PaneState
 
 
 class Panel(Vertical):

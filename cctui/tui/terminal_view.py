@@ -22,7 +22,7 @@ from ..terminal import Cell
 from .copy_cursor import CopyCursor
 from .keys import encode_key, encode_mouse, encode_paste
 from .messages import PaneChanged, PaneFocused, PaneTitleChanged
-from .pane_process import PaneProcess, PaneState
+from ..server.pane_process import PaneProcess, PaneState
 from .render import Painter, row_strip
 
 FRAME = 1 / 60               # the focused pane redraws at most this often

@@ -10,7 +10,7 @@ from ..api.instance import AsyncInstance, InstanceState
 from ..guest_text import LABEL_LIMIT, printable
 from ..vm.network import label_of
 from .pane_frame import describe_state
-from .pane_process import PaneProcess
+from ..server.pane_process import PaneProcess
 
 STATE_ICON = {InstanceState.BOOTING: "◌", InstanceState.RUNNING: "●", InstanceState.STOPPED: "○",
               InstanceState.FAILED: "✗"}
