@@ -37,14 +37,14 @@ class StartError(Exception):
 
 
 _PTY_CLASS: list = []           # [the pty class, or None without ptyprocess], once loaded
-_WARMING: list = []             # [True] once warm_up started its thread
 
 
 def pty_class() -> Any:
     """ptyprocess's PtyProcess with a quiet finaliser, or None (a bare guest Python,
-    -S without site-packages: os.forkpty then). Imported on first use, not at start-up:
-    ptyprocess pulls in shutil, bz2 and lzma, a fifth of a second before the HELLO
-    under TCG. ``warm_up`` loads it in the background once the HELLO is out."""
+    -S without site-packages: os.forkpty then). Imported by the first tty START, not
+    at start-up: ptyprocess pulls in shutil, bz2 and lzma, a fifth of a second before
+    the HELLO under TCG. Not in a thread after the HELLO either: it then held the GIL
+    while the host's first command (often on pipes, which never need it) waited."""
     if not _PTY_CLASS:
         try:
             from ptyprocess import PtyProcess
@@ -66,23 +66,6 @@ def pty_class() -> Any:
                             pass
             _PTY_CLASS.append(_QuietPty)
     return _PTY_CLASS[0]
-
-
-def warm_up() -> None:
-    """Import what running a command needs, in a thread, after the HELLO: the first
-    START then finds it loaded (or waits on the import lock for the rest of it)."""
-    if _PTY_CLASS or _WARMING:
-        return
-    _WARMING.append(True)
-    import _thread
-    _thread.start_new_thread(_warm, ())
-
-
-def _warm() -> None:
-    try:
-        pty_class()
-    except Exception:      # the first START imports again and reports the error there
-        pass
 
 
 class Spawned:

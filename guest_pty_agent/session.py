@@ -141,8 +141,6 @@ class Session:
             except OSError:
                 self.outcome = EOF
                 return
-            if self.out.empty:
-                execs.warm_up()          # the HELLO is out: load the rest meanwhile
         if mask & selectors.EVENT_READ:
             try:
                 data = os.read(self.fd, READ_SIZE)

@@ -323,39 +323,45 @@ def test_kernel_hz_comes_from_the_config_beside_the_image(tmp_path: Path) -> Non
 
 LAZY = ("ptyprocess", "shutil", "bz2", "lzma", "glob")
 
-_HELLO_THEN_WARM = r"""
+_HELLO_THEN_TTY = r"""
 import json, os, selectors, socket, sys
-from tests.helpers.wait import wait_until
 import guest_pty_agent.__main__, guest_pty_agent.transport, guest_pty_agent.power
+from guest_pty_agent import execs
 from guest_pty_agent.loop import Loop
 from guest_pty_agent.session import Session
+from guest_pty_agent.validate import start_spec
 host, guest = socket.socketpair()
 session = Session(guest.fileno(), Loop())          # pushes the HELLO
-at_hello = [m for m in LAZY if m in sys.modules]
-session._on_channel(selectors.EVENT_WRITE)         # writes it, then warms up
+session._on_channel(selectors.EVENT_WRITE)         # writes it
 hello = host.recv(65536)
-wait_until(lambda: "ptyprocess" in sys.modules and "shutil" in sys.modules, timeout=60,
-           what="the warm-up thread to import ptyprocess")
-print(json.dumps({"at_hello": at_hello, "hello_bytes": len(hello)}))
+at_hello = [m for m in LAZY if m in sys.modules]
+env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+pipes = execs.spawn(start_spec({"argv": ["true"], "env": env}))
+after_pipes = [m for m in LAZY if m in sys.modules]
+tty = execs.spawn(start_spec({"argv": ["true"], "env": env, "tty": True}))
+os.waitpid(pipes.pid, 0)
+os.waitpid(tty.pid, 0)
+print(json.dumps({"at_hello": at_hello, "after_pipes": after_pipes,
+                  "after_tty": "ptyprocess" in sys.modules, "hello_bytes": len(hello)}))
 """
 
 
-def test_agent_says_hello_before_importing_ptyprocess_then_warms_up() -> None:
-    """Readiness does not wait for what only running a command needs: ptyprocess
-    (shutil, bz2, lzma) is imported by a thread once the HELLO is written."""
+def test_agent_says_hello_before_importing_ptyprocess() -> None:
+    """Readiness does not wait for what only a tty command needs: ptyprocess (shutil,
+    bz2, lzma) is imported by the first tty START, and a pipe command never needs it."""
     import json
     import subprocess
     import sys
     import guest_pty_agent
     import ptyprocess
-    roots = [str(Path(__file__).resolve().parent.parent)] + [
-        str(Path(str(m.__file__)).parent.parent) for m in (guest_pty_agent, ptyprocess)]
-    done = subprocess.run([sys.executable, "-S", "-c", f"LAZY = {LAZY!r}\n" + _HELLO_THEN_WARM],
+    roots = [str(Path(str(m.__file__)).parent.parent) for m in (guest_pty_agent, ptyprocess)]
+    done = subprocess.run([sys.executable, "-S", "-c", f"LAZY = {LAZY!r}\n" + _HELLO_THEN_TTY],
                           capture_output=True, text=True, check=True, timeout=120,
-                          env={"PYTHONPATH": os.pathsep.join(roots)})
+                          env={"PYTHONPATH": os.pathsep.join(roots), "PATH": os.environ["PATH"]})
     result = json.loads(done.stdout)
-    assert result["at_hello"] == []
     assert result["hello_bytes"] > 0
+    assert result["at_hello"] == [] and result["after_pipes"] == []
+    assert result["after_tty"] is True
 
 
 def test_a_broken_ptyprocess_is_a_clear_start_error(monkeypatch: pytest.MonkeyPatch) -> None:
