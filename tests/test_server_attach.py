@@ -593,3 +593,31 @@ def test_a_screen_too_big_for_one_frame_is_split_first_full(monkeypatch: pytest.
     sent = (pane.generation, pane.version)
     ((_, carried),) = list(attach_module.screen_frames(pane, sent))
     assert carried == []
+
+
+def test_keys_from_a_client_make_the_other_panes_yield(monkeypatch: pytest.MonkeyPatch) -> None:
+    """INPUT (a person typing) gives its pane the CPU: every other pane of the server,
+    in any session, shrinks its output window for a moment; send-keys (a script) does not."""
+    import asyncio
+
+    from cctui.server.domain import Domain
+    from cctui.server.pane_process import OUTPUT_WINDOW, YIELD_WINDOW
+    from cctui.server.target import Target
+    monkeypatch.setenv("CCTUI_ALLOW_LOCAL_IMAGE", "1")
+
+    async def scenario() -> None:
+        domain = Domain(on_empty=lambda: None)
+        try:
+            first = await domain.new_session("a", "local", ["sh"], {}, 24, 80)
+            other = await domain.new_session("b", "local", ["sh"], {}, 24, 80)
+            _, _, typed = domain.resolve(Target("a"))
+            _, _, flooding = domain.resolve(Target("b"))
+            assert first is not other and flooding.process.window == OUTPUT_WINDOW
+            typed.process.write(b"echo script\n")           # send-keys' path
+            assert flooding.process.window == OUTPUT_WINDOW
+            typed.process.type(b"echo person\n")            # INPUT's path
+            assert flooding.process.window == YIELD_WINDOW and typed.process.window == OUTPUT_WINDOW
+        finally:
+            await domain.shutdown()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))

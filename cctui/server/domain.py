@@ -36,6 +36,7 @@ from ..errors import Error
 from ..guest_text import printable
 from ..terminal import TerminalModel
 from .pane_process import PaneProcess, PaneState
+from .typing_priority import TypingPriority
 from .layout import SplitTree
 from .spare import SparePool
 from .target import Target, TargetError
@@ -86,7 +87,8 @@ class Pane:
         self._pump_due = False
         self._frozen = 0
         self._waiters: List[Tuple[str, asyncio.Future]] = []
-        self.process = PaneProcess(vm, argv, rows, cols, self._changed, self._output)
+        self.process = PaneProcess(vm, argv, rows, cols, self._changed, self._output,
+                                   priority=domain.typing_priority if domain is not None else None)
         self.task: Optional[asyncio.Task] = None
 
     def _output(self) -> None:
@@ -211,6 +213,8 @@ class Pane:
 
     def kill(self) -> None:
         self.process.kill()
+        if self.domain is not None:
+            self.domain.typing_priority.discard(self.process)
         if self.task is not None and not self.task.done():
             self.task.cancel()
         for _, fut in self._waiters:
@@ -288,6 +292,9 @@ class Domain:
         self.sessions: Dict[str, Session] = {}
         self._on_empty = on_empty
         self._pane_ids = itertools.count()
+        # keys typed by an attached client (INPUT, not send-keys) make every other pane's
+        # flood yield for a moment, over all sessions: their VMs share this host's CPU
+        self.typing_priority = TypingPriority()
         self.observers: Set[Observer] = set()
         self.size_override: Optional[Callable[[Pane], Optional[Tuple[int, int]]]] = None
         self.spare: Optional[SparePool] = None      # the server's warm spare VM, if it keeps one
