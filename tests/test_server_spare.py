@@ -19,7 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, Iterator, List, Optional
+from types import SimpleNamespace
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -244,11 +245,21 @@ def test_new_session_takes_the_ready_spare_and_the_last_session_ends_it(
 
 
 @pytest.mark.vm
-def test_sigkill_of_the_server_takes_the_spare_with_it() -> None:
+def test_a_booting_spare_is_taken_and_sigkill_of_the_server_takes_the_next_with_it() -> None:
     server = Server("spare = 1\nspare_idle = 0\n")
     try:
         server.cli("new", "-d", "-s", "a", "--", "sh")
         server.pid = server.ls()["server_pid"]
+        # QEMU started, its agent not answering yet (a TCG boot takes seconds more).
+        booting = wait_until(lambda: (lambda s: s if s["state"] == "booting" and s["qemu_pid"] else None)(
+            server.spare()), timeout=60, interval=0.1, what="the spare's QEMU to start")
+        assert isinstance(booting, dict) and booting["nice"] == 10
+        server.cli("new", "-d", "-s", "b", "--", "sh", "-c", "echo booting-spare-$((6*7)); exec sh")
+        vm = server.session_vm("b")
+        assert vm["qemu_pid"] == booting["qemu_pid"] and vm["state"] == "running"
+        assert server.spare()["taken_booting"] == 1
+        assert os.getpriority(os.PRIO_PROCESS, vm["qemu_pid"]) == 0
+        server.cli("wait-text", "-t", "b", "booting-spare-42", "--timeout", "60")
         ready = wait_until(lambda: (lambda s: s if s["state"] == "ready" else None)(server.spare()),
                            timeout=240, interval=0.5, what="the spare VM to be ready")
         assert isinstance(ready, dict) and alive(ready["qemu_pid"])
@@ -307,8 +318,10 @@ def test_bad_config_is_logged_and_the_server_runs_with_defaults() -> None:
 #    its calls; what QEMU does is the VM tests' business above) ---------------------------------
 def run_pool(scenario: Callable[[SparePool, List[str]], Awaitable[None]], idle: float,
              sessions: bool = True, fail: bool = False,
-             monkeypatch: Optional[pytest.MonkeyPatch] = None) -> None:
+             monkeypatch: Optional[pytest.MonkeyPatch] = None,
+             vms: Optional[Dict[str, AsyncInstance]] = None) -> None:
     calls: List[str] = []
+    live: Dict[str, Any] = {"s": SimpleNamespace(vms=vms if vms is not None else {})} if sessions else {}
 
     async def boot(image: str, *, instance: AsyncInstance, **options: object) -> AsyncInstance:
         calls.append(image)
@@ -324,7 +337,7 @@ def run_pool(scenario: Callable[[SparePool, List[str]], Awaitable[None]], idle: 
     monkeypatch.setattr(spare_module.aio, "boot", boot)
 
     async def main() -> None:
-        pool = SparePool(Config(spare=1, spare_idle=idle), lambda: sessions)
+        pool = SparePool(Config(spare=1, spare_idle=idle), lambda: live)
         try:
             await scenario(pool, calls)
         finally:
@@ -342,6 +355,14 @@ def test_pool_boots_only_after_idle_and_not_for_looking(monkeypatch: pytest.Monk
         assert calls == [] and pool.describe()["state"] == "waiting"
         await until(lambda: calls, timeout=10, what="the spare's boot once idle")
         assert calls == ["host"] and pool.describe()["state"] == "booting"
+        # A session may take it mid-boot; closing it then (its session ended) stops the boot.
+        vm = pool.take("host", {})
+        assert vm is not None and vm.state.value == "booting"
+        assert pool.describe()["taken_booting"] == 1 and pool.describe()["state"] == "waiting"
+        assert pool.take("host", {}) is None
+        boots = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        await vm.close()
+        await until(lambda: all(t.done() for t in boots), timeout=10, what="the taken boot to stop")
     run_pool(scenario, idle=0.3, monkeypatch=monkeypatch)
 
 
@@ -353,6 +374,22 @@ def test_pool_boots_nothing_without_a_session(monkeypatch: pytest.MonkeyPatch) -
         await fired.wait()
         assert calls == [] and pool.describe()["state"] == "waiting"
     run_pool(scenario, idle=0.05, sessions=False, monkeypatch=monkeypatch)
+
+
+def test_pool_waits_while_a_session_vm_boots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user waiting for a VM's boot gets the CPU: the spare boots after that boot ends."""
+    async def scenario(pool: SparePool, calls: List[str]) -> None:
+        booting = AsyncInstance(name="vm1")
+        session_vms["vm1"] = booting
+        pool.activity("new")
+        fired = asyncio.Event()
+        asyncio.get_event_loop().call_later(0.5, fired.set)     # well past spare_idle
+        await fired.wait()
+        assert calls == []
+        booting.boot_failed(Error("done booting, either way"))
+        await until(lambda: calls, timeout=10, what="the spare's boot after the session VM's")
+    session_vms: Dict[str, AsyncInstance] = {}
+    run_pool(scenario, idle=0.0, monkeypatch=monkeypatch, vms=session_vms)
 
 
 def test_failed_spare_boot_is_logged_and_retried_later(monkeypatch: pytest.MonkeyPatch,

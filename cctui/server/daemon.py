@@ -198,7 +198,7 @@ class Server:
         except ConfigError as exc:         # a bad config.toml must not stop the server
             config, problem = Config(), str(exc)
             log.error("%s (running with the defaults)", exc)
-        self.spare = SparePool(config, lambda: bool(self.domain.sessions), problem)
+        self.spare = SparePool(config, lambda: self.domain.sessions, problem)
         self.domain.spare = self.spare      # start_vm takes it for a VM of its kind
         self.domain.size_override = self.size_for
         self.handlers = Handlers(self)

@@ -1,11 +1,13 @@
 """The warm spare: one VM of the default image kept booted, so a new session starts at once.
 
 It boots only once the server has had no client request or input for
-``spare_idle`` seconds and at least one session exists (a server with no
-session ends by itself, and the spare must not keep it up), and its QEMU runs
+``spare_idle`` seconds, no session's VM is booting (a user waits for that one),
+and at least one session exists (a server with no session ends by itself, and
+the spare must not keep it up), and its QEMU runs
 at nice ``SPARE_NICE`` so neither its boot nor its idling takes CPU from a
-user's keystrokes; a session that takes it gets normal priority back. A boot
-that fails is logged and retried with a growing delay. ``close()`` (the server
+user's keystrokes; a session that takes it gets normal priority back, even
+mid-boot (the rest of its boot is then the session's, shorter than a whole one).
+A boot that fails is logged and retried with a growing delay. ``close()`` (the server
 ending) powers it off: no QEMU outlives the server.
 """
 from __future__ import annotations
@@ -14,14 +16,14 @@ import asyncio
 import logging
 import os
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Mapping, Optional, Protocol
 
 from .. import aio
 from ..api.instance import AsyncInstance, InstanceState
 from ..config import Config
 from ..errors import Error
 from ..guest_text import printable
-from ..vm.qemu import SPAWN_NICE
+from ..vm.qemu import SPAWN_NICE, SPAWNED
 
 log = logging.getLogger(__name__)
 SPARE_NICE = 10
@@ -32,6 +34,7 @@ OPTIONS: Dict[str, object] = {"accel": "auto", "memory_mb": 1024, "cpus": 2, "tr
                               "net": "off", "ports": [], "volumes": []}
 BACKOFF_FIRST = 10.0        # seconds before retrying a failed spare boot, doubled each time
 BACKOFF_MAX = 600.0
+BOOT_RECHECK = 1.0          # seconds between looks while a session's VM boots
 # Requests that only look (a script polling ls) do not count as a user at work.
 QUIET_OPS = frozenset({"ls", "capture-pane", "wait-text"})
 
@@ -51,23 +54,43 @@ def matches(image: str, options: Dict[str, object]) -> bool:
     return True
 
 
+class _Session(Protocol):
+    vms: Dict[str, AsyncInstance]
+
+
+class _Boot:
+    """One spare: its QEMU's pid once spawned, and whether a session has taken it."""
+
+    def __init__(self, vm: AsyncInstance) -> None:
+        self.vm = vm
+        self.pid: Optional[int] = None
+        self.taken = False
+
+    def spawned(self, pid: int) -> None:
+        self.pid = pid
+        if self.taken:              # taken before QEMU started: it starts niced, undo that
+            renice(pid, 0)
+
+
 class SparePool:
     """Keeps one spare VM; ``activity()`` on every client frame, ``take()`` on a new VM."""
 
-    def __init__(self, config: Config, has_sessions: Callable[[], bool],
+    def __init__(self, config: Config, sessions: Callable[[], Mapping[str, _Session]],
                  config_error: Optional[str] = None) -> None:
         self.enabled = config.spare > 0
         self.idle = config.spare_idle
         self.config_error = config_error
-        self._has_sessions = has_sessions
+        self._sessions = sessions
         self._last_activity = time.monotonic()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._vm: Optional[AsyncInstance] = None
+        self._boot_state: Optional[_Boot] = None
         self._task: Optional[asyncio.Task] = None
         self._failures = 0
         self._not_before = 0.0          # monotonic: the next boot waits for this (backoff)
         self.error: Optional[str] = None
         self.taken = 0
+        self.taken_booting = 0
         self.closed = False
 
     # -- when to boot ------------------------------------------------------------------------
@@ -93,15 +116,24 @@ class SparePool:
         if now < max(self._last_activity + self.idle, self._not_before):
             self._arm()                 # activity since: wait for the rest of the idle time
             return
-        if not self._has_sessions():
+        sessions = self._sessions()
+        if not sessions:
             return                      # the next client request arms it again
+        if any(vm.state is InstanceState.BOOTING for session in sessions.values()
+               for vm in session.vms.values()):
+            self._last_activity = now   # a user waits for that boot: wait our idle time again
+            self._not_before = max(self._not_before, now + BOOT_RECHECK)
+            self._arm()
+            return
         self._task = asyncio.ensure_future(self._boot())
 
     async def _boot(self) -> None:
         vm = AsyncInstance(name="spare", image=IMAGE)
-        self._vm = vm
+        state = _Boot(vm)
+        self._vm, self._boot_state = vm, state
         vm.add_listener(self._changed)
         SPAWN_NICE.set(SPARE_NICE)      # this task's context only: its QEMU starts niced
+        SPAWNED.set(state.spawned)
         log.info("booting a spare VM (nice %d)", SPARE_NICE)
         try:
             await aio.boot(IMAGE, instance=vm, **OPTIONS)   # type: ignore[arg-type]
@@ -111,7 +143,8 @@ class SparePool:
             self._failed(vm, str(exc) if isinstance(exc, Error) else repr(exc))
             return
         finally:
-            self._task = None
+            if self._task is asyncio.current_task():
+                self._task = None       # (a spare taken mid-boot no longer is the pool's task)
         log.info("spare VM ready: qemu pid %s, booted in %.1fs", vm.qemu_pid, vm.boot_seconds or 0.0)
         self._failures = 0
         self.error = None
@@ -124,7 +157,7 @@ class SparePool:
         """Drop it and try again later, each failure waiting twice as long."""
         if vm is not self._vm:
             return
-        self._vm = None
+        self._vm = self._boot_state = None
         self._failures += 1
         delay = min(BACKOFF_FIRST * 2 ** (self._failures - 1), BACKOFF_MAX)
         self._not_before = time.monotonic() + delay
@@ -135,16 +168,23 @@ class SparePool:
 
     # -- handing it out ------------------------------------------------------------------------
     def take(self, image: str, options: Dict[str, object]) -> Optional[AsyncInstance]:
-        """The ready spare when a VM of its kind is asked for, else None (boot one as usual)."""
-        vm = self._vm
-        if vm is None or vm.state is not InstanceState.RUNNING or not matches(image, options):
+        """The spare, ready or still booting, when a VM of its kind is asked for; else
+        None (boot one as usual). A booting one is the caller's to wait for: it leaves
+        the booting state either way, as any instance does."""
+        vm, state = self._vm, self._boot_state
+        if vm is None or state is None or not vm.state.live or not matches(image, options):
             return None
-        self._vm = None
+        self._vm = self._boot_state = None
         self.taken += 1
-        pid = vm.qemu_pid
+        state.taken = True
+        pid = vm.qemu_pid or state.pid
         if pid is not None:
             renice(pid, 0)
-        log.info("spare VM (qemu pid %s) taken", pid)
+        if vm.state is InstanceState.BOOTING and self._task is not None:
+            self.taken_booting += 1
+            task, self._task = self._task, None
+            vm.add_listener(lambda inst: _stop_boot_if_closed(inst, task))
+        log.info("spare VM (qemu pid %s, %s) taken", pid, vm.state)
         self._arm()                     # the next one boots after the next idle spell
         return vm
 
@@ -155,7 +195,7 @@ class SparePool:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        vm, self._vm = self._vm, None
+        vm, self._vm, self._boot_state = self._vm, None, None
         task, self._task = self._task, None
         if task is not None:
             task.cancel()       # a boot cut short quits its QEMU before the task ends
@@ -173,10 +213,20 @@ class SparePool:
         else:
             state = "ready" if vm.state is InstanceState.RUNNING else str(vm.state)
         pid = vm.qemu_pid if vm is not None else None
+        if pid is None and self._boot_state is not None:
+            pid = self._boot_state.pid          # booting: QEMU runs, its agent has not answered
         return {"enabled": self.enabled, "state": state, "qemu_pid": pid,
                 "nice": nice_of(pid) if pid is not None else None,
-                "idle_seconds": self.idle, "taken": self.taken, "failures": self._failures,
+                "idle_seconds": self.idle, "taken": self.taken, "taken_booting": self.taken_booting,
+                "failures": self._failures,
                 "error": self.error, "config_error": self.config_error}
+
+
+def _stop_boot_if_closed(vm: AsyncInstance, task: asyncio.Task) -> None:
+    """A spare taken mid-boot whose session closed it: stop the boot (and its QEMU) now
+    rather than when the agent answers."""
+    if vm.state is InstanceState.STOPPED and not task.done():
+        task.cancel()
 
 
 def renice(pid: int, value: int) -> None:

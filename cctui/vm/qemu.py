@@ -42,6 +42,9 @@ STDERR_CAP = 16 * 1024            # bytes of QEMU's stderr kept to explain an ex
 # The nice increment for QEMUs started in this context: the server's spare VM boots
 # at low priority (cctui/server/spare.py) without a parameter through every boot call.
 SPAWN_NICE: "contextvars.ContextVar[int]" = contextvars.ContextVar("cctui_qemu_nice", default=0)
+# Told each QEMU pid started in this context, at once (the spare hands its VM over mid-boot).
+SPAWNED: "contextvars.ContextVar[Optional[Callable[[int], None]]]" = contextvars.ContextVar(
+    "cctui_qemu_spawned", default=None)
 
 
 def _die_with_parent(nice: int = 0) -> None:
@@ -198,6 +201,9 @@ class QemuProcess:
             *self.config.argv(qemu), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             preexec_fn=functools.partial(_die_with_parent, SPAWN_NICE.get()), start_new_session=True)
+        spawned = SPAWNED.get()
+        if spawned is not None:
+            spawned(self.proc.pid)
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self._pumps = [asyncio.ensure_future(self.console.pump(self.proc.stdout)),
                        asyncio.ensure_future(self.stderr.pump(self.proc.stderr))]
