@@ -100,29 +100,28 @@ class VsockTransport:
     reconnects = True
 
     def __init__(self, port: int) -> None:
-        import socket           # only here: virtio-serial boots need not load it
-        family = getattr(socket, "AF_VSOCK", None)
+        # _socket, not socket: socket.py builds its enums from every AF_/SO_ name at
+        # import (a tenth of a second and more under TCG) and pulls in array.
+        import _socket
+        family = getattr(_socket, "AF_VSOCK", None)
         if family is None:
             raise TransportError("this Python has no AF_VSOCK")
         try:
-            self._sock = socket.socket(family, socket.SOCK_STREAM)
-            self._sock.bind((socket.VMADDR_CID_ANY, port))
+            self._sock = _socket.socket(family, _socket.SOCK_STREAM)
+            self._sock.bind((_socket.VMADDR_CID_ANY, port))
             self._sock.listen(1)
         except OSError as exc:
             raise TransportError(f"vsock port {port}: {exc}") from None
         self._sock.settimeout(0.5)
 
     def connect(self, reap: Reap) -> Optional[int]:
-        import socket
         while True:
             reap()
             try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
+                fd, _ = self._sock._accept()  # type: ignore[attr-defined]  # a CLOEXEC fd
+            except (TimeoutError, InterruptedError):   # socket.timeout is TimeoutError
                 continue
-            except InterruptedError:
-                continue
-            return _prepare(conn.detach())
+            return _prepare(fd)
 
     def close(self, fd: int) -> None:
         os.close(fd)

@@ -364,6 +364,25 @@ def test_agent_says_hello_before_importing_ptyprocess() -> None:
     assert result["after_tty"] is True
 
 
+def test_vsock_listener_does_not_import_socket() -> None:
+    """The listener uses _socket: socket.py's enum building costs the guest a tenth
+    of a second or more before the HELLO under TCG."""
+    import subprocess
+    import sys
+    import guest_pty_agent
+    code = ("import sys\n"
+            "from guest_pty_agent.transport import TransportError, VsockTransport\n"
+            "try:\n"
+            "    VsockTransport(40123)\n"
+            "except TransportError:\n"
+            "    pass                  # no vsock on this host: the import is what counts\n"
+            "print('socket' in sys.modules, '_socket' in sys.modules)")
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60,
+                          env={"PYTHONPATH": str(Path(str(guest_pty_agent.__file__)).parent.parent)})
+    assert done.stdout.split() == ["False", "True"]
+
+
 def test_a_broken_ptyprocess_is_a_clear_start_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """The lazy import's failure reaches the START that needed it, not a crash."""
     from guest_pty_agent import execs
@@ -416,7 +435,7 @@ def _cpio_files(data: bytes) -> dict:
     return files
 
 
-BOOT_FILES_PROFILE = BootProfile(python_files=True)
+BOOT_FILES_PROFILE = BootProfile(python_files=True, agent_extensions=True)
 
 
 @pytest.fixture(scope="module")

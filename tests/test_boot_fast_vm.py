@@ -77,7 +77,7 @@ def test_microvm_boots(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_python_files_lever_serves_libpython_and_extensions_from_ram(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CCTUI_BOOT", "+python_files")
+    monkeypatch.setenv("CCTUI_BOOT", "+python_files,+agent_extensions")
     with cctui.boot() as vm:
         mounts = vm.command("cat", "/proc/self/mountinfo").output().decode()
         assert any("libpython" in line.split()[4] and " rootfs " in line

@@ -288,12 +288,12 @@ def initramfs_for(kernel: Kernel, profile: Optional[BootProfile] = None) -> Path
         if pyc is not None:
             agent_files.append((importlib.util.cache_from_source(name), pyc))
     python_entries: List[tuple] = []
-    if profile.stdlib_zip or profile.python_files:
+    if profile.stdlib_zip or profile.agent_extensions:
         roots = [str(Path(str(p.__file__)).parent.parent) for p in (guest_pty_agent, ptyprocess)]
         bundle = stdlib_bundle(python, roots)
         if bundle is not None and profile.stdlib_zip:
             agent_files.append(("stdlib.zip", bundle[0]))
-        if bundle is not None and profile.python_files:
+        if bundle is not None and profile.agent_extensions:
             agent_files += _extensions(bundle[1])
     if profile.python_files and library is not None:
         python_entries = _library_entries(library)

@@ -29,7 +29,8 @@ KERNEL_TRIM = ["rodata=off", "initcall_blacklist=init_kprobe_trace,crypto_kdf108
 
 # The order the bench adds levers to the baseline, one row each.
 LEVER_ORDER = ["pvh", "qboot", "fast_append", "raw_initramfs", "lean_modules", "stdlib_zip",
-               "tsc", "kernel_trim", "module_lanes", "python_files", "microvm"]
+               "tsc", "kernel_trim", "module_lanes", "agent_extensions", "python_files",
+               "microvm"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class BootProfile:
     tsc: bool = True            # TCG: the host's TSC rate and tsc=reliable (no PIT/HPET)
     kernel_trim: bool = True    # KERNEL_TRIM on the kernel command line
     module_lanes: bool = True   # vsock modules load while the root mounts; no virtio_console
-    python_files: bool = False  # libpython and the agent's extension modules in the initramfs
+    agent_extensions: bool = False  # the agent's extension modules in the initramfs
+    python_files: bool = False  # a stripped libpython in the initramfs, bind-mounted
     microvm: bool = False       # -M microvm (virtio-mmio); see README for why it is off
 
     @classmethod
