@@ -470,6 +470,8 @@ def test_initramfs_carries_libpython_and_the_agents_extension_modules(built_init
     init = files["init"].decode()
     assert 'mount --bind "/py/$n" "/newroot$path"' in init
     assert "load $VSOCK &" in init and "\nwait" in init
+    # The agent starts with -c (runpy's imports before its first line are skipped).
+    assert '"$PY" -S -c "$AGENT"' in init and "-m guest_pty_agent" not in init
     # Applets run in the init's shell, by name: links in /bin for a busybox without NOFORK.
     from cctui.vm.initramfs import INIT_APPLETS
     for applet in INIT_APPLETS:

@@ -149,7 +149,9 @@ wait     # the background module lane
 export PYTHONPATH=/.cctui/agent:/.cctui/agent/stdlib.zip PYTHONDONTWRITEBYTECODE=1 HOME=/root
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 read T_MOUNTS _ < /newroot/proc/uptime
-exec $B switch_root /newroot "$PY" -S -m guest_pty_agent --init $CHANNEL \
+AGENT="import sys; from guest_pty_agent.__main__ import main; sys.exit(main())"
+# -c, not -m: runpy would first import importlib.util, contextlib and warnings.
+exec $B switch_root /newroot "$PY" -S -c "$AGENT" --init $CHANNEL \
   --boot-marks "init=$T_INIT,modules=$T_MODULES,mounts=$T_MOUNTS"
 """
 
