@@ -7,12 +7,6 @@ guest agent, emulated by the server's TerminalModel and copied to RemoteModel.
 from __future__ import annotations
 
 import asyncio
-import os
-import select
-import shutil
-import subprocess
-import sys
-import tempfile
 from typing import Any, Iterator, List
 
 import pytest
@@ -20,33 +14,15 @@ import pytest
 from cctui.client import Attachment
 from cctui.server import client as server_client
 from cctui.server.pane_process import PaneState
+from helpers.servers import spawned_server
 from helpers.wait import until
 
 
 @pytest.fixture(scope="module")
 def socket_dir() -> Iterator[str]:
     """A server of our own in a fresh socket directory, allowed the local image."""
-    where = tempfile.mkdtemp(prefix="cctui-client-")
-    env = dict(os.environ, CCTUI_SOCKET_DIR=where, CCTUI_ALLOW_LOCAL_IMAGE="1")
-    read_end, write_end = os.pipe()
-    log = open(os.path.join(where, "test-server.log"), "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "cctui", "server", "--ready-fd", str(write_end)],
-                            pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            env=env, start_new_session=True)
-    os.close(write_end)
-    try:
-        assert select.select([read_end], [], [], 30)[0], "the server did not start"
-        assert os.read(read_end, 64).strip() == b"ok"
-        yield where
-    finally:
-        os.close(read_end)
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(where, ignore_errors=True)
+    with spawned_server("cctui-client-") as server:
+        yield server.where
 
 
 def test_typed_keys_echo_in_the_remote_model_and_history_comes_from_the_server(

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import select
-import shutil
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 from functools import partial
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -23,12 +19,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cctui.server import paths, wire
+from cctui.server import wire
 from cctui.server.attach import ATTACH_BUFFER
 from cctui.server.screen_codec import decode_layout, decode_row
 from cctui.server.target import Target
 from cctui.server.wire import Frame, ProtocolError, validate_request
 from guest_pty_agent import protocol as framing
+from helpers.servers import spawned_server
 
 TIMEOUT = 30.0
 
@@ -180,27 +177,8 @@ def ls_panes(client: Client, session: str) -> Dict[str, Dict[str, Any]]:
 @contextlib.contextmanager
 def running_server() -> Iterator[Tuple[str, subprocess.Popen]]:
     """A server in its own socket directory, allowed the local image: its socket path."""
-    where = tempfile.mkdtemp(prefix="cctui-attach-")
-    env = dict(os.environ, CCTUI_SOCKET_DIR=where, CCTUI_ALLOW_LOCAL_IMAGE="1")
-    read_end, write_end = os.pipe()
-    log = open(os.path.join(where, "test-server.log"), "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "cctui", "server", "--ready-fd", str(write_end)],
-                            pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            env=env, start_new_session=True)
-    os.close(write_end)
-    try:
-        assert select.select([read_end], [], [], 30)[0], "the server did not start"
-        assert os.read(read_end, 64).strip() == b"ok"
-        yield os.path.join(where, paths.SOCKET_NAME), proc
-    finally:
-        os.close(read_end)
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(where, ignore_errors=True)
+    with spawned_server("cctui-attach-") as server:
+        yield server.socket_path, server.proc
 
 
 @pytest.fixture(scope="module")

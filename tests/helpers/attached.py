@@ -11,15 +11,12 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import select
-import shutil
-import subprocess
-import sys
-import tempfile
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
 
 from cctui.server import client as server_client
+
+from .servers import spawned_server
 
 HISTORY_START = -(1 << 30)          # capture-pane's start for "the oldest scrollback row"
 
@@ -28,41 +25,22 @@ HISTORY_START = -(1 << 30)          # capture-pane's start for "the oldest scrol
 def private_server(local_image: bool = True, prefix: str = "cctui-tui-") -> Iterator[str]:
     """A server in its own socket directory (allowed the local image unless told not to);
     CCTUI_SOCKET_DIR points at it while the context lasts. Yields the directory."""
-    where = tempfile.mkdtemp(prefix=prefix)
-    env = dict(os.environ, CCTUI_SOCKET_DIR=where)
-    if local_image:
-        env["CCTUI_ALLOW_LOCAL_IMAGE"] = "1"
-    read_end, write_end = os.pipe()
-    log = open(os.path.join(where, "test-server.log"), "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "cctui", "server", "--ready-fd", str(write_end)],
-                            pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            env=env, start_new_session=True)
-    os.close(write_end)
     old = os.environ.get("CCTUI_SOCKET_DIR")
-    try:
-        assert select.select([read_end], [], [], 30)[0], "the server did not start"
-        assert os.read(read_end, 64).strip() == b"ok"
-        os.environ["CCTUI_SOCKET_DIR"] = where
-        yield where
-    finally:
-        os.close(read_end)
-        os.environ["CCTUI_SOCKET_DIR"] = where      # this server's, never another one's
+    with spawned_server(prefix, local_image) as server:
+        os.environ["CCTUI_SOCKET_DIR"] = server.where
         try:
-            with server_client.connect() as conn:
-                conn.request("kill-server")     # ends the sessions (and any VM) in order
-        except Exception:
-            pass
-        if old is None:
-            os.environ.pop("CCTUI_SOCKET_DIR", None)
-        else:
-            os.environ["CCTUI_SOCKET_DIR"] = old
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(30)
-        log.close()
-        shutil.rmtree(where, ignore_errors=True)
+            yield server.where
+        finally:
+            os.environ["CCTUI_SOCKET_DIR"] = server.where   # this server's, never another one's
+            try:
+                with server_client.connect() as conn:
+                    conn.request("kill-server")     # ends the sessions (and any VM) in order
+            except Exception:
+                pass
+            if old is None:
+                os.environ.pop("CCTUI_SOCKET_DIR", None)
+            else:
+                os.environ["CCTUI_SOCKET_DIR"] = old
 
 
 def server_log(where: str) -> str:
