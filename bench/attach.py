@@ -114,31 +114,31 @@ def server() -> Iterator[Server]:
         shutil.rmtree(where, ignore_errors=True)
 
 
-def fill_script(k: int) -> List[str]:
+def fill_script(k: int, lines: int = FILL_LINES) -> List[str]:
     awk = ("BEGIN{for(i=1;i<=%d;i++) printf \"\\033[3%%dmline %%d\\033[0m of pane %d, "
-           "some text to fill a row of the pane\\n\", i%%8, i}" % (FILL_LINES, k))
+           "some text to fill a row of the pane\\n\", i%%8, i}" % (lines, k))
     return ["sh", "-c", f"awk '{awk}'; echo FILLED-{k}; exec cat"]
 
 
-def make_big_session(srv: Server, name: str, windows: int = 4) -> List[str]:
+def make_big_session(srv: Server, name: str, windows: int = 4, lines: int = FILL_LINES) -> List[str]:
     """``windows`` windows of 2x2 panes on the local image, each pane's scrollback full;
     the session made at the TUI's size (46x160: 160x48 less the status lines)."""
     rows, cols = SIZE[1] - 2, SIZE[0]
     panes: List[str] = []
     with srv.conn() as conn:
-        conn.request("new", name=name, image="local", argv=fill_script(0), rows=rows, cols=cols)
+        conn.request("new", name=name, image="local", argv=fill_script(0, lines), rows=rows, cols=cols)
         for w in range(windows):
             if w:
-                first = conn.request("new-window", target=name, argv=fill_script(len(panes)))["id"]
+                first = conn.request("new-window", target=name, argv=fill_script(len(panes), lines))["id"]
             else:
                 first = next(p["id"] for s in conn.request("ls")["sessions"] if s["name"] == name
                              for win in s["windows"] for p in win["panes"])
             panes.append(first)
             right = conn.request("split-window", target=first, horizontal=True,
-                                 argv=fill_script(len(panes)))["id"]
+                                 argv=fill_script(len(panes), lines))["id"]
             panes.append(right)
-            panes.append(conn.request("split-window", target=first, argv=fill_script(len(panes)))["id"])
-            panes.append(conn.request("split-window", target=right, argv=fill_script(len(panes)))["id"])
+            panes.append(conn.request("split-window", target=first, argv=fill_script(len(panes), lines))["id"])
+            panes.append(conn.request("split-window", target=right, argv=fill_script(len(panes), lines))["id"])
         for k, pane in enumerate(panes):
             conn.request("wait-text", target=pane, text=f"FILLED-{k}", timeout=300)
         conn.request("select-window", target=f"{name}:0")
@@ -231,6 +231,8 @@ async def bench_attach(args: argparse.Namespace) -> None:
         panes = await asyncio.to_thread(make_big_session, srv, "big")
         made = time.perf_counter() - made
         small = await asyncio.to_thread(make_small_session, srv, "small")
+        await asyncio.to_thread(make_big_session, srv, "empty", 4, 0)
+        await tui_attach("empty", 4)
         first_tui = await tui_attach("big", 4)      # the views' sizes reach the server: panes resized
         rows: Dict[str, List[float]] = {}
         history = 0
@@ -243,6 +245,7 @@ async def bench_attach(args: argparse.Namespace) -> None:
             cur, _, _ = await plain_attach("small")
             rows.setdefault("small-plain", []).append(cur)
             rows.setdefault("small-tui", []).append(await tui_attach("small", 1))
+            rows.setdefault("empty-tui", []).append(await tui_attach("empty", 4))
     print(f"\nattach to a session of {len(panes)} panes (4 windows of 2x2, local image), each with "
           f"{history} scrollback rows ({FILL_LINES} SGR lines printed; made in {made:.1f} s); "
           f"{args.rounds} rounds, load {loadavg()}")
@@ -258,6 +261,7 @@ async def bench_attach(args: argparse.Namespace) -> None:
     print(f"| reference: `cctui capture-pane -p` of one pane (a process start) | {summary(rows['capture'])} |")
     print(f"| reference: `Attachment.open` of a 1-pane session, no scrollback | {summary(rows['small-plain'])} |")
     print(f"| reference: AttachedApp of a 1-pane session, no scrollback | {summary(rows['small-tui'])} |")
+    print(f"| reference: AttachedApp of the same 16-pane layout, no scrollback | {summary(rows['empty-tui'])} |")
     del small
 
 
