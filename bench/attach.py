@@ -11,8 +11,8 @@ local-agent image (no VM) where a row says "local image". Each row is measured b
    every pane of the session; (b) the real TUI, ``AttachedApp`` headless at 160x48:
    every visible pane's TerminalView has drawn its bottom rows at the size it shows
    (the strips it rendered hold the pane's last line). References in the same run:
-   ``cctui capture-pane -p`` of one pane, and the same two measures for a 1-pane
-   session with no scrollback.
+   ``cctui capture-pane -p`` of one pane, the same two measures for a 1-pane
+   session with no scrollback, and the TUI's for the same 16 panes with none.
 2. Throughput: ``time cat`` of the 20 MB SGR log (bench/terminal_corpus.py) in a
    pane of an attached session (the server's VM, its own boot) and in the
    in-process CctuiApp's pane (``bench/pane_e2e.py``'s ``pane_cat``, a second VM
