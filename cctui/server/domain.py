@@ -28,7 +28,7 @@ import itertools
 import logging
 import os
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Protocol, Set, Tuple
+from typing import Awaitable, Callable, Dict, Iterator, List, Optional, Protocol, Set, Tuple
 
 from .. import aio
 from ..api.instance import AsyncInstance, InstanceState
@@ -163,23 +163,24 @@ class Pane:
 
     async def run(self) -> None:
         """Wait for the VM, then run the command (as the TUI's panes do)."""
-        try:
-            await self._vm_ready.wait()
-            if self.vm.state is not InstanceState.RUNNING:
-                self.process.vm_lost(str(self.vm.error or self.vm.status_detail or self.vm.state))
-                return
-            await self.process.start()
-        except Exception as exc:       # a bug below must not take the server down
-            log.exception("pane %s crashed", self.ident)
-            self.process.crashed(repr(exc))
-        finally:
-            self.settled.set()
-            self._check_waiters()
+        await self._guarded(self._start())
+
+    async def _start(self) -> None:
+        await self._vm_ready.wait()
+        if self.vm.state is not InstanceState.RUNNING:
+            self.process.vm_lost(str(self.vm.error or self.vm.status_detail or self.vm.state))
+            return
+        await self.process.start()
 
     async def rerun(self) -> None:
+        await self._guarded(self.process.rerun())
+
+    async def _guarded(self, step: Awaitable[None]) -> None:
+        """Start or rerun the command: a bug below marks this pane crashed, never the
+        server; settled either way (a kill's cancel included: new_session waits on it)."""
         try:
-            await self.process.rerun()
-        except Exception as exc:       # a bug below must not take the server down
+            await step
+        except Exception as exc:
             log.exception("pane %s crashed", self.ident)
             self.process.crashed(repr(exc))
         finally:
