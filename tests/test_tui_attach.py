@@ -432,3 +432,34 @@ def test_a_sigkilled_cctui_attach_is_a_detach(name: str) -> None:
     assert panes(name)[pane]["state"] == "running"
     request("send-keys", target=pane, keys=["echo still-$((9+9))", "Enter"])
     request("wait-text", target=pane, text="still-18", timeout=30)
+
+
+def test_attaching_to_a_split_window_sends_each_pane_one_size(name: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pane-size makes the server reflow that pane's whole scrollback: a frame
+    mounted before its place in the layout is known would send a passing size first."""
+    from cctui.client import RemotePane
+    first = shell_session(name)
+    for horizontal in (True, False, True):
+        request("split-window", target=first, horizontal=horizontal, argv=SHELL)
+    second = request("new-window", target=name, argv=SHELL)["target"]
+    for horizontal in (True, False, True):
+        request("split-window", target=second, horizontal=horizontal, argv=SHELL)
+    sent: dict = {}
+    original = RemotePane.resize
+
+    def recording(self: RemotePane, rows: int, cols: int) -> None:
+        sent.setdefault(self.ident, []).append((rows, cols))
+        original(self, rows, cols)
+    monkeypatch.setattr(RemotePane, "resize", recording)
+
+    async def scenario() -> None:
+        app = AttachedApp(name)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: len(app.all_frames()) == 8, 30, "eight pane frames")
+            await pilot.pause()
+            await until(lambda: len(sent) >= 4, 30, "a size from every pane on screen")
+            await pilot.pause(0.5)
+            drawn_sizes = {f.pane_id: (f.view.size.height, f.view.size.width) for f in frames(app)}
+            assert {p: sent[p] for p in drawn_sizes} == {p: [size] for p, size in drawn_sizes.items()}, (sent, drawn_sizes)
+    run(scenario())

@@ -155,6 +155,7 @@ class AttachedApp(CctuiApp):
             if self.focused_pane == pane_id:
                 self.focused_pane = None
             await frame.remove()
+        new: List[PaneFrame] = []
         for pane_id in ids:
             pane = attachment.panes.get(pane_id)
             if pane_id in window.frames or pane is None:
@@ -162,13 +163,20 @@ class AttachedApp(CctuiApp):
             frame = PaneFrame(pane_id, int(pane_id[1:]), pane, self.painter)  # type: ignore[arg-type]
             self._wire(frame, pane)
             window.frames[pane_id] = frame
-            await window.mount(frame)
-            if pane.has_pending:            # its first SCREEN came before the frame
-                frame.view.output_arrived()
+            new.append(frame)
+        # the tree and each frame's place first, then the mount: a frame mounted with a
+        # passing size would send that size as pane-size, and the server would reflow
+        # the pane's whole scrollback for it (and again for the real one)
         window.layout_tree.root = tree_root     # type: ignore[assignment]
         if window.zoomed not in window.frames:
             window.zoomed = None
         window.relayout()
+        if new:
+            await window.mount(*new)
+            window.relayout()
+        for frame in new:
+            if frame.process.has_pending:       # its first SCREEN came before the frame
+                frame.view.output_arrived()
 
     def _wire(self, frame: PaneFrame, pane: RemotePane) -> None:
         pane.on_output = frame.view.output_arrived

@@ -69,8 +69,10 @@ class PaneLayout(Widget):
 
     def relayout(self) -> None:
         width, height = self.area
-        if width <= 0 or height <= 0:
-            return
+        if width <= 0 or height <= 0:      # hidden, or not laid out yet: no place to give
+            for frame in self.frames.values():
+                frame.display = False       # (a frame shown meanwhile gets a passing size,
+            return                          # and its pane a resize it did not need)
         regions, self._dividers = self.layout_tree.regions((width, height))
         for pane_id, frame in self.frames.items():
             frame.zoomed = self.zoomed == pane_id
