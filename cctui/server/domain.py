@@ -43,6 +43,10 @@ from .target import Target, TargetError
 
 log = logging.getLogger(__name__)
 PUMP_BUDGET = 0.02          # seconds of emulation per pane before other work runs
+# A pane yielding to someone typing elsewhere (typing_priority) is pumped at most this
+# often: its guest is paused within a small window anyway, and each pump (and the
+# SCREENs it sends every attached client) takes CPU the echo is waiting for.
+YIELD_PUMP = 1 / 10
 
 
 LOCAL_IMAGE = "local"
@@ -94,7 +98,11 @@ class Pane:
     def _output(self) -> None:
         if not self._pump_due:
             self._pump_due = True
-            asyncio.get_event_loop().call_soon(self._pump)
+            loop = asyncio.get_event_loop()
+            if self.process.yielding:
+                loop.call_later(YIELD_PUMP, self._pump)
+            else:
+                loop.call_soon(self._pump)
 
     @contextlib.contextmanager
     def frozen(self) -> Iterator[None]:
