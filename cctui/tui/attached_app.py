@@ -63,8 +63,7 @@ class AttachedApp(CctuiApp):
         attachment.on_layout = self._layout_arrived
         attachment.on_detached = self._detached
         attachment.on_lost = self._lost
-        if attachment.layout is not None:
-            self._layout_arrived(attachment.layout)
+        await self._sync_layout()       # open() returned with the first LAYOUT
 
     async def _open(self) -> Attachment:
         """Attach; over ssh within its deadline, a failure naming the host and what ssh said."""
@@ -104,33 +103,33 @@ class AttachedApp(CctuiApp):
             return
         async with self._layout_lock:
             state = attachment.layout
-            wanted = {w.index: w for w in state.windows}
-            for window in list(self.windows):
-                if window.number not in wanted and len(self.windows) > 1:
-                    self.windows.remove(window)
-                    await window.remove()
-            for ws in state.windows:
-                found = self._window_numbered(ws.index)
-                if found is None:
+            wanted = {w.index for w in state.windows}
+            if not wanted:          # nothing left: the session ends (DETACHED follows)
+                return
+            moved = state.current != self._shown_current or self.layout_widget.number not in wanted
+            shown = state.current if moved else self.layout_widget.number
+            # the window on screen first and shown at once: the others' frames mount after
+            # its first frame (an attach to 16 panes in 4 windows draws 4 first)
+            for ws in sorted(state.windows, key=lambda w: w.index != shown):
+                window = self._window_numbered(ws.index)
+                if window is None:
                     window = PaneLayout(ws.index)
+                    window.display = False
                     self.windows.append(window)
                     self.windows.sort(key=lambda w: w.number)
                     await self.query_one("#windows").mount(window)
-                    window.display = False
-                else:
-                    window = found
                 window.window_name = ws.name
                 await self._sync_frames(window, ws.root, attachment)
                 window.active = ws.active
-            if not wanted:          # nothing left: the session ends (DETACHED follows)
-                return
-            if state.current != self._shown_current or self.window_index >= len(self.windows) \
-                    or self.layout_widget.number not in wanted:
-                self._shown_current = state.current
-                index = next((i for i, w in enumerate(self.windows) if w.number == state.current), 0)
-                self._show_window(index)
-            elif self.current_frame() is None:
-                self._show_window(self.window_index)
+                if ws.index == shown:
+                    if moved:
+                        self._shown_current = state.current
+                    if moved or self.current_frame() is None:
+                        self._show_window(self.windows.index(window))
+            for window in [w for w in self.windows if w.number not in wanted]:
+                self.windows.remove(window)
+                await window.remove()
+            self.window_index = self.windows.index(self._window_numbered(shown) or self.windows[0])
             self._follow_active(state)
         self._refresh_all()
 
