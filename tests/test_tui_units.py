@@ -293,15 +293,67 @@ def test_a_slow_chunk_after_fast_text_gets_a_slice_sized_for_slow_output() -> No
     assert pacer.admit(hostile, pacer.slice_size(True, 0.008), 0, 0.008) == MIN_SLICE
 
 
-def test_a_pane_pumps_hostile_output_in_slices_bounded_by_its_rate() -> None:
-    process = PaneProcess(None, ["cat"], 40, 120, on_change=lambda p: None, on_output=lambda: None)
-    model, slices, fed = process.model, [], [0]
+def _record_slices(monkeypatch, process: PaneProcess) -> "list[bytes]":
+    """The bytes of each slice the pane's model is fed and flushed (laid out) as one."""
+    model, slices, fed = process.model, [], bytearray()
     feed, flush = model.feed, model.flush
-    model.feed = lambda data: (fed.__setitem__(0, fed[0] + len(data)), feed(data))
-    model.flush = lambda: (slices.append(fed[0]), fed.__setitem__(0, 0), flush())
+
+    def recording_feed(data: bytes) -> None:
+        fed.extend(data)
+        feed(data)
+
+    def recording_flush() -> None:
+        slices.append(bytes(fed))
+        fed.clear()
+        flush()
+
+    monkeypatch.setattr(model, "feed", recording_feed)
+    monkeypatch.setattr(model, "flush", recording_flush)
+    return slices
+
+
+def _coloured_log(nbytes: int) -> bytes:
+    """A log with SGR colours on every line (about one ESC per 30 bytes, as `ls --color`, a build)."""
+    rnd, lines, n = random.Random(5), [], 0
+    while n < nbytes:
+        line = ("\x1b[2m12:00:%02d\x1b[0m \x1b[32mINFO\x1b[0m worker[%d]: request %d done in %d ms\r\n"
+                % (rnd.randrange(60), rnd.randrange(8), rnd.randrange(10**6), rnd.randrange(999))).encode()
+        lines.append(line)
+        n += len(line)
+    return b"".join(lines)
+
+
+def test_a_coloured_log_is_pumped_in_slices_the_flood_layout_takes(monkeypatch) -> None:
+    # The model skips the layout of a flood only when one slice holds more than two
+    # screenfuls of lines; smaller slices of text are laid out row by row, 10-20 times
+    # slower, and the slow rate measured on them kept the slices small for good (a 20 MB
+    # coloured log took 60-90 s in a pane instead of ~7 s). SGR colours are text here.
+    rows = 40
+    process = PaneProcess(None, ["cat"], rows, 120, on_change=lambda p: None, on_output=lambda: None)
+    slices = _record_slices(monkeypatch, process)
+    data = _coloured_log(4 << 20)
+    for i in range(0, len(data), 65536):
+        process._output(data[i:i + 65536])
+    while process.pump(budget=0.008):
+        pass
+    lines = [piece.count(b"\n") for piece in slices]
+    assert lines and min(lines[:-1]) >= 2 * rows + 2
+    # a small slice measured slow (laid out row by row) does not shrink the next one
+    pacer = SlicePacer()
+    pacer.start()
+    size = pacer.admit(data[:4096], pacer.slice_size(True, 0.0005), 0, 0.0005)
+    pacer.measured(size, size / 2e6)
+    pacer.start()
+    assert pacer.admit(data[:65536], pacer.slice_size(True, 0.008), 0, 0.008) >= 65536
+
+
+def test_a_pane_pumps_hostile_output_in_slices_bounded_by_its_rate(monkeypatch) -> None:
+    process = PaneProcess(None, ["cat"], 40, 120, on_change=lambda p: None, on_output=lambda: None)
+    slices = _record_slices(monkeypatch, process)
     for _ in range(32):
         process._output(random.Random(3).randbytes(65536))
     assert process.pump(budget=0.008)
+    sizes = [len(piece) for piece in slices]
     # the first slice fits the rate assumed for such output; none is sized for text
-    assert slices[0] <= max(MIN_SLICE, int(START_COMPLEX_RATE * 0.008))
-    assert max(slices) <= 64 * 1024
+    assert sizes[0] <= max(MIN_SLICE, int(START_COMPLEX_RATE * 0.008))
+    assert max(sizes) <= 64 * 1024
