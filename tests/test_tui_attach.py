@@ -456,10 +456,36 @@ def test_attaching_to_a_split_window_sends_each_pane_one_size(name: str,
     async def scenario() -> None:
         app = AttachedApp(name)
         async with app.run_test(size=SIZE) as pilot:
-            await until(lambda: len(app.all_frames()) == 8, 30, "eight pane frames")
+            await until(lambda: len(frames(app)) == 4, 30, "the shown window's four pane frames")
             await pilot.pause()
             await until(lambda: len(sent) >= 4, 30, "a size from every pane on screen")
             await pilot.pause(0.5)
             drawn_sizes = {f.pane_id: (f.view.size.height, f.view.size.width) for f in frames(app)}
             assert {p: sent[p] for p in drawn_sizes} == {p: [size] for p, size in drawn_sizes.items()}, (sent, drawn_sizes)
+    run(scenario())
+
+
+def test_another_windows_panes_are_drawn_when_it_is_shown(name: str) -> None:
+    """A window's pane frames are made when it is first shown (an attach mounts only the
+    window on screen); the sidebar lists every pane meanwhile, and ctrl+b n shows them."""
+    first = shell_session(name)
+    other = request("new-window", target=name, argv=SHELL)["id"]
+    request("wait-text", target=other, text="tui$", timeout=30)
+    request("send-keys", target=other, keys=["echo in-window-$((2*3))", "Enter"])
+    request("wait-text", target=other, text="in-window-6", timeout=30)
+    request("select-window", target=f"{name}:0")
+
+    async def scenario() -> None:
+        app = AttachedApp(name)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(app)
+            assert [f.pane_id for f in frames(app)] == [first]
+            assert len(app.all_frames()) == 1               # the other window's: not made yet
+            await pilot.press("ctrl+b", "n")
+            await until(lambda: [f.pane_id for f in frames(app)] == [other], 30, "the other window's pane")
+            await until(lambda: app.focused_pane == other, 30, "focus on it")
+            await drawn_equals_capture(frames(app)[0], other)
+            await pilot.press("ctrl+b", "p")                # back: its frame was kept
+            await until(lambda: app.focused_pane == first, 30, "focus back on the first pane")
+            assert len(app.all_frames()) == 2
     run(scenario())

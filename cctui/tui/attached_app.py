@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import socket
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 from ..client import Attachment, LayoutState, RemotePane
 from ..errors import Error
@@ -47,6 +47,7 @@ class AttachedApp(CctuiApp):
         self._layout_due = False
         self._shown_current: Optional[int] = None
         self._known_active: Dict[int, Optional[str]] = {}     # each window's active pane, as told
+        self._unmade: Set[int] = set()      # windows whose pane frames are made when shown
 
     # -- attaching -----------------------------------------------------------------------------
     async def start_session(self) -> None:
@@ -108,8 +109,8 @@ class AttachedApp(CctuiApp):
                 return
             moved = state.current != self._shown_current or self.layout_widget.number not in wanted
             shown = state.current if moved else self.layout_widget.number
-            # the window on screen first and shown at once: the others' frames mount after
-            # its first frame (an attach to 16 panes in 4 windows draws 4 first)
+            # only the window on screen gets its pane frames; another window's are made
+            # when it is shown (an attach to 16 panes in 4 windows mounts 4 frames, not 16)
             for ws in sorted(state.windows, key=lambda w: w.index != shown):
                 window = self._window_numbered(ws.index)
                 if window is None:
@@ -119,8 +120,12 @@ class AttachedApp(CctuiApp):
                     self.windows.sort(key=lambda w: w.number)
                     await self.query_one("#windows").mount(window)
                 window.window_name = ws.name
-                await self._sync_frames(window, ws.root, attachment)
                 window.active = ws.active
+                if ws.index == shown or window.frames:
+                    await self._sync_frames(window, ws.root, attachment)
+                    self._unmade.discard(ws.index)
+                else:
+                    self._unmade.add(ws.index)
                 if ws.index == shown:
                     if moved:
                         self._shown_current = state.current
@@ -142,6 +147,47 @@ class AttachedApp(CctuiApp):
             if (ws.active != before and ws.index == self.layout_widget.number
                     and ws.active != self.focused_pane and ws.active in self.layout_widget.frames):
                 self.focus_pane(ws.active)
+
+    def _show_window(self, index: int) -> None:
+        super()._show_window(index)
+        if self.layout_widget.number in self._unmade:
+            self.call_later(self._make_frames, self.layout_widget.number)
+
+    async def _make_frames(self, number: int) -> None:
+        """A window shown for the first time: its pane frames, then focus on its active pane."""
+        attachment = self.attachment
+        if attachment is None or attachment.layout is None:
+            return
+        async with self._layout_lock:
+            ws = next((w for w in attachment.layout.windows if w.index == number), None)
+            window = self._window_numbered(number)
+            if ws is None or window is None or number not in self._unmade:
+                return
+            await self._sync_frames(window, ws.root, attachment)
+            self._unmade.discard(number)
+            if self.layout_widget is window:
+                target = window.active if window.active in window.frames else next(iter(window.frames), None)
+                if target is not None:
+                    window.frames[target].view.focus()
+        self._refresh_all()
+
+    def focus_pane(self, pane_id: Optional[str]) -> None:
+        """As CctuiApp's, also for a pane of a window whose frames are not made yet."""
+        state = self.attachment.layout if self.attachment is not None else None
+        home = next((ws for ws in state.windows if pane_id in _pane_ids(ws.root)), None) if state else None
+        window = self._window_numbered(home.index) if home is not None else None
+        if window is not None and pane_id not in window.frames:
+            window.active = pane_id         # focused once its frames are made
+            self._show_and_select(self.windows.index(window))
+            return
+        super().focus_pane(pane_id)
+
+    def _refresh_sidebar(self) -> None:
+        """Every pane of the session, made into frames or not."""
+        if self.attachment is None:
+            return
+        panes = [(pane_id, int(pane_id[1:]), pane) for pane_id, pane in self.attachment.panes.items()]
+        self.sidebar.rebuild(list(self.vms.values()), panes)  # type: ignore[arg-type]
 
     def _window_numbered(self, number: int) -> Optional[PaneLayout]:
         return next((w for w in self.windows if w.number == number), None)
