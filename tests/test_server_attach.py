@@ -578,7 +578,7 @@ def test_keys_from_a_client_make_the_other_panes_yield(monkeypatch: pytest.Monke
     in any session, shrinks its output window for a moment; send-keys (a script) does not."""
     import asyncio
 
-    from cctui.server.domain import Domain
+    from cctui.server.domain import PUMP_FRAME, YIELD_PUMP, Domain
     from cctui.server.pane_process import OUTPUT_WINDOW, YIELD_WINDOW
     from cctui.server.target import Target
     monkeypatch.setenv("CCTUI_ALLOW_LOCAL_IMAGE", "1")
@@ -595,15 +595,16 @@ def test_keys_from_a_client_make_the_other_panes_yield(monkeypatch: pytest.Monke
             assert flooding.process.window == OUTPUT_WINDOW
             typed.process.type(b"echo person\n")            # INPUT's path
             assert flooding.process.window == YIELD_WINDOW and typed.process.window == OUTPUT_WINDOW
-            # output in the yielding pane is pumped later (YIELD_PUMP), not on the next turn;
-            # the same idle pane, no longer yielding, is pumped on the next turn
-            for release, deferred in ((False, True), (True, False)):
-                if release:
-                    domain.typing_priority.discard(typed.process)
+            # the yielding pane is pumped at most YIELD_PUMP apart, a released one a frame apart
+            assert flooding._pump_interval() == YIELD_PUMP
+            domain.typing_priority.discard(typed.process)
+            assert flooding._pump_interval() == PUMP_FRAME
+            for last_pump, deferred in ((0.0, False), (time.monotonic() + 1.0, True)):
                 for _ in range(100):                    # a pump already due: let it run
                     if not flooding._pump_due:
                         break
                     await asyncio.sleep(0.01)
+                flooding._last_pump = last_pump         # long ago (a quiet spell) / just now
                 flooding._output()
                 for _ in range(3):
                     await asyncio.sleep(0)              # loop turns, not time

@@ -47,6 +47,13 @@ PUMP_BUDGET = 0.02          # seconds of emulation per pane before other work ru
 # often: its guest is paused within a small window anyway, and each pump (and the
 # SCREENs it sends every attached client) takes CPU the echo is waiting for.
 YIELD_PUMP = 1 / 10
+# Pumps are paced like a view's frames: at once after a quiet spell (an echo), else at
+# most PUMP_FRAME apart, and FLOOD_PUMP apart once output has gone on for FLOOD_AFTER
+# with no key typed into the pane. Attached clients get at most 60 screens a second,
+# and a bigger slice is cheaper per byte (the model lays out only a flood's last screen).
+PUMP_FRAME = 1 / 60
+FLOOD_PUMP = 1 / 20
+FLOOD_AFTER = 0.5
 
 
 LOCAL_IMAGE = "local"
@@ -89,6 +96,8 @@ class Pane:
         self._vm_ready = vm_ready
         self.settled = asyncio.Event()      # its command runs, or could not start
         self._pump_due = False
+        self._last_pump = 0.0           # monotonic
+        self._burst_since = 0.0         # when output began after a pause
         self._frozen = 0
         self._waiters: List[Tuple[str, asyncio.Future]] = []
         self.process = PaneProcess(vm, argv, rows, cols, self._changed, self._output,
@@ -99,10 +108,18 @@ class Pane:
         if not self._pump_due:
             self._pump_due = True
             loop = asyncio.get_event_loop()
-            if self.process.yielding:
-                loop.call_later(YIELD_PUMP, self._pump)
+            wait = self._pump_interval() - (time.monotonic() - self._last_pump)
+            if wait > 0:
+                loop.call_later(wait, self._pump)
             else:
                 loop.call_soon(self._pump)
+
+    def _pump_interval(self) -> float:
+        if self.process.yielding:
+            return YIELD_PUMP
+        flooding = (self._last_pump - self._burst_since > FLOOD_AFTER
+                    and self._last_pump - self.process.last_input > FLOOD_AFTER)
+        return FLOOD_PUMP if flooding else PUMP_FRAME
 
     @contextlib.contextmanager
     def frozen(self) -> Iterator[None]:
@@ -119,6 +136,10 @@ class Pane:
         self._pump_due = False
         if self._frozen:
             return
+        now = time.monotonic()
+        if now - self._last_pump > 2 * FLOOD_PUMP:      # output after a pause: a new burst
+            self._burst_since = now
+        self._last_pump = now
         if self.process.pump(PUMP_BUDGET):
             self._output()
         self.track()
