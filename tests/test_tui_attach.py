@@ -129,21 +129,29 @@ async def _has_row(target: str, text: str) -> bool:
 
 
 # -- structure: splits and kills are server requests ---------------------------------------------
+async def split_in_app(app: AttachedApp, pilot: Any, name: str, first: str) -> str:
+    """ctrl+b % in the app: the server's ls and the app both have the new pane, side by
+    side, active there and focused here. Returns its id."""
+    await attached(app)
+    await pilot.press("ctrl+b", "percent_sign")
+    await until_async(lambda: _count_panes(name, 2), 30, "ls to list two panes")
+    await until(lambda: len(frames(app)) == 2, 30, "two pane frames")
+    listed = await apanes(name)
+    assert {f.pane_id for f in frames(app)} == set(listed) and first in listed
+    assert frames(app)[1].region.x > frames(app)[0].region.x        # side by side
+    (second,) = [i for i in listed if i != first]
+    assert listed[second]["active"]             # the server's active pane: the new one
+    await until(lambda: app.focused_pane == second, 10, "focus on the new pane")
+    return second
+
+
 def test_split_and_kill_pane_go_through_the_server(name: str) -> None:
     first = shell_session(name)
 
     async def scenario() -> None:
         app = AttachedApp(name)
         async with app.run_test(size=SIZE) as pilot:
-            await attached(app)
-            await pilot.press("ctrl+b", "percent_sign")
-            await until_async(lambda: _count_panes(name, 2), 30, "ls to list two panes")
-            await until(lambda: len(frames(app)) == 2, 30, "two pane frames")
-            ids = set(await apanes(name))
-            assert {f.pane_id for f in frames(app)} == ids and first in ids
-            assert frames(app)[1].region.x > frames(app)[0].region.x        # side by side
-            (second,) = ids - {first}
-            await until(lambda: app.focused_pane == second, 10, "focus on the new pane")
+            await split_in_app(app, pilot, name, first)
             await pilot.press("ctrl+b", "x")            # the focused pane: the new one
             await until_async(lambda: _count_panes(name, 1), 30, "ls to list one pane")
             assert list(await apanes(name)) == [first]
@@ -152,21 +160,13 @@ def test_split_and_kill_pane_go_through_the_server(name: str) -> None:
     run(scenario())
 
 
-def test_a_split_focuses_the_new_pane_the_server_made_active(name: str) -> None:
+def test_focus_follows_the_pane_another_client_selects(name: str) -> None:
     first = shell_session(name)
 
     async def scenario() -> None:
         app = AttachedApp(name)
         async with app.run_test(size=SIZE) as pilot:
-            await attached(app)
-            await pilot.press("ctrl+b", "percent_sign")
-            await until_async(lambda: _count_panes(name, 2), 30, "ls to list two panes")
-            await until(lambda: len(frames(app)) == 2, 30, "two pane frames")
-            listed = await apanes(name)
-            (second,) = [i for i in listed if i != first]
-            assert listed[second]["active"]             # the server's active pane: the new one
-            await until(lambda: app.focused_pane == second, 10, "focus on the new pane")
-            # another client selects the first pane: this app follows
+            await split_in_app(app, pilot, name, first)
             await arequest("select-pane", target=first)
             await until(lambda: app.focused_pane == first, 10, "focus on the pane another client selected")
             assert (await apanes(name))[first]["active"]
