@@ -489,3 +489,15 @@ def test_another_windows_panes_are_drawn_when_it_is_shown(name: str) -> None:
             await until(lambda: app.focused_pane == first, 30, "focus back on the first pane")
             assert len(app.all_frames()) == 2
     run(scenario())
+
+
+def test_attaching_without_a_terminal_says_so_and_starts_nothing(server: str) -> None:
+    """A script that runs `cctui new` (no -d) or `cctui attach` gets a clear error, and
+    no session is made behind its back."""
+    before = {s["name"] for s in request("ls")["sessions"]}
+    env = dict(os.environ, CCTUI_SOCKET_DIR=server)
+    for argv in (["new", "-s", "no-tty", "--image", "local", "--", "sh"], ["attach", "-t", "keep"]):
+        done = subprocess.run([sys.executable, "-m", "cctui", *argv], env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=60)
+        assert done.returncode == 1 and b"attaching needs a terminal" in done.stderr, done.stderr
+    assert {s["name"] for s in request("ls")["sessions"]} == before

@@ -135,6 +135,9 @@ def _server(args: argparse.Namespace) -> int:
 
 def _new(args: argparse.Namespace) -> int:
     """``cctui new``: a session; attached at once (its VM boots in view) unless ``-d``."""
+    if not args.detached and not _on_a_terminal():
+        _say("attaching needs a terminal (stdin and stdout): `cctui new -d` starts a session without one")
+        return 1
     size = shutil.get_terminal_size((80, 24))
     rows = args.rows or (24 if args.detached else max(2, size.lines - 2))
     cols = args.cols or (80 if args.detached else max(2, size.columns))
@@ -160,7 +163,14 @@ def _new(args: argparse.Namespace) -> int:
     return _attach_to(str(reply["session"]), args.ssh)
 
 
+def _on_a_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _attach(args: argparse.Namespace) -> int:
+    if not _on_a_terminal():
+        _say("attaching needs a terminal (stdin and stdout); scripts use send-keys, capture-pane and exec")
+        return 1
     target = args.target
     if target is None:          # tmux takes the most recently used session; ours: the newest
         with connect(ssh=args.ssh) as conn:
