@@ -113,6 +113,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .server.commands import run as run_server_command
         args.command, args.detached, args.name, args.rows, args.cols, args.ssh = \
             "new", False, None, None, None, None
+        args.argv = command             # bare `cctui` has none: the image's entrypoint
         return run_server_command(args)
     from .tui.app import run_app
     return run_app(image=args.image, accel=args.accel, memory_mb=args.memory, cpus=args.cpus,

@@ -501,3 +501,30 @@ def test_attaching_without_a_terminal_says_so_and_starts_nothing(server: str) ->
                               capture_output=True, timeout=60)
         assert done.returncode == 1 and b"attaching needs a terminal" in done.stderr, done.stderr
     assert {s["name"] for s in request("ls")["sessions"]} == before
+
+
+def test_bare_cctui_makes_a_session_and_attaches(server: str) -> None:
+    """`cctui` with no command at all (what ./quickstart runs): a session on the image's
+    own entrypoint, attached at once; ctrl+b d leaves it running."""
+    before = {s["name"] for s in request("ls")["sessions"]}
+    term = Terminal("--image", "local")
+    sname = None
+    try:
+        sname = wait_until(lambda: _new_session_named(before), 30, what="the new session")
+        wait_until(lambda: _clients_sync(sname) == 1, 30, what="the client attached")
+        (pane,) = panes(sname)
+        wait_until(lambda: panes(sname)[pane]["state"] == "running", 30, what="its command running")
+        wait_until(lambda: b"running" in term.output, 30, what="the pane drawn (its title)")
+        # (its command is the host user's login shell, whose rc files are theirs: typing
+        # through the terminal is checked with a known shell in the test above)
+        term.proc.write(b"\x02")
+        term.proc.write(b"d")
+        wait_until(term.ended, 30, what="the client to exit")
+        term.reader.join(30)
+        assert term.proc.exitstatus == 0, term.output[-500:]
+        assert f"[detached (from session {sname})]".encode() in term.output
+        assert panes(sname)[pane]["state"] == "running"
+    finally:
+        term.close()
+        if sname is not None and session(sname) is not None:
+            request("kill-session", target=sname)
