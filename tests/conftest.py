@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -24,6 +25,21 @@ import hypothesis.internal.observability  # noqa: E402,F401
 # A server started by any test boots no warm spare VM behind its back (cctui/config.py);
 # tests/test_server_spare.py turns it on for its own servers.
 os.environ.setdefault("CCTUI_SPARE", "0")
+# ... and no test reaches the user's own server: a test that starts one without a socket
+# directory of its own (``cctui tui`` under a pty does) gets this private one, whose
+# server is ended with the session (pytest_sessionfinish).
+_SOCKET_DIR = os.environ.setdefault("CCTUI_SOCKET_DIR", tempfile.mkdtemp(prefix="cctui-tests-"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """End a server a test left in the shared socket directory (and its VMs with it)."""
+    from cctui.server import client
+    os.environ["CCTUI_SOCKET_DIR"] = _SOCKET_DIR
+    try:
+        with client.connect() as conn:
+            conn.request("kill-server")
+    except Exception:
+        pass        # none runs (the usual case)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,6 +9,7 @@ import re
 import select
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -76,7 +77,8 @@ class HostTerminal:
 def host_terminal(tmp_path_factory):
     home = tmp_path_factory.mktemp("config")
     env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLS), LINES=str(ROWS),
-               XDG_CONFIG_HOME=str(home))
+               XDG_CONFIG_HOME=str(home),     # a server of its own: ended below
+               CCTUI_SOCKET_DIR=tempfile.mkdtemp(prefix="cctui-e2e-sock-"))
     tmp_dirs: list = []
     proc = ptyprocess.PtyProcess.spawn(
         [sys.executable, "-m", "cctui", "tui", "--", "sh", str(guest_visible_script(tmp_dirs))],
@@ -90,7 +92,10 @@ def host_terminal(tmp_path_factory):
             proc.wait()
         except ptyprocess.PtyProcessError:
             pass
-        for path in tmp_dirs:
+        # the TUI is a client: its session (and VM) live in the server until ended
+        subprocess.run([sys.executable, "-m", "cctui", "kill-server"], env=env, timeout=60,
+                       capture_output=True)
+        for path in tmp_dirs + [env["CCTUI_SOCKET_DIR"]]:
             shutil.rmtree(path, ignore_errors=True)
 
 
