@@ -528,3 +528,35 @@ def test_bare_cctui_makes_a_session_and_attaches(server: str) -> None:
         term.close()
         if sname is not None and session(sname) is not None:
             request("kill-session", target=sname)
+
+
+def test_quitting_the_last_session_ends_the_server_quietly() -> None:
+    """ctrl+b q on a server's only session: the server exits with it, and the client
+    says the session ended (status 0), not that it lost the server."""
+    with private_server(local_image=True, prefix="cctui-tui-last-") as where:
+        new_session("only", SHELL)
+        request("wait-text", target="only", text="tui$", timeout=30)
+        pid = request("ls")["server_pid"]
+
+        async def scenario() -> AttachedApp:
+            app = AttachedApp("only")
+            async with app.run_test(size=SIZE) as pilot:
+                await attached(app)
+                await pilot.press("ctrl+b", "q")
+                await wait_exit(app)
+            return app
+
+        app = run(scenario())
+        assert app.exit_message == "[session only ended: its VMs are powered off]"
+        assert app.return_code in (0, None)
+        wait_until(lambda: _exited(pid), 30, what="the server to exit")
+        assert where
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie its parent (this test's fixture) has not reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

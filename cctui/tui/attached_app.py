@@ -48,6 +48,7 @@ class AttachedApp(CctuiApp):
         self._shown_current: Optional[int] = None
         self._known_active: Dict[int, Optional[str]] = {}     # each window's active pane, as told
         self._unmade: Set[int] = set()      # windows whose pane frames are made when shown
+        self._ending = False                # ctrl+b q sent: the hang-up that follows is expected
 
     # -- attaching -----------------------------------------------------------------------------
     async def start_session(self) -> None:
@@ -88,10 +89,16 @@ class AttachedApp(CctuiApp):
             self.call_later(self._sync_layout)
 
     def _detached(self, reason: str) -> None:
+        if self._ending:
+            self.exit(0)
+            return
         self.exit_message = f"[detached (from session {self.session_name}): {printable(reason)}]"
         self.exit(0)
 
     def _lost(self, reason: str) -> None:
+        if self._ending:
+            self.exit(0)
+            return
         self.exit_message = (f"cctui: lost the server ({printable(reason)}); "
                              f"`cctui ls` says whether session {self.session_name} still runs")
         self.exit(1)
@@ -238,7 +245,8 @@ class AttachedApp(CctuiApp):
         try:
             return await self.attachment.request(op, **fields)
         except (Error, OSError) as exc:
-            self.notify(f"{op}: {printable(str(exc))}", severity="error", timeout=8, markup=False)
+            if not self._ending:
+                self.notify(f"{op}: {printable(str(exc))}", severity="error", timeout=8, markup=False)
             return None
 
     def _send(self, op: str, **fields: object) -> None:
@@ -407,9 +415,11 @@ class AttachedApp(CctuiApp):
         self.exit(0)
 
     async def action_quit(self) -> None:
-        """ctrl+b q: end this session (its panes and VMs), as the help says."""
-        await self._request("kill-session", target=self.session_name)
+        """ctrl+b q: end this session (its panes and VMs), as the help says. The server
+        may end with it (its last session): that hang-up is this quit, not a loss."""
+        self._ending = True
         self.exit_message = f"[session {self.session_name} ended: its VMs are powered off]"
+        await self._request("kill-session", target=self.session_name)
         self.exit(0)
 
     async def end_session(self) -> None:
