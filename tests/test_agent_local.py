@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import pytest
 
 from guest_pty_agent import protocol, reports
+from helpers.processes import alive
 from helpers.wait import wait_until
 from guest_pty_agent.protocol import FrameType as T
 
@@ -236,11 +237,7 @@ def test_signal_and_group_signal(agent):
 def _gone(pid: int, timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
+        if not alive(pid):
             return True
         time.sleep(0.05)
     return False

@@ -30,6 +30,7 @@ from cctui.errors import Error
 from cctui.server import spare as spare_module
 from cctui.server.client import connect
 from cctui.server.spare import SparePool, matches
+from helpers.processes import alive
 from helpers.wait import until, wait_until
 
 DEFAULTS: Dict[str, object] = {"accel": "auto", "memory_mb": 1024, "cpus": 2, "transport": "auto",
@@ -177,11 +178,6 @@ def wait_exit(pid: int, timeout: float) -> bool:
         os.close(fd)
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
     try:            # a zombie is gone for our purposes
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:

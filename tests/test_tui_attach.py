@@ -27,6 +27,7 @@ from cctui.tui.attached_app import AttachedApp
 from cctui.tui.help_screen import HelpScreen
 from cctui.tui.keymap import display_keys
 from cctui.server.pane_process import PaneState
+from helpers.processes import alive
 from helpers.attached import (HISTORY_START, acapture, aclients, apanes, arequest, asession, capture,
                               new_session, panes, private_server, request, session, trimmed,
                               until_async)
@@ -549,14 +550,6 @@ def test_quitting_the_last_session_ends_the_server_quietly() -> None:
         app = run(scenario())
         assert app.exit_message == "[session only ended: its VMs are powered off]"
         assert app.return_code in (0, None)
-        wait_until(lambda: _exited(pid), 30, what="the server to exit")
+        wait_until(lambda: not alive(pid), 30, what="the server to exit")
         assert where
 
-
-def _exited(pid: int) -> bool:
-    """Gone, or a zombie its parent (this test's fixture) has not reaped yet."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True

@@ -12,18 +12,10 @@ import pytest
 
 import cctui
 import cctui.paths
+from helpers.processes import alive
 from helpers.wait import wait_until
 
 pytestmark = pytest.mark.vm    # boots a real VM: `-m "not vm"` skips the slow tier
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:      # a zombie is not alive
-        return f.read().split(")")[-1].split()[0] != "Z"
 
 
 def test_entrypoint_and_cmd_then_exec_replaces_init() -> None:
@@ -31,11 +23,11 @@ def test_entrypoint_and_cmd_then_exec_replaces_init() -> None:
         assert vm.entrypoint_command().output() == b"EP default-cmd\n"
         assert vm.entrypoint_command("a", "b").output() == b"EP a b\n"
         qemu = vm.qemu_pid
-        assert qemu and _alive(qemu)
+        assert qemu and alive(qemu)
         status = vm.exec("/bin/sh", "-c", "exit 7")
         assert status == 7
         assert vm.state == "stopped"
-        wait_until(lambda: not _alive(qemu), 15, what="QEMU to exit after the init command")
+        wait_until(lambda: not alive(qemu), 15, what="QEMU to exit after the init command")
         with pytest.raises(cctui.NotRunning):
             vm.command("true").run()
 
@@ -69,7 +61,7 @@ def test_closed_instance_refuses_commands() -> None:
     qemu = vm.qemu_pid
     vm.close()
     assert vm.state == "stopped"
-    assert qemu is not None and not _alive(qemu)
+    assert qemu is not None and not alive(qemu)
     with pytest.raises(cctui.AlreadyClosed):
         vm.command("true").start()
     vm.close()  # closing twice is harmless
@@ -88,10 +80,10 @@ def test_no_orphan_qemu_after_sigkill_of_python(tmp_path) -> None:
     try:
         pid_text, state_dir = proc.stdout.readline().split()
         qemu = int(pid_text)
-        assert _alive(qemu) and os.path.isdir(state_dir)
+        assert alive(qemu) and os.path.isdir(state_dir)
         proc.kill()
         proc.wait()
-        wait_until(lambda: not _alive(qemu), 10, what="QEMU to die with its parent")
+        wait_until(lambda: not alive(qemu), 10, what="QEMU to die with its parent")
         # The killed process could not clean up; the next VM's set-up sweeps it.
         assert os.path.isdir(state_dir)
         fresh = cctui.paths.new_state_dir()
