@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ..api.instance import AsyncInstance
 from ..api.sinks import CallbackSink
-from ..errors import Error, ExecutableNotFound, ExitError
+from ..errors import Error, ExecutableNotFound
+from .command_end import wait_for_exit
 from .wire import Frame, encode, encode_json
 
 if TYPE_CHECKING:
@@ -93,16 +94,13 @@ async def run_exec(link: "ClientLink", ident: int, vm: AsyncInstance, argv: List
         link.send(frame)
     early.clear()
     try:
-        await cmd.wait()
-    except ExitError:
-        pass
-    except Error as exc:
-        if not cmd.exited:
-            link.send(encode_json(Frame.EXIT, ident, {"code": None, "signal": None, "error": str(exc)}))
-            return {}
+        error = await wait_for_exit(cmd)
     finally:
         if not cmd.exited:          # the client went away (this task was cancelled)
             cmd.kill()
+    if error is not None:
+        link.send(encode_json(Frame.EXIT, ident, {"code": None, "signal": None, "error": str(error)}))
+        return {}
     code, signal = cmd.exit_status or (None, None)
     link.send(encode_json(Frame.EXIT, ident, {"code": code, "signal": signal}))
     return {}

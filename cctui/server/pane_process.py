@@ -7,16 +7,16 @@ or starving the other panes.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import deque
 from typing import Callable, Dict, List, Optional, Sequence
 
-from ..errors import Error, ExitError
+from ..errors import Error
 from ..guest_text import LABEL_LIMIT, printable, printable_env
 from ..states import StrState, Transitions
 from ..terminal import TerminalModel
+from .command_end import wait_for_exit
 from .slice_pacer import SlicePacer
 from .typing_priority import TypingPriority
 
@@ -196,18 +196,12 @@ class PaneProcess:
             return
         self._enter(PaneState.RUNNING)
         self._changed()
-        try:
-            await cmd.wait()
-        except ExitError:
-            pass
-        except Error as exc:
-            if not cmd.exited:
-                self._enter(PaneState.FAILED, str(exc))
-                self._notice(str(exc))
-                self._changed()
-                return
-        except asyncio.CancelledError:
-            raise
+        error = await wait_for_exit(cmd)
+        if error is not None:
+            self._enter(PaneState.FAILED, str(error))
+            self._notice(str(error))
+            self._changed()
+            return
         if self._state is PaneState.RUNNING:          # not already failed by vm_lost
             self._enter(PaneState.EXITED)
             self._changed()
