@@ -30,7 +30,7 @@ from cctui.errors import Error
 from cctui.server import spare as spare_module
 from cctui.server.client import connect
 from cctui.server.spare import SparePool, matches
-from helpers.processes import alive
+from helpers.processes import alive, wait_exit
 from helpers.wait import until, wait_until
 
 DEFAULTS: Dict[str, object] = {"accel": "auto", "memory_mb": 1024, "cpus": 2, "transport": "auto",
@@ -164,24 +164,6 @@ class Server:
             if not wait_exit(self.pid, 30):
                 os.kill(self.pid, 9)
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def wait_exit(pid: int, timeout: float) -> bool:
-    """True once ``pid`` has exited (a pidfd turns readable: an event, not a poll)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        return bool(select.select([fd], [], [], timeout)[0])
-    finally:
-        os.close(fd)
-
-
-    try:            # a zombie is gone for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from cctui.server import client
 from cctui.server import ssh as ssh_module
 from cctui.server.ssh import SshError
 from cctui.server.wire import VERSION, Frame, decode_json, decoder, encode_json
+from helpers.processes import wait_exit
 from helpers.net import free_port
 from helpers.wait import wait_until
 
@@ -241,9 +242,7 @@ def remote_session(sshd: Sshd) -> Iterator[str]:
         yield "r"
     finally:
         cli(remote_env, "kill-server", timeout=60)
-        fd = os.pidfd_open(pid)
-        assert select.select([fd], [], [], 30)[0], "the remote server did not exit"
-        os.close(fd)
+        assert wait_exit(pid, 30), "the remote server did not exit"
 
 
 @pytest.mark.vm

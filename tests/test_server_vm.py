@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import shutil
 import socket
 import subprocess
@@ -20,6 +19,7 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 from cctui.server.wire import VERSION, Frame, decoder, encode, encode_json
+from helpers.processes import wait_exit
 from helpers.wait import wait_until
 
 pytestmark = pytest.mark.vm
@@ -49,18 +49,6 @@ def pane(session: str, window: int = 0, index: int = 0) -> dict:
 
 def capture(target: str, *args: str) -> List[str]:
     return cli("capture-pane", "-p", "-t", target, *args).stdout.decode().splitlines()
-
-
-def wait_exit(pid: int, timeout: float) -> bool:
-    """True once ``pid`` has exited (a pidfd turns readable: an event, not a poll)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        return bool(select.select([fd], [], [], timeout)[0])
-    finally:
-        os.close(fd)
 
 
 def raw_client(hello: bool = True) -> socket.socket:
