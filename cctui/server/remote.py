@@ -163,15 +163,10 @@ async def connect_async(session: str, vm: Optional[str] = None, ssh: Optional[st
 async def _handshake_ssh(sock: "SshSocket", writer: asyncio.StreamWriter, frames: _Frames, session: str,
                          vm: Optional[str]) -> Dict[str, Any]:
     """``_handshake`` within ssh's deadline; a hang-up before HELLO names the host and what ssh said."""
-    from .ssh import HELLO_TIMEOUT
+    from .ssh import within_hello_deadline
     hello = asyncio.Event()
-    try:
-        return await asyncio.wait_for(_handshake(writer, frames, session, vm, hello), HELLO_TIMEOUT)
-    except (NotRunning, ConnectionError, asyncio.TimeoutError) as exc:
-        if hello.is_set():
-            raise
-        timed_out = isinstance(exc, asyncio.TimeoutError)
-        raise await asyncio.get_running_loop().run_in_executor(None, sock.failure, exc, timed_out) from None
+    return await within_hello_deadline(sock, _handshake(writer, frames, session, vm, hello),
+                                       (NotRunning, ConnectionError), hello.is_set)
 
 
 async def _handshake(writer: asyncio.StreamWriter, frames: _Frames, session: str,

@@ -14,13 +14,14 @@ they come before ours, and ssh keeps the first value of an option, so they win.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import socket
 import subprocess
 import threading
 import time
-from typing import List, Optional
+from typing import Awaitable, Callable, List, Optional, Tuple, Type, TypeVar
 
 from ..errors import Error
 from ..guest_text import printable
@@ -84,6 +85,25 @@ class SshSocket(socket.socket):
         return SshError(f"the remote end closed before HELLO: `{self.remote}` on {self.host} exited "
                         f"without speaking cctui's protocol{tail}; CCTUI_SSH_REMOTE names the remote "
                         "`cctui proxy` command")
+
+
+T = TypeVar("T")
+
+
+async def within_hello_deadline(sock: SshSocket, opening: Awaitable[T],
+                                lost: Tuple[Type[Exception], ...],
+                                answered: Callable[[], bool] = lambda: False) -> T:
+    """An async handshake through ssh within HELLO_TIMEOUT. When it fails with one of
+    ``lost`` (or times out) before the far end ``answered``, the error names the host
+    and what ssh said (``SshSocket.failure``); after that it is the handshake's own."""
+    caught: Tuple[Type[Exception], ...] = (*lost, asyncio.TimeoutError)
+    try:
+        return await asyncio.wait_for(opening, HELLO_TIMEOUT)
+    except caught as exc:
+        if answered():
+            raise
+        timed_out = isinstance(exc, asyncio.TimeoutError)
+        raise await asyncio.get_running_loop().run_in_executor(None, sock.failure, exc, timed_out) from None
 
 
 def open_ssh_socket(host: str, start: bool = True) -> SshSocket:

@@ -19,10 +19,10 @@ from typing import Dict, List, Optional, Set
 from ..client import Attachment, LayoutState, RemotePane
 from ..errors import Error
 from ..guest_text import printable
-from ..server.client import RequestFailed, ServerGone
+from ..server.client import ServerGone
 from ..server.layout import Split
 from ..server.screen_codec import encode_layout
-from ..server.ssh import HELLO_TIMEOUT, SshSocket
+from ..server.ssh import SshSocket, within_hello_deadline
 from .app import CctuiApp
 from .dialogs import BootChoice, BootDialog, NewPaneDialog, SearchDialog
 from .keymap import Keymap
@@ -73,15 +73,7 @@ class AttachedApp(CctuiApp):
                                   max(2, self.size.width), sock=self._sock)
         if not isinstance(self._sock, SshSocket):
             return await opening
-        sock = self._sock
-        try:
-            return await asyncio.wait_for(opening, HELLO_TIMEOUT)
-        except RequestFailed:
-            raise                   # the server answered: no such session, say
-        except (ServerGone, OSError, asyncio.TimeoutError) as exc:
-            timed_out = isinstance(exc, asyncio.TimeoutError)
-            raise await asyncio.get_running_loop().run_in_executor(
-                None, sock.failure, exc, timed_out) from None
+        return await within_hello_deadline(self._sock, opening, (ServerGone, OSError))
 
     def _layout_arrived(self, state: LayoutState) -> None:
         if not self._layout_due:
